@@ -1,0 +1,77 @@
+"""Who may reach which kind of page: role decorators and re-authentication before sensitive acts.
+
+These decide *kinds* of pages (professional pages, patient pages). Which patient data a user may
+see is decided by the access layer, never here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from allauth.account.decorators import reauthentication_required
+from allauth.mfa.models import Authenticator
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+View = Callable[..., HttpResponse]
+
+
+def has_second_factor(user: Any) -> bool:
+    """True when the user has an active TOTP (or WebAuthn) authenticator."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    cached = getattr(user, "_dmp_has_second_factor", None)
+    if cached is None:
+        cached = Authenticator.objects.filter(
+            user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+        ).exists()
+        user._dmp_has_second_factor = cached
+    return bool(cached)
+
+
+def second_factor_required_for(user: Any) -> bool:
+    """Professionals and administrators must have a second factor; patients are prompted."""
+    return bool(user.is_authenticated and (user.is_professional or user.is_staff))
+
+
+def professional_required(view: View) -> View:
+    """Page for verified professionals only (logged in, second factor enrolled).
+
+    An unverified professional gets 403 with an explanation; other roles too.
+    """
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not user.is_verified_professional:  # type: ignore[union-attr]
+            raise PermissionDenied("verified professional required")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def patient_required(view: View) -> View:
+    """Page for a logged-in patient (their own file only; scope is the access layer's)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_patient:  # type: ignore[union-attr]
+            raise PermissionDenied("patient required")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def sensitive_action(view: View) -> View:
+    """Fresh re-authentication (password or second factor) before a sensitive act.
+
+    Use on views that change who has access, declare an emergency, close a DMP or change MFA.
+    GET shows the page; the POST that acts needs a re-authentication within
+    ``ACCOUNT_REAUTHENTICATION_TIMEOUT`` seconds.
+    """
+    return reauthentication_required(view, allow_get=True)

@@ -1,0 +1,25 @@
+"""``manage.py seed_demo``: the demo accounts (and, as later parts land, their records).
+
+Idempotent: running it twice leaves the same data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_accounts
+
+
+class Command(BaseCommand):
+    help = "Crée ou met à jour les comptes de démonstration (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        accounts = seed_accounts()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Comptes de démonstration prêts ({len(accounts)}) — mot de passe "
+                f"{DEMO_PASSWORD}, secret TOTP {DEMO_TOTP_SECRET}."
+            )
+        )

@@ -1,0 +1,113 @@
+"""Session timeouts and the mandatory second factor for professionals."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template import loader
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from dmp_portal.auth import has_second_factor, second_factor_required_for
+
+logger = logging.getLogger(__name__)
+
+_LAST_SEEN = "dmp_last_seen"
+_STARTED = "dmp_session_started"
+# Write the "last seen" time at most once a minute: no session UPDATE on every page.
+_TOUCH_EVERY = 60
+
+
+class SessionTimeoutMiddleware:
+    """Idle timeout (15 min professionals, 30 min patients) and an absolute session lifetime."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = int(time.time())
+            session = request.session
+            started = session.get(_STARTED)
+            last_seen = session.get(_LAST_SEEN)
+            idle_limit = (
+                settings.DMP_IDLE_TIMEOUT_PATIENT
+                if user.is_patient
+                else settings.DMP_IDLE_TIMEOUT_PROFESSIONAL
+            )
+            if started is None or last_seen is None:
+                session[_STARTED] = now
+                session[_LAST_SEEN] = now
+            elif now - last_seen > idle_limit or now - started > settings.DMP_ABSOLUTE_TIMEOUT:
+                logout(request)
+                messages.info(
+                    request,
+                    _("Votre session a expiré par inactivité. Reconnectez-vous pour continuer."),
+                )
+                return HttpResponseRedirect(f"{reverse('account_login')}?next={request.path}")
+            elif now - last_seen >= _TOUCH_EVERY:
+                session[_LAST_SEEN] = now
+        return self.get_response(request)
+
+
+class ProfessionalSecondFactorMiddleware:
+    """A professional (or administrator) without a second factor can only enrol one.
+
+    Every other page (and so every page with patient data) redirects to the TOTP enrolment.
+    """
+
+    _ALLOWED_PREFIXES = ("/accounts/", "/i18n/", "/static/", "/favicon")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and second_factor_required_for(user)
+            and not request.path.startswith(self._ALLOWED_PREFIXES)
+            and not has_second_factor(user)
+        ):
+            messages.warning(
+                request,
+                _(
+                    "Un second facteur d'authentification est obligatoire pour les "
+                    "professionnels de santé. Activez-le pour continuer."
+                ),
+            )
+            return HttpResponseRedirect(reverse("mfa_activate_totp"))
+        return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """Database down → a clear 503 page (no traceback, no 500); recovery needs no restart."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return self.get_response(request)
+        except (OperationalError, InterfaceError):
+            return self._unavailable()
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            return self._unavailable()
+        return None
+
+    @staticmethod
+    def _unavailable() -> HttpResponse:
+        logger.error("database unavailable")
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+        response["Retry-After"] = "30"
+        return response

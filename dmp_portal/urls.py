@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+
+from dmp_portal import views
+
+# One door: the admin login is allauth's (rate limits, second factor), never Django's own form.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+admin.site.site_header = "DMP Portal — administration"
+admin.site.site_title = "DMP Portal"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("sante/", views.health, name="health"),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "dmp_portal.views.permission_denied"
+handler404 = "dmp_portal.views.page_not_found"
+handler500 = "dmp_portal.views.server_error"

@@ -1,0 +1,49 @@
+"""Writes on accounts and professionals. Keyword-only ``entity_verb(*, actor, …)`` functions."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from identity.models import Professional, Role, User, VerificationStatus
+from identity.rpps import validate_rpps
+
+
+def professional_register(
+    *, user: User, rpps: str, profession: str, specialty: str = ""
+) -> Professional:
+    """Attach a professional profile (pending verification) to a new account.
+
+    Called by the signup form inside its transaction. Raises ValidationError on a bad RPPS.
+    """
+    with transaction.atomic():
+        user.role = Role.PROFESSIONAL
+        user.save(update_fields=["role"])
+        return Professional.objects.create(
+            user=user,
+            rpps=validate_rpps(rpps),
+            profession=profession,
+            specialty=specialty if profession == "medecin" else "",
+        )
+
+
+def professional_verify(*, actor: User, professional: Professional) -> Professional:
+    """Mark a professional verified. Only an administrator (staff) may; raises PermissionError."""
+    if not (actor.is_active and actor.is_staff):
+        raise PermissionError("Only an administrator verifies professionals.")
+    professional.verification_status = VerificationStatus.VERIFIED
+    professional.verified_at = timezone.now()
+    professional.verified_by = actor
+    professional.save(update_fields=["verification_status", "verified_at", "verified_by"])
+    return professional
+
+
+def professional_reject(*, actor: User, professional: Professional) -> Professional:
+    """Refuse (or withdraw) a professional's verification: they keep logging in, see no data."""
+    if not (actor.is_active and actor.is_staff):
+        raise PermissionError("Only an administrator verifies professionals.")
+    professional.verification_status = VerificationStatus.REJECTED
+    professional.verified_at = None
+    professional.verified_by = actor
+    professional.save(update_fields=["verification_status", "verified_at", "verified_by"])
+    return professional

@@ -1,0 +1,59 @@
+"""Shared fixtures: the cast of STYLE.md, built through the real services.
+
+Later issues add the patient's side of the cast (her médecin traitant, an authorised doctor,
+a blocked doctor…); for now: professionals in every verification state, a patient account,
+an administrator without clinical rights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+
+from identity.models import Professional, Role, User
+from tests.cast import make_professional, make_user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    # Rate limits and used TOTP codes live in the cache: no test may inherit another's.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def administrator(db: None) -> User:
+    return make_user(
+        "admin@test.example", role=Role.ADMINISTRATOR, staff=True, first_name="Ada", last_name="Min"
+    )
+
+
+@pytest.fixture
+def doctor(administrator: User) -> Professional:
+    return make_professional(
+        "doctor@test.example", verifier=administrator, first_name="Claire", last_name="Martin"
+    )
+
+
+@pytest.fixture
+def doctor_without_mfa(administrator: User) -> Professional:
+    return make_professional("nomfa@test.example", verifier=administrator, totp=False)
+
+
+@pytest.fixture
+def unverified_doctor(db: None) -> Professional:
+    return make_professional("unverified@test.example", verified=False)
+
+
+@pytest.fixture
+def patient_user(db: None) -> User:
+    return make_user("patient@test.example", first_name="Alice", last_name="Dupont")
