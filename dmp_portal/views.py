@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template import loader
 from django.views.decorators.http import require_GET
 
@@ -20,7 +20,7 @@ def home(request: HttpRequest) -> HttpResponse:
     elif user.is_professional:
         template = "dmp_portal/home_professional.html"
     else:
-        template = "dmp_portal/home_patient.html"
+        return redirect("identity:my_dmp")
     return render(request, template)
 
 

@@ -12,6 +12,10 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# Guardian's direct foreign-key permission models live next to the model they protect; every
+# other use of guardian goes through dmp_portal/access.py.
+from guardian.models import UserObjectPermissionBase  # noqa: TID251
+
 from identity.rpps import rpps_validator
 
 
@@ -230,3 +234,224 @@ class Professional(models.Model):
         if self.specialty:
             return f"{self.get_profession_display()} — {self.get_specialty_display()}"
         return str(self.get_profession_display())
+
+
+class Sex(models.TextChoices):
+    FEMALE = "F", _("Féminin")
+    MALE = "M", _("Masculin")
+    UNKNOWN = "U", _("Indéterminé")
+
+
+class IdentityStatus(models.TextChoices):
+    """Identity trust status (référentiel national d'identitovigilance)."""
+
+    PROV = "PROV", _("Identité provisoire")
+    RECUP = "RECUP", _("Identité récupérée")
+    VALI = "VALI", _("Identité validée")
+    QUAL = "QUAL", _("Identité qualifiée")
+
+
+class MatriculeOid(models.TextChoices):
+    NIR = "1.2.250.1.213.1.4.8", _("NIR")
+    NIA = "1.2.250.1.213.1.4.9", _("NIA")
+    NIR_TEST = "1.2.250.1.213.1.4.10", _("NIR de test")
+    NIR_DEMO = "1.2.250.1.213.1.4.11", _("NIR de démonstration")
+
+
+class DmpStatus(models.TextChoices):
+    OPEN = "open", _("Ouvert")
+    CLOSED = "closed", _("Fermé")
+    PURGED = "purged", _("Supprimé")
+
+
+class PatientQuerySet(models.QuerySet["Patient"]):
+    def open(self) -> PatientQuerySet:
+        return self.filter(dmp_status=DmpStatus.OPEN)
+
+    def due_for_purge(self, now: Any) -> PatientQuerySet:
+        """Closed DMPs whose retention has passed, or whose early erasure delay has passed."""
+        return self.filter(dmp_status=DmpStatus.CLOSED).filter(
+            models.Q(purge_after__lte=now) | models.Q(erasure_due_at__lte=now)
+        )
+
+
+class Patient(models.Model):
+    """A DMP holder, keyed by the INS-C. The NIR is never stored (only used to compute the INS-C).
+
+    After purge only a tombstone remains: the INS-C and the dates, no identity traits.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    insc = models.CharField(_("INS-C"), max_length=22, unique=True)
+    birth_name = models.CharField(_("nom de naissance"), max_length=100, blank=True)
+    first_names = models.CharField(_("prénoms"), max_length=100, blank=True)
+    used_name = models.CharField(_("nom d'usage"), max_length=100, blank=True)
+    sex = models.CharField(_("sexe"), max_length=1, choices=Sex.choices, blank=True)
+    birth_date = models.DateField(_("date de naissance"), null=True, blank=True)
+    birth_place_code = models.CharField(_("lieu de naissance (code)"), max_length=5, blank=True)
+    identity_status = models.CharField(
+        _("statut de l'identité"),
+        max_length=5,
+        choices=IdentityStatus.choices,
+        default=IdentityStatus.PROV,
+    )
+    matricule_ins = models.CharField(_("matricule INS"), max_length=15, blank=True)
+    matricule_oid = models.CharField(
+        _("OID du matricule"), max_length=24, choices=MatriculeOid.choices, blank=True
+    )
+    dmp_status = models.CharField(
+        _("état du DMP"), max_length=10, choices=DmpStatus.choices, default=DmpStatus.OPEN
+    )
+    opened_at = models.DateTimeField(_("ouvert le"), default=timezone.now)
+    opened_by = models.ForeignKey(
+        Professional,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        verbose_name=_("ouvert par"),
+    )
+    closed_at = models.DateTimeField(_("fermé le"), null=True, blank=True)
+    purge_after = models.DateTimeField(_("à supprimer après"), null=True, blank=True)
+    erasure_requested_at = models.DateTimeField(
+        _("suppression anticipée demandée le"), null=True, blank=True
+    )
+    erasure_due_at = models.DateTimeField(
+        _("suppression anticipée à partir du"), null=True, blank=True
+    )
+    purged_at = models.DateTimeField(_("supprimé le"), null=True, blank=True)
+    opposes_bris_de_glace = models.BooleanField(
+        _("s'oppose à l'accès en urgence (bris de glace)"), default=False
+    )
+    opposes_samu = models.BooleanField(
+        _("s'oppose à l'accès par le SAMU (régulation)"), default=False
+    )
+    medecin_traitant = models.ForeignKey(
+        Professional,
+        on_delete=models.SET_NULL,
+        related_name="patients_suivis",
+        null=True,
+        blank=True,
+        verbose_name=_("médecin traitant"),
+    )
+    user = models.OneToOneField(
+        User,
+        on_delete=models.SET_NULL,
+        related_name="patient",
+        null=True,
+        blank=True,
+        verbose_name=_("compte patient"),
+    )
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("patient (DMP)")
+        verbose_name_plural = _("patients (DMP)")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(insc__regex=r"^[0-9]{22}$"),
+                name="identity_patient_insc_22_digits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.dmp_status == DmpStatus.PURGED:
+            return f"DMP supprimé ({self.insc})"
+        return f"{self.display_name} ({self.insc})"
+
+    @property
+    def display_name(self) -> str:
+        """Used name if any, else birth name, then first names (as in French documents)."""
+        last = self.used_name or self.birth_name
+        if self.used_name and self.used_name != self.birth_name:
+            return f"{last} (né·e {self.birth_name}) {self.first_names}".strip()
+        return f"{last} {self.first_names}".strip()
+
+    @property
+    def is_open(self) -> bool:
+        return self.dmp_status == DmpStatus.OPEN
+
+
+class ConsentKind(models.TextChoices):
+    OPENING = "opening", _("Ouverture du DMP")
+    REOPENING = "reopening", _("Réouverture du DMP")
+
+
+class Consent(models.Model):
+    """The patient's explicit consent, as collected by a professional, with the text shown."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(max_length=20, choices=ConsentKind.choices)
+    collected_by = models.ForeignKey(Professional, on_delete=models.PROTECT, related_name="+")
+    collected_at = models.DateTimeField(default=timezone.now)
+    text_shown = models.TextField()
+
+    class Meta:
+        verbose_name = _("consentement")
+        verbose_name_plural = _("consentements")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.collected_at:%Y-%m-%d %H:%M}"
+
+
+class ActivationCode(models.Model):
+    """Single-use code printed on the opening letter. Only its keyed hash is stored."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="activation_codes")
+    code_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("code d'activation")
+        verbose_name_plural = _("codes d'activation")
+
+    def __str__(self) -> str:
+        return f"code d'activation du {self.created_at:%Y-%m-%d}"
+
+
+class TransitionKind(models.TextChoices):
+    OPENED = "opened", _("Ouverture du DMP")
+    CONSENT = "consent", _("Consentement recueilli")
+    OPPOSITION_CHANGED = "opposition_changed", _("Oppositions à l'accès en urgence modifiées")
+    MEDECIN_TRAITANT_CHANGED = "medecin_traitant_changed", _("Médecin traitant modifié")
+    ACCOUNT_ACTIVATED = "account_activated", _("Compte patient activé")
+    ACTIVATION_CODE_ISSUED = "activation_code_issued", _("Code d'activation émis")
+    CLOSED = "closed", _("Fermeture du DMP")
+    ERASURE_REQUESTED = "erasure_requested", _("Suppression anticipée demandée")
+    REOPENED = "reopened", _("Réouverture du DMP")
+    PURGED = "purged", _("Suppression définitive")
+
+
+class DmpTransition(models.Model):
+    """Every change of a DMP's lifecycle or settings, with who and when. Append-only."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="transitions")
+    kind = models.CharField(max_length=40, choices=TransitionKind.choices)
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("événement du DMP")
+        verbose_name_plural = _("événements du DMP")
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["patient", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.at:%Y-%m-%d %H:%M}"
+
+
+class PatientUserObjectPermission(UserObjectPermissionBase):
+    """Direct foreign-key guardian rows: a DMP-level grant to one professional's account."""
+
+    content_object = models.ForeignKey(Patient, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = _("droit d'accès au DMP")
+        verbose_name_plural = _("droits d'accès aux DMP")

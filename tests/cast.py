@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 import time
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 
-from identity.models import Profession, Professional, Role, Specialty, User
+from identity.models import Patient, Profession, Professional, Role, Specialty, User
 from identity.rpps import luhn_complete
-from identity.services import professional_register, professional_verify
+from identity.services import (
+    PatientTraits,
+    activation_code_check,
+    activation_code_issue,
+    dmp_open,
+    patient_account_create,
+    professional_register,
+    professional_verify,
+)
 
 PASSWORD = "correct-horse-battery-staple-42"
 TOTP_SECRET = "JBSWY3DPEHPK3PXP"
@@ -54,3 +64,49 @@ def make_professional(
 
 def totp_code(secret: str = TOTP_SECRET) -> str:
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+ALICE_NIR = "2 85 05 75 123 456 23"
+ALICE_TRAITS = PatientTraits(
+    birth_name="DUPONT",
+    first_names="Alice Marie",
+    sex="F",
+    birth_date=datetime.date(1985, 5, 14),
+)
+
+
+def make_patient(
+    *,
+    opened_by: Professional,
+    nir: str = ALICE_NIR,
+    traits: PatientTraits = ALICE_TRAITS,
+    medecin_traitant: bool = False,
+    account: bool = False,
+    email: str = "alice@test.example",
+) -> Patient:
+    """Open a DMP through the real service (and activate the patient's account if asked)."""
+    result = dmp_open(
+        actor=opened_by.user,
+        traits=traits,
+        nir=nir,
+        consent_given=True,
+        actor_is_medecin_traitant=medecin_traitant,
+    )
+    patient = result.patient
+    if account:
+        code = activation_code_issue(actor=opened_by.user, patient=patient)
+        activation = activation_code_check(code=code, birth_date=traits.birth_date)
+        user = patient_account_create(activation=activation, email=email, password=PASSWORD)
+        EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+        patient.refresh_from_db()
+    return patient
+
+
+_VARYING = re.compile(rb'name="(csrfmiddlewaretoken|next)" (type="hidden" )?value="[^"]*"')
+
+
+def without_csrf(body: bytes) -> bytes:
+    """A page's body with what legitimately varies blanked: the per-render masked CSRF tokens
+    and the echo of the requested path in the language switcher. Used to show that "out of
+    scope" and "missing" pages are otherwise identical."""
+    return _VARYING.sub(rb'name="\1" value=""', body)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from identity.models import Professional, Role, User
-from tests.cast import make_professional, make_user
+from identity.models import Patient, Professional, Role, User
+from tests.cast import ALICE_NIR, make_patient, make_professional, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +57,21 @@ def unverified_doctor(db: None) -> Professional:
 @pytest.fixture
 def patient_user(db: None) -> User:
     return make_user("patient@test.example", first_name="Alice", last_name="Dupont")
+
+
+@pytest.fixture
+def stranger_doctor(administrator: User) -> Professional:
+    return make_professional(
+        "stranger@test.example", verifier=administrator, first_name="Sam", last_name="Stranger"
+    )
+
+
+@pytest.fixture
+def alice(doctor: Professional) -> Patient:
+    """Alice's DMP, opened by ``doctor`` (her médecin traitant), with an activated account."""
+    return make_patient(opened_by=doctor, nir=ALICE_NIR, medecin_traitant=True, account=True)
+
+
+@pytest.fixture
+def alice_nir() -> str:
+    return ALICE_NIR

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from identity.models import Professional, User
+from identity.models import Patient, Professional, User
 from tests.cast import PASSWORD, totp_code
 
 pytestmark = pytest.mark.django_db
@@ -96,10 +96,11 @@ def test_professional_without_second_factor_can_only_enrol(
     assert enrol.redirect_chain[-1][0].startswith(reverse("account_reauthenticate"))
 
 
-def test_patient_is_prompted_but_not_forced(client: Client, patient_user: User) -> None:
-    client.force_login(patient_user)
-    response = client.get(reverse("home"))
+def test_patient_is_prompted_but_not_forced(client: Client, alice: Patient) -> None:
+    client.force_login(alice.user)
+    response = client.get(reverse("home"), follow=True)
     assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("identity:my_dmp")
     assert reverse("mfa_activate_totp") in response.content.decode()
 
 

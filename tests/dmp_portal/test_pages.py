@@ -8,7 +8,12 @@ from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 
-from identity.models import Professional, User
+from identity.models import Patient, Professional, User
+
+
+def martin_user() -> User:
+    return User.objects.get(email="dr.martin@demo.dmp.example")
+
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +52,7 @@ def test_language_switcher_posts_and_sticks(client: Client) -> None:
     [
         ("doctor", "Bonjour", "Hello"),
         ("unverified_doctor", "en attente de vérification", "awaiting verification"),
-        ("patient_user", "Mon dossier médical", "My medical record"),
+        ("alice", "Mon dossier médical", "My medical record"),
     ],
 )
 def test_role_home_pages_in_both_languages(
@@ -55,8 +60,9 @@ def test_role_home_pages_in_both_languages(
 ) -> None:
     user = request.getfixturevalue(fixture)
     client.force_login(user if isinstance(user, User) else user.user)
-    assert french in client.get("/").content.decode()
-    assert english in client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert french in client.get("/", follow=True).content.decode()
+    english_page = client.get("/", HTTP_ACCEPT_LANGUAGE="en", follow=True)
+    assert english in english_page.content.decode()
 
 
 def test_security_headers(client: Client) -> None:
@@ -99,7 +105,11 @@ def test_seed_demo_is_idempotent() -> None:
     call_command("seed_demo")
     counts = (User.objects.count(), Professional.objects.count())
     call_command("seed_demo")
-    assert (User.objects.count(), Professional.objects.count()) == counts == (8, 7)
+    assert (User.objects.count(), Professional.objects.count()) == counts == (10, 7)
+    assert Patient.objects.count() == 2
+    alice = Patient.objects.get(user__email="alice.dupont@demo.dmp.example")
+    assert alice.medecin_traitant == Professional.objects.get(user=martin_user())
+    assert alice.opposes_samu and not alice.opposes_bris_de_glace
     martin = User.objects.get(email="dr.martin@demo.dmp.example")
     assert martin.check_password("demo-dmp-2026")
     assert martin.is_verified_professional

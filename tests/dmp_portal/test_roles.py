@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from identity.models import Professional, User
+from identity.models import Patient, Professional, User
 from tests.cast import PASSWORD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.dmp_portal.urls_for_tests")]
@@ -72,13 +72,17 @@ def test_sensitive_action_requires_a_fresh_reauthentication(
     assert client.post("/test/sensitive/").content == b"done POST"  # fresh for a while
 
 
-def test_idle_session_expires(client: Client, patient_user: User, settings: object) -> None:
-    client.force_login(patient_user)
-    assert client.get(reverse("home")).status_code == 200
+def test_idle_session_expires(client: Client, alice: Patient) -> None:
+    client.force_login(alice.user)
+    assert client.get(reverse("identity:my_dmp")).status_code == 200
+    session = client.session
+    session["dmp_last_seen"] = int(time.time()) - 29 * 60
+    session.save()
+    assert client.get(reverse("identity:my_dmp")).status_code == 200  # 29 min: still in
     session = client.session
     session["dmp_last_seen"] = int(time.time()) - 31 * 60
     session.save()
-    response = client.get(reverse("home"))
+    response = client.get(reverse("identity:my_dmp"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
     assert "_auth_user_id" not in client.session

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_accounts
+from identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_accounts, seed_patients
 
 
 class Command(BaseCommand):
@@ -17,9 +17,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         accounts = seed_accounts()
+        patients = seed_patients(accounts)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Comptes de démonstration prêts ({len(accounts)}) — mot de passe "
+                f"Démonstration prête : {len(accounts)} comptes, {len(patients)} patients — "
+                f"mot de passe "
                 f"{DEMO_PASSWORD}, secret TOTP {DEMO_TOTP_SECRET}."
             )
         )

@@ -1,0 +1,144 @@
+"""The patient activates their account with the letter's code and their date of birth."""
+
+from __future__ import annotations
+
+import datetime
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from identity import services
+from identity.models import ActivationCode, Patient, Professional, Role, User
+from tests.cast import make_patient
+
+pytestmark = pytest.mark.django_db
+
+BIRTH = "1985-05-14"
+
+
+@pytest.fixture
+def opened(doctor: Professional) -> tuple[Patient, str]:
+    patient = make_patient(opened_by=doctor)
+    code = services.activation_code_issue(actor=doctor.user, patient=patient)
+    return patient, code
+
+
+def _step1(client: Client, code: str, birth: str = BIRTH) -> Any:
+    return client.post(reverse("identity:activation"), {"code": code, "birth_date": birth})
+
+
+def _step2(client: Client, email: str = "alice@test.example") -> Any:
+    return client.post(
+        reverse("identity:activation_account"),
+        {"email": email, "password1": "Un-mot-de-passe-2026", "password2": "Un-mot-de-passe-2026"},
+    )
+
+
+def test_activation_creates_the_account_and_logs_in(
+    client: Client, opened: tuple[Patient, str]
+) -> None:
+    patient, code = opened
+    response = _step1(client, code.lower().replace("-", " "))  # typed loosely
+    assert response.status_code == 302
+    assert response["Location"] == reverse("identity:activation_account")
+    response = _step2(client)
+    assert response.status_code == 302
+    patient.refresh_from_db()
+    assert patient.user is not None
+    assert patient.user.role == Role.PATIENT
+    assert int(client.session["_auth_user_id"]) == patient.user.pk
+    # The e-mail is verified by a link, as for any account.
+    address = EmailAddress.objects.get(user=patient.user)
+    assert address.primary and not address.verified
+    assert len(mail.outbox) == 1
+    assert client.get(reverse("identity:my_dmp")).status_code == 200
+    # Single use.
+    other = Client()
+    response = _step1(other, code)
+    assert "déjà été utilisé" in response.content.decode()
+
+
+def test_wrong_birth_date_counts_against_the_code_until_it_is_blocked(
+    client: Client, opened: tuple[Patient, str]
+) -> None:
+    _, code = opened
+    for _ in range(services.ACTIVATION_MAX_FAILED_ATTEMPTS):
+        response = _step1(client, code, "1985-05-15")
+        assert "incorrects" in response.content.decode()
+    live = ActivationCode.objects.get(revoked_at__isnull=True)
+    assert live.failed_attempts == services.ACTIVATION_MAX_FAILED_ATTEMPTS
+    response = _step1(client, code)  # now even the right date is refused
+    assert "bloqué" in response.content.decode()
+    assert not User.objects.filter(role=Role.PATIENT).exists()
+
+
+def test_unknown_code_is_refused_with_the_same_message(
+    client: Client, opened: tuple[Patient, str]
+) -> None:
+    response = _step1(client, "AAAA-BBBB-CCCC")
+    assert response.status_code == 200
+    assert "incorrects" in response.content.decode()
+
+
+def test_expired_code_says_so(client: Client, opened: tuple[Patient, str]) -> None:
+    _, code = opened
+    ActivationCode.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert "expiré" in _step1(client, code).content.decode()
+
+
+def test_reissuing_a_letter_revokes_the_old_code(
+    client: Client, doctor: Professional, opened: tuple[Patient, str]
+) -> None:
+    patient, old = opened
+    client.force_login(doctor.user)
+    response = client.post(reverse("identity:letter_reissue", args=[patient.public_id]))
+    assert response.status_code == 200
+    new = response.context["code"]
+    anonymous = Client()
+    assert "remplacé" in _step1(anonymous, old).content.decode()
+    assert _step1(anonymous, new).status_code == 302
+
+
+def test_activation_is_rate_limited_per_address(
+    client: Client, opened: tuple[Patient, str]
+) -> None:
+    statuses = [_step1(client, f"ZZZZ-ZZZZ-ZZ{i:02d}").status_code for i in range(12)]
+    assert statuses[:10] == [200] * 10
+    assert statuses[10:] == [429, 429]
+
+
+def test_account_step_needs_a_checked_code(client: Client) -> None:
+    response = _step2(client)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("identity:activation")
+    assert not User.objects.exists()
+
+
+def test_taken_email_and_weak_password_store_nothing(
+    client: Client, opened: tuple[Patient, str], doctor: Professional
+) -> None:
+    patient, code = opened
+    _step1(client, code)
+    response = _step2(client, email=doctor.user.email)
+    assert "existe déjà" in response.content.decode()
+    response = client.post(
+        reverse("identity:activation_account"),
+        {"email": "a@test.example", "password1": "123456789012", "password2": "123456789012"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["password1"]
+    patient.refresh_from_db()
+    assert patient.user is None
+    assert ActivationCode.objects.get(revoked_at__isnull=True).used_at is None
+
+
+def test_code_for_an_account_already_activated(alice: Patient, doctor: Professional) -> None:
+    with pytest.raises(services.ActivationError):
+        code = services.activation_code_issue(actor=doctor.user, patient=alice)
+        services.activation_code_check(code=code, birth_date=datetime.date(1985, 5, 14))
