@@ -1,59 +1,111 @@
-"""The one access funnel: who may see which DMP, and the trail of every access.
+"""The one access funnel: who may see which DMP and which entry, and the trail of every access.
 
 This is the only module that imports django-guardian (ruff's banned-api rule keeps it so; the
 direct foreign-key permission models sit beside the models they protect). Every queryset of
 patient data that a view, form, export or admin page uses comes from here.
 
-Rules implemented so far (PRODUCT.md §4; the access issue completes them):
+The rules (PRODUCT.md §4, in order of precedence), all decided inside database queries:
 
-* administrators, staff and superusers get nothing from being so (``with_superuser=False``,
-  ``accept_global_perms=False``, never ``user.has_perm``);
-* a professional must be verified;
-* a closed or purged DMP is visible to no professional;
-* a professional sees a DMP when they hold the DMP-level ``view_patient`` object permission
-  (granted when they open it) or when they are its médecin traitant;
-* a patient sees their own DMP (its lifecycle page even when closed);
-* anything out of scope answers 404, exactly like a missing object.
+1. a closed or purged DMP is visible to no one (the patient sees only its lifecycle page);
+2. a professional blocked by the patient sees nothing (the médecin traitant cannot be
+   blocked);
+3. a verified professional sees a DMP when they hold the DMP-level ``view_patient`` object
+   permission (authorised: by the patient, by opening it, by attested consent), when they are
+   its médecin traitant, or during an unexpired emergency / SAMU access;
+4. a masked entry (MASQUE_PS) is visible only to its author and the médecin traitant
+   (per-entry ``view_entry`` rows, the only per-entry grants) and to the patient;
+5. an entry invisible to the patient is hidden from the patient only, until announced or
+   30 days after deposit;
+6. the profession × document-type matrix removes the types a profession may not read;
+7. administrators, staff and superusers get nothing from being so (``with_superuser=False``,
+   ``accept_global_perms=False``; never ``user.has_perm``);
+8. anything out of scope answers 404, exactly like a missing object.
+
+Grants are O(1) rows per (patient, professional), whatever the size of the DMP.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest
+from django.utils import timezone
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
-from identity.models import DmpStatus, Patient, User
-from records.models import AccessAction, AccessChainHead, AccessEvent, AccessMode
+from identity.models import DmpStatus, Patient, PatientUserObjectPermission, User
+from records.models import (
+    AccessAction,
+    AccessChainHead,
+    AccessEvent,
+    AccessMode,
+    CareRelation,
+    CareRelationStatus,
+    EmergencyAccess,
+    Entry,
+    EntryUserObjectPermission,
+    ProfessionDocumentRule,
+)
 
 VIEW_DMP = "identity.view_patient"
+VIEW_ENTRY = "records.view_entry"
 GENESIS_DIGEST = "0" * 64
 
 
-# --- Scope -----------------------------------------------------------------------------------
+# --- Scope: DMPs ---------------------------------------------------------------------------
 
 
-def patients_for(user: Any) -> QuerySet[Patient]:
-    """The DMPs ``user`` may open, as a queryset (empty for anyone without clinical access)."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return Patient.objects.none()
-    if user.is_patient:
-        return Patient.objects.filter(user=user).exclude(dmp_status=DmpStatus.PURGED)
-    if not user.is_verified_professional:
-        return Patient.objects.none()
-    granted = get_objects_for_user(
+def _is_professional(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_verified_professional)
+
+
+def _dmp_grants(user: Any) -> QuerySet[Patient]:
+    return get_objects_for_user(
         user,
         VIEW_DMP,
         klass=Patient.objects.open(),
         with_superuser=False,
         accept_global_perms=False,
     )
-    treating = Patient.objects.open().filter(medecin_traitant__user=user)
-    return Patient.objects.filter(pk__in=granted.values("pk")) | treating
+
+
+def _active_emergencies(user: Any) -> QuerySet[EmergencyAccess]:
+    return EmergencyAccess.objects.filter(professional__user=user, expires_at__gt=timezone.now())
+
+
+def patients_for(user: Any) -> QuerySet[Patient]:
+    """The DMPs ``user`` may open, as a queryset (empty for anyone without clinical access).
+
+    For a professional each row carries ``access_mode`` (normal, emergency or samu).
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Patient.objects.none()
+    if user.is_patient:
+        return Patient.objects.filter(user=user).exclude(dmp_status=DmpStatus.PURGED)
+    if not user.is_verified_professional:
+        return Patient.objects.none()
+    emergencies = _active_emergencies(user)
+    blocked = CareRelation.objects.filter(
+        professional__user=user, status=CareRelationStatus.BLOCKED
+    ).values("patient_id")
+    normal = Q(pk__in=_dmp_grants(user).values("pk")) | Q(medecin_traitant__user=user)
+    return (
+        Patient.objects.open()
+        .filter(normal | Q(pk__in=emergencies.values("patient_id")))
+        .exclude(Q(pk__in=blocked) & ~Q(medecin_traitant__user=user))
+        .annotate(
+            _normal=Exists(Patient.objects.filter(pk=OuterRef("pk")).filter(normal)),
+            _emergency_mode=Subquery(
+                emergencies.filter(patient=OuterRef("pk"))
+                .order_by("-expires_at")
+                .values("mode")[:1]
+            ),
+        )
+    )
 
 
 def patient_for(user: Any, public_id: uuid.UUID | str) -> Patient:
@@ -80,6 +132,140 @@ def may_read_dmp(user: Any, patient: Patient) -> bool:
     return patients_for(user).filter(pk=patient.pk).exists()
 
 
+def access_mode(user: Any, patient: Patient) -> str:
+    """How ``user`` holds ``patient`` (fetched through ``patients_for``): normal, emergency,
+    samu, or patient. Uses the annotations: no query."""
+    if getattr(user, "is_patient", False):
+        return AccessMode.PATIENT
+    if getattr(patient, "_normal", True):
+        return AccessMode.NORMAL
+    return getattr(patient, "_emergency_mode", None) or AccessMode.EMERGENCY
+
+
+# --- Scope: entries ------------------------------------------------------------------------
+
+
+def _masked_grants(user: Any) -> QuerySet[Entry]:
+    return get_objects_for_user(
+        user,
+        VIEW_ENTRY,
+        klass=Entry.objects.filter(masked=True),
+        with_superuser=False,
+        accept_global_perms=False,
+    )
+
+
+def _entry_scope(user: Any) -> Q | None:
+    """The rules as one filter on Entry for ``user``; None when they may see nothing."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.is_patient:
+        now = timezone.now()
+        hidden = Entry.objects.hidden_from_patient(now).values("pk")
+        return Q(patient__user=user, patient__dmp_status=DmpStatus.OPEN) & ~Q(pk__in=hidden)
+    if not user.is_verified_professional:
+        return None
+    denied_types = ProfessionDocumentRule.objects.filter(
+        profession=user.professional.profession
+    ).values("document_type")
+    return (
+        Q(patient__in=patients_for(user).values("pk"))
+        & ~Q(document_type__in=denied_types)
+        & (Q(masked=False) | Q(pk__in=_masked_grants(user).values("pk")))
+    )
+
+
+def entries_for(user: Any, patient: Patient | None = None) -> QuerySet[Entry]:
+    """The entries ``user`` may read (of ``patient`` when given), as one query."""
+    scope = _entry_scope(user)
+    if scope is None:
+        return Entry.objects.none()
+    entries = Entry.objects.filter(scope)
+    if patient is not None:
+        entries = entries.filter(patient=patient)
+    return entries
+
+
+def entry_for(user: Any, public_id: uuid.UUID | str) -> Entry:
+    """One entry in ``user``'s scope; Http404 when missing *or* forbidden (same answer)."""
+    try:
+        return entries_for(user).select_related("patient", "author__user").get(public_id=public_id)
+    except (Entry.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such entry") from None
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """One professional who can see an entry, and the rule that grants it."""
+
+    professional: Any
+    reason: str
+    until: Any = None
+
+
+def who_can_see(entry: Entry) -> list[Viewer]:
+    """For the patient: every professional who can read ``entry`` now, with the rule that
+    grants it (a few queries, on one entry's page; the same rules as ``entries_for``)."""
+    patient = entry.patient
+    if not patient.is_open:
+        return []
+    candidates: list[Viewer] = []
+    if patient.medecin_traitant is not None:
+        candidates.append(Viewer(patient.medecin_traitant, "médecin traitant"))
+    if entry.masked:
+        if entry.author is not None:
+            candidates.append(Viewer(entry.author, "auteur du document"))
+    else:
+        candidates += _authorised_viewers(patient)
+        candidates += [
+            Viewer(emergency.professional, "accès en urgence", emergency.expires_at)
+            for emergency in EmergencyAccess.objects.filter(
+                patient=patient, expires_at__gt=timezone.now()
+            ).select_related("professional__user")
+        ]
+    denied = set(
+        ProfessionDocumentRule.objects.filter(document_type=entry.document_type).values_list(
+            "profession", flat=True
+        )
+    )
+    blocked = set(
+        CareRelation.objects.filter(patient=patient, status=CareRelationStatus.BLOCKED).values_list(
+            "professional_id", flat=True
+        )
+    ) - {patient.medecin_traitant_id}
+    viewers: dict[int, Viewer] = {}
+    for viewer in candidates:
+        professional = viewer.professional
+        if (
+            professional.pk not in viewers
+            and professional.pk not in blocked
+            and professional.profession not in denied
+            and professional.is_verified
+        ):
+            viewers[professional.pk] = viewer
+    return sorted(viewers.values(), key=lambda v: v.professional.user.last_name)
+
+
+def _authorised_viewers(patient: Patient) -> list[Viewer]:
+    granted = _grantee_ids(patient)
+    relations = CareRelation.objects.filter(
+        patient=patient, status=CareRelationStatus.AUTHORISED
+    ).select_related("professional__user")
+    return [
+        Viewer(relation.professional, str(relation.get_reason_display()))
+        for relation in relations
+        if relation.professional.user_id in granted
+    ]
+
+
+def _grantee_ids(patient: Patient) -> set[int]:
+    return set(
+        PatientUserObjectPermission.objects.filter(
+            content_object=patient, permission__codename="view_patient"
+        ).values_list("user_id", flat=True)
+    )
+
+
 # --- Grants (called only from services, which record the event) ------------------------------
 
 
@@ -91,6 +277,35 @@ def dmp_grant(*, patient: Patient, user: User) -> None:
 def dmp_revoke(*, patient: Patient, user: User) -> None:
     """Withdraw the DMP-level grant (the médecin traitant keeps access through that role)."""
     remove_perm(VIEW_DMP, user, patient)
+
+
+def dmp_revoke_all(*, patient: Patient) -> None:
+    """Drop every DMP-level and per-entry grant of a purged DMP."""
+    PatientUserObjectPermission.objects.filter(content_object=patient).delete()
+    EntryUserObjectPermission.objects.filter(content_object__patient=patient).delete()
+
+
+def masked_entry_grant(*, entry: Entry) -> None:
+    """A masked entry: per-entry rows for its author and the médecin traitant (at most 2)."""
+    EntryUserObjectPermission.objects.filter(content_object=entry).delete()
+    users = {entry.author.user if entry.author else None}
+    if entry.patient.medecin_traitant is not None:
+        users.add(entry.patient.medecin_traitant.user)
+    for user in users - {None}:
+        assign_perm(VIEW_ENTRY, user, entry)
+
+
+def masked_entry_revoke(*, entry: Entry) -> None:
+    """An unmasked entry needs no per-entry row: the DMP-level rule applies again."""
+    EntryUserObjectPermission.objects.filter(content_object=entry).delete()
+
+
+def masked_entries_resync(*, patient: Patient) -> None:
+    """After a change of médecin traitant: O(masked entries of this DMP), never O(DMP)."""
+    for entry in Entry.objects.filter(patient=patient, masked=True).select_related(
+        "author__user", "patient__medecin_traitant__user"
+    ):
+        masked_entry_grant(entry=entry)
 
 
 # --- Trail -----------------------------------------------------------------------------------
@@ -182,11 +397,3 @@ def verify_chain(batch: int = 5000) -> tuple[int, AccessEvent | None]:
             previous, last_seq = event.digest, event.seq
             checked += 1
     return checked, None
-
-
-def dmp_revoke_all(*, patient: Patient) -> None:
-    """Drop every DMP-level grant of a purged DMP."""
-    for user in User.objects.filter(
-        pk__in=patient.patientuserobjectpermission_set.values("user_id")
-    ):
-        remove_perm(VIEW_DMP, user, patient)

@@ -33,7 +33,8 @@ from identity.models import (
     VerificationStatus,
 )
 from identity.rpps import validate_rpps
-from records.models import AccessAction
+from records.models import AccessAction, AuthorisationReason, CareRelation, CareRelationStatus
+from records.services import care_authorise
 
 
 def professional_register(
@@ -226,8 +227,13 @@ def dmp_open(
                     actor,
                     rpps=professional.rpps,
                 )
-            access.dmp_grant(patient=patient, user=actor)
             access.record_access(actor=actor, patient=patient, action=AccessAction.DMP_OPEN)
+            care_authorise(
+                actor=actor,
+                patient=patient,
+                professional=professional,
+                reason=AuthorisationReason.OPENED,
+            )
             code = activation_code_issue(actor=actor, patient=patient)
     except IntegrityError:
         # Another professional opened the same patient a moment ago: use theirs.
@@ -365,6 +371,12 @@ def medecin_traitant_set(
     with transaction.atomic():
         patient.medecin_traitant = professional
         patient.save(update_fields=["medecin_traitant"])
+        if professional is not None:
+            # The médecin traitant cannot be blocked: naming one lifts a former block.
+            CareRelation.objects.filter(
+                patient=patient, professional=professional, status=CareRelationStatus.BLOCKED
+            ).update(status=CareRelationStatus.REVOKED, since=timezone.now())
+        access.masked_entries_resync(patient=patient)
         _transition(
             patient,
             TransitionKind.MEDECIN_TRAITANT_CHANGED,
@@ -443,7 +455,12 @@ def dmp_reopen(*, actor: User, patient: Patient, consent_given: bool = False) ->
                 text_shown=CONSENT_TEXT_REOPENING,
             )
             _transition(patient, TransitionKind.CONSENT, actor, consent=ConsentKind.REOPENING)
-            access.dmp_grant(patient=patient, user=actor)
+            care_authorise(
+                actor=actor,
+                patient=patient,
+                professional=actor.professional,
+                reason=AuthorisationReason.CONSULTATION,
+            )
         _transition(patient, TransitionKind.REOPENED, actor)
         access.record_access(actor=actor, patient=patient, action=AccessAction.DMP_REOPEN)
     return patient

@@ -1,17 +1,292 @@
-"""Content of the DMP and its trail.
+"""Content of the DMP, who may see it, and its trail.
 
-For now: the access trail (every read and write of patient data leaves an AccessEvent,
-hash-chained so that tampering shows). Entries (lab results, reports, allergies) come next.
+* ``Entry``: every item of a DMP (lab report, report, allergy, imaging study) with its common
+  metadata and visibility flags; the kinds add their own tables pointing at it.
+* Who sees what: ``CareRelation`` (authorised / blocked professionals), ``EmergencyAccess``
+  (bris de glace, SAMU), ``ProfessionDocumentRule`` (the profession × document-type matrix)
+  and guardian's direct foreign-key permission rows (DMP-level grants on
+  ``identity.Patient``; per-entry grants only for masked entries).
+* The trail: every read and write of patient data leaves an ``AccessEvent``, hash-chained.
+* ``Notification``: what the patient (or médecin traitant) is told.
+
+Decisions are made in ``dmp_portal/access.py``; writes in ``records/services.py``.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+# Guardian's direct foreign-key permission models live next to the model they protect; every
+# other use of guardian goes through dmp_portal/access.py.
+from guardian.models import UserObjectPermissionBase  # noqa: TID251
+
+from identity.models import Profession
+from records.reference import DOCUMENT_TYPES
+
+INVISIBLE_REMINDER_AFTER = timedelta(days=14)
+INVISIBLE_RELEASE_AFTER = timedelta(days=30)
+EMERGENCY_DURATION = timedelta(hours=4)
+
+DOCUMENT_TYPE_CHOICES = [(doc.code, f"{doc.label} ({doc.code})") for doc in DOCUMENT_TYPES]
+
+
+class EntryKind(models.TextChoices):
+    LAB_REPORT = "lab_report", _("Résultats de biologie")
+    REPORT = "report", _("Compte rendu")
+    ALLERGY = "allergy", _("Allergie ou intolérance")
+    IMAGING_STUDY = "imaging_study", _("Examen d'imagerie")
+
+
+class EntryStatus(models.TextChoices):
+    CURRENT = "current", _("En vigueur")
+    REPLACED = "replaced", _("Remplacé")
+    ARCHIVED = "archived", _("Archivé")
+
+
+class EntryQuerySet(models.QuerySet["Entry"]):
+    def current(self) -> EntryQuerySet:
+        return self.filter(status=EntryStatus.CURRENT)
+
+    def hidden_from_patient(self, now: Any) -> EntryQuerySet:
+        """Invisible to the patient, not announced, and not yet past the automatic delay."""
+        return self.filter(
+            invisible_to_patient=True,
+            announced_at__isnull=True,
+            deposited_at__gt=now - INVISIBLE_RELEASE_AFTER,
+        )
+
+    def due_for_release(self, now: Any) -> EntryQuerySet:
+        return self.filter(
+            invisible_to_patient=True, deposited_at__lte=now - INVISIBLE_RELEASE_AFTER
+        )
+
+    def due_for_reminder(self, now: Any) -> EntryQuerySet:
+        return self.filter(
+            invisible_to_patient=True,
+            announced_at__isnull=True,
+            patient_reminded_at__isnull=True,
+            deposited_at__lte=now - INVISIBLE_REMINDER_AFTER,
+        )
+
+
+class Entry(models.Model):
+    """One item of a DMP. Public identifier: ``public_id`` (UUID), never the sequential id.
+
+    Visibility flags: ``masked`` (MASQUE_PS: only author, médecin traitant and patient) and
+    ``invisible_to_patient`` (until the consultation d'annonce, at most 30 days).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(
+        "identity.Patient", on_delete=models.CASCADE, related_name="entries"
+    )
+    author = models.ForeignKey(
+        "identity.Professional",
+        on_delete=models.PROTECT,
+        related_name="authored_entries",
+        null=True,
+        blank=True,
+    )
+    kind = models.CharField(_("nature"), max_length=20, choices=EntryKind.choices)
+    document_type = models.CharField(
+        _("type de document (LOINC)"), max_length=10, choices=DOCUMENT_TYPE_CHOICES
+    )
+    title = models.CharField(_("titre"), max_length=200)
+    summary = models.CharField(_("aperçu"), max_length=300, blank=True)
+    act_date = models.DateField(_("date de l'acte"))
+    deposited_at = models.DateTimeField(_("déposé le"), default=timezone.now)
+    status = models.CharField(
+        _("statut"), max_length=10, choices=EntryStatus.choices, default=EntryStatus.CURRENT
+    )
+    masked = models.BooleanField(_("masqué aux professionnels"), default=False)
+    invisible_to_patient = models.BooleanField(_("invisible pour le patient"), default=False)
+    announced_at = models.DateTimeField(_("annoncé le"), null=True, blank=True)
+    patient_reminded_at = models.DateTimeField(_("patient prévenu le"), null=True, blank=True)
+    abnormal = models.BooleanField(_("résultat anormal"), default=False)
+    replaces = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        related_name="replaced_by",
+        null=True,
+        blank=True,
+        verbose_name=_("remplace"),
+    )
+
+    objects = EntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("entrée du DMP")
+        verbose_name_plural = _("entrées du DMP")
+        indexes = [
+            models.Index(fields=["patient", "-act_date", "-id"], name="records_entry_timeline"),
+            models.Index(
+                fields=["invisible_to_patient", "deposited_at"], name="records_entry_release"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.act_date:%d/%m/%Y})"
+
+    @property
+    def document_type_label(self) -> str:
+        return str(self.get_document_type_display()).rsplit(" (", 1)[0]
+
+    def hidden_from_patient_now(self) -> bool:
+        return bool(
+            self.invisible_to_patient
+            and self.announced_at is None
+            and self.deposited_at > timezone.now() - INVISIBLE_RELEASE_AFTER
+        )
+
+
+class EntryUserObjectPermission(UserObjectPermissionBase):
+    """Per-entry grants: only for masked entries (their author and the médecin traitant)."""
+
+    content_object = models.ForeignKey(Entry, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = _("droit d'accès à une entrée masquée")
+        verbose_name_plural = _("droits d'accès aux entrées masquées")
+
+
+class ProfessionDocumentRule(models.Model):
+    """One cell of the profession × document-type matrix: this profession may NOT read this type.
+
+    Everything not listed is allowed. Editable in admin; applied inside the entries query.
+    """
+
+    profession = models.CharField(_("profession"), max_length=40, choices=Profession.choices)
+    document_type = models.CharField(
+        _("type de document (LOINC)"), max_length=10, choices=DOCUMENT_TYPE_CHOICES
+    )
+
+    class Meta:
+        verbose_name = _("restriction profession × type de document")
+        verbose_name_plural = _("matrice profession × type de document")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profession", "document_type"], name="records_rule_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_profession_display()} ✗ {self.document_type}"
+
+
+class CareRelationStatus(models.TextChoices):
+    AUTHORISED = "authorised", _("Autorisé")
+    REVOKED = "revoked", _("Autorisation retirée")
+    BLOCKED = "blocked", _("Bloqué")
+
+
+class AuthorisationReason(models.TextChoices):
+    OPENED = "opened", _("A ouvert le DMP")
+    PATIENT = "patient", _("Autorisé par le patient")
+    CONSULTATION = "consultation", _("Consentement attesté en consultation")
+
+
+class CareRelation(models.Model):
+    """The patient's decision about one professional: authorised, revoked or blocked.
+
+    One row per (patient, professional), whatever the size of the DMP: authorising, revoking
+    or blocking is O(1).
+    """
+
+    patient = models.ForeignKey(
+        "identity.Patient", on_delete=models.CASCADE, related_name="care_relations"
+    )
+    professional = models.ForeignKey(
+        "identity.Professional", on_delete=models.CASCADE, related_name="care_relations"
+    )
+    status = models.CharField(max_length=12, choices=CareRelationStatus.choices)
+    reason = models.CharField(max_length=20, choices=AuthorisationReason.choices, blank=True)
+    since = models.DateTimeField(default=timezone.now)
+    first_access_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("relation de soins")
+        verbose_name_plural = _("relations de soins")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "professional"], name="records_carerelation_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} ({self.since:%Y-%m-%d})"
+
+
+class EmergencyReason(models.TextChoices):
+    UNCONSCIOUS = "unconscious", _("Patient inconscient ou hors d'état d'exprimer sa volonté")
+    VITAL = "vital", _("Urgence vitale")
+    SAMU_CALL = "samu_call", _("Appel au centre 15 (régulation)")
+    OTHER = "other", _("Autre (préciser)")
+
+
+class EmergencyAccess(models.Model):
+    """A time-limited emergency access (bris de glace) or SAMU regulation access."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(
+        "identity.Patient", on_delete=models.CASCADE, related_name="emergency_accesses"
+    )
+    professional = models.ForeignKey(
+        "identity.Professional", on_delete=models.CASCADE, related_name="emergency_accesses"
+    )
+    mode = models.CharField(max_length=20)  # AccessMode.EMERGENCY or AccessMode.SAMU
+    reason = models.CharField(max_length=20, choices=EmergencyReason.choices)
+    reason_text = models.CharField(max_length=500, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("accès en urgence")
+        verbose_name_plural = _("accès en urgence")
+        indexes = [models.Index(fields=["professional", "expires_at"], name="records_emerg_active")]
+
+    def __str__(self) -> str:
+        return f"{self.mode} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class NotificationKind(models.TextChoices):
+    FIRST_ACCESS = "first_access", _("Premier accès d'un professionnel")
+    EMERGENCY = "emergency", _("Accès en urgence")
+    NEW_DOCUMENT = "new_document", _("Nouveau document")
+    REMINDER = "reminder", _("Document en attente d'annonce")
+    AUTHORISED = "authorised", _("Nouveau professionnel autorisé")
+
+
+class Notification(models.Model):
+    """What a user is told, in the portal (and by e-mail when it was sent)."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    patient = models.ForeignKey(
+        "identity.Patient", on_delete=models.CASCADE, related_name="+", null=True
+    )
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    message = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="records_notif_recipient")
+        ]
+
+    def __str__(self) -> str:
+        return self.message[:60]
 
 
 class AccessMode(models.TextChoices):
@@ -23,6 +298,15 @@ class AccessMode(models.TextChoices):
 
 class AccessAction(models.TextChoices):
     DMP_OPEN = "dmp_open", _("Ouverture du DMP")
+    ENTRY_VIEW = "entry_view", _("Consultation d'un document")
+    ENTRY_CREATE = "entry_create", _("Dépôt d'un document")
+    ENTRY_UPDATE = "entry_update", _("Modification d'un document")
+    DOWNLOAD = "download", _("Téléchargement")
+    THUMBNAIL = "thumbnail", _("Aperçu d'image")
+    TIMELINE_VIEW = "timeline_view", _("Consultation de la liste des documents")
+    ACCESS_CHANGE = "access_change", _("Modification des droits d'accès")
+    EMERGENCY_START = "emergency_start", _("Déclaration d'accès en urgence")
+    EXPORT = "export", _("Export")
     DMP_VIEW = "dmp_view", _("Consultation du DMP")
     DMP_SEARCH_HIT = "dmp_search_hit", _("DMP trouvé par recherche")
     DMP_UPDATE = "dmp_update", _("Modification des paramètres du DMP")

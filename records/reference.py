@@ -193,6 +193,7 @@ DOCUMENT_TYPES: tuple[DocumentType, ...] = (
     DocumentType("87273-9", "Note de vaccination", "vaccination"),
     DocumentType("89601-9", "Certificat médical", "certificat"),
     DocumentType("51851-4", "Document administratif", "certificat"),
+    DocumentType("48765-2", "Allergies et intolérances", "synthese"),
 )
 
 _DOCUMENT_TYPES_BY_CODE: Mapping[str, DocumentType] = MappingProxyType(

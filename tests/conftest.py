@@ -75,3 +75,49 @@ def alice(doctor: Professional) -> Patient:
 @pytest.fixture
 def alice_nir() -> str:
     return ALICE_NIR
+
+
+@pytest.fixture
+def authorised_doctor(alice: Patient, administrator: User) -> Professional:
+    from records.models import AuthorisationReason
+    from records.services import care_authorise
+
+    professional = make_professional(
+        "authorised@test.example", verifier=administrator, first_name="Ana", last_name="Auth"
+    )
+    care_authorise(
+        actor=alice.user,
+        patient=alice,
+        professional=professional,
+        reason=AuthorisationReason.PATIENT,
+    )
+    return professional
+
+
+@pytest.fixture
+def blocked_doctor(alice: Patient, administrator: User) -> Professional:
+    from records.models import AuthorisationReason
+    from records.services import care_authorise, care_block
+
+    professional = make_professional(
+        "blocked@test.example", verifier=administrator, first_name="Bea", last_name="Blocked"
+    )
+    care_authorise(
+        actor=alice.user,
+        patient=alice,
+        professional=professional,
+        reason=AuthorisationReason.PATIENT,
+    )
+    care_block(actor=alice.user, patient=alice, professional=professional)
+    return professional
+
+
+@pytest.fixture
+def emergency_doctor(alice: Patient, administrator: User) -> Professional:
+    from records.services import emergency_declare
+
+    professional = make_professional(
+        "emergency@test.example", verifier=administrator, first_name="Eli", last_name="Urgence"
+    )
+    emergency_declare(actor=professional.user, patient=alice, samu=False, reason="vital")
+    return professional

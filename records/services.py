@@ -1,0 +1,478 @@
+"""Writes on who sees what, on entries' visibility, and notifications.
+
+Keyword-only ``entity_verb(*, actor, …)`` functions: they check who may act, write inside one
+transaction, and record the access event. Grants themselves are written by
+``dmp_portal.access`` only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dmp_portal import access
+from identity.models import Patient, Professional, User
+from records.models import (
+    EMERGENCY_DURATION,
+    AccessAction,
+    AccessMode,
+    AuthorisationReason,
+    CareRelation,
+    CareRelationStatus,
+    EmergencyAccess,
+    Entry,
+    Notification,
+    NotificationKind,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class AccessRefused(Exception):
+    """An access request the rules refuse. ``message`` is for the user (French)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- Notifications -----------------------------------------------------------------------------
+
+
+def notify(*, recipient: User | None, patient: Patient | None, kind: str, message: str) -> None:
+    """Tell ``recipient`` in the portal and by e-mail (a mail failure never undoes the act)."""
+    if recipient is None or not recipient.is_active:
+        return
+    notification = Notification.objects.create(
+        recipient=recipient, patient=patient, kind=kind, message=message[:500]
+    )
+
+    def send() -> None:
+        try:
+            send_mail(
+                "[DMP] " + str(NotificationKind(kind).label),
+                f"{message}\n\nConnectez-vous au portail DMP pour en savoir plus.",
+                None,
+                [recipient.email],
+            )
+        except OSError:
+            logger.warning("notification e-mail not sent", extra={"notification": notification.pk})
+            return
+        Notification.objects.filter(pk=notification.pk).update(emailed=True)
+
+    transaction.on_commit(send)
+
+
+# --- Reads -----------------------------------------------------------------------------------
+
+
+def read_traced(
+    *,
+    actor: Any,
+    patient: Patient,
+    action: str,
+    entry: Entry | None = None,
+    request: HttpRequest | None = None,
+    detail: str = "",
+) -> None:
+    """Record a read of patient data before it is served (refused if it cannot be written).
+
+    The first read by a professional the patient authorised tells the patient.
+    """
+    mode = access.access_mode(actor, patient)
+    with transaction.atomic():
+        access.record_access(
+            actor=actor,
+            patient=patient,
+            action=action,
+            mode=mode,
+            entry_public_id=entry.public_id if entry else None,
+            detail=detail,
+            request=request,
+        )
+        if mode == AccessMode.NORMAL and getattr(actor, "is_professional", False):
+            first = CareRelation.objects.filter(
+                patient=patient,
+                professional__user=actor,
+                status=CareRelationStatus.AUTHORISED,
+                first_access_at__isnull=True,
+            ).update(first_access_at=timezone.now())
+            if first:
+                notify(
+                    recipient=patient.user,
+                    patient=patient,
+                    kind=NotificationKind.FIRST_ACCESS,
+                    message=f"{actor.professional.display_name} "
+                    f"({actor.professional.title}) a consulté votre DMP pour la première fois.",
+                )
+
+
+# --- Care relations -----------------------------------------------------------------------------
+
+
+def _relation(patient: Patient, professional: Professional) -> CareRelation:
+    relation, _created = CareRelation.objects.select_for_update().get_or_create(
+        patient=patient,
+        professional=professional,
+        defaults={"status": CareRelationStatus.REVOKED},
+    )
+    return relation
+
+
+def _require_patient(actor: User, patient: Patient) -> None:
+    if not (actor.is_patient and patient.user_id == actor.pk and patient.is_open):
+        raise PermissionError("Only the patient changes who sees their open DMP.")
+
+
+def care_authorise(
+    *, actor: User, patient: Patient, professional: Professional, reason: str
+) -> CareRelation:
+    """Authorise a professional on a DMP (O(1): one relation row, one DMP-level grant).
+
+    Who may: the patient (reason PATIENT); the opening professional (OPENED); a professional
+    attesting the patient's consent during a consultation (CONSULTATION, the patient is told).
+    A blocked professional cannot authorise themself.
+    """
+    if not professional.is_verified:
+        raise ValidationError(_("Ce professionnel n'est pas vérifié."), code="unverified")
+    if reason == AuthorisationReason.PATIENT:
+        _require_patient(actor, patient)
+    elif actor.pk != professional.user_id or not actor.is_verified_professional:
+        raise PermissionError("A professional authorises only themself, with consent.")
+    with transaction.atomic():
+        relation = _relation(patient, professional)
+        if relation.status == CareRelationStatus.BLOCKED and reason != AuthorisationReason.PATIENT:
+            raise AccessRefused(str(_("Le patient vous a bloqué : aucun accès n'est possible.")))
+        relation.status, relation.reason, relation.since = (
+            CareRelationStatus.AUTHORISED,
+            reason,
+            timezone.now(),
+        )
+        relation.save(update_fields=["status", "reason", "since"])
+        access.dmp_grant(patient=patient, user=professional.user)
+        access.record_access(
+            actor=actor,
+            patient=patient,
+            action=AccessAction.ACCESS_CHANGE,
+            detail=f"autorisation {reason} RPPS {professional.rpps}",
+        )
+        if reason == AuthorisationReason.CONSULTATION:
+            notify(
+                recipient=patient.user,
+                patient=patient,
+                kind=NotificationKind.AUTHORISED,
+                message=f"{professional.display_name} ({professional.title}) a attesté votre "
+                "consentement lors d'une consultation et a désormais accès à votre DMP. Vous "
+                "pouvez retirer cette autorisation à tout moment.",
+            )
+    return relation
+
+
+def care_revoke(*, actor: User, patient: Patient, professional: Professional) -> CareRelation:
+    """The patient withdraws an authorisation (the médecin traitant keeps access by role)."""
+    _require_patient(actor, patient)
+    with transaction.atomic():
+        relation = _relation(patient, professional)
+        if relation.status == CareRelationStatus.AUTHORISED:
+            relation.status, relation.since = CareRelationStatus.REVOKED, timezone.now()
+            relation.save(update_fields=["status", "since"])
+        access.dmp_revoke(patient=patient, user=professional.user)
+        access.record_access(
+            actor=actor,
+            patient=patient,
+            action=AccessAction.ACCESS_CHANGE,
+            detail=f"retrait RPPS {professional.rpps}",
+        )
+    return relation
+
+
+def care_block(*, actor: User, patient: Patient, professional: Professional) -> CareRelation:
+    """The patient blocks a professional: nothing visible any more, emergency included.
+
+    The médecin traitant cannot be blocked (ValidationError).
+    """
+    _require_patient(actor, patient)
+    if patient.medecin_traitant_id == professional.pk:
+        raise ValidationError(
+            _(
+                "Votre médecin traitant ne peut pas être bloqué. Changez d'abord de "
+                "médecin traitant."
+            ),
+            code="medecin_traitant",
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        relation = _relation(patient, professional)
+        relation.status, relation.since = CareRelationStatus.BLOCKED, now
+        relation.save(update_fields=["status", "since"])
+        access.dmp_revoke(patient=patient, user=professional.user)
+        EmergencyAccess.objects.filter(
+            patient=patient, professional=professional, expires_at__gt=now
+        ).update(expires_at=now)
+        access.record_access(
+            actor=actor,
+            patient=patient,
+            action=AccessAction.ACCESS_CHANGE,
+            detail=f"blocage RPPS {professional.rpps}",
+        )
+    return relation
+
+
+def care_unblock(*, actor: User, patient: Patient, professional: Professional) -> CareRelation:
+    """Lift a block. The professional is not authorised again by this alone."""
+    _require_patient(actor, patient)
+    with transaction.atomic():
+        relation = _relation(patient, professional)
+        if relation.status == CareRelationStatus.BLOCKED:
+            relation.status, relation.since = CareRelationStatus.REVOKED, timezone.now()
+            relation.save(update_fields=["status", "since"])
+        access.record_access(
+            actor=actor,
+            patient=patient,
+            action=AccessAction.ACCESS_CHANGE,
+            detail=f"déblocage RPPS {professional.rpps}",
+        )
+    return relation
+
+
+# --- Emergency access -----------------------------------------------------------------------------
+
+
+def emergency_declare(
+    *, actor: User, patient: Patient, samu: bool, reason: str, reason_text: str = ""
+) -> EmergencyAccess:
+    """Bris de glace (or SAMU regulation): 4 hours of access, masked entries stay masked.
+
+    Who may: a verified professional (SAMU: a regulation doctor). Refused (AccessRefused) when
+    the patient opposed it, blocked the professional, or the DMP is not open. The patient and
+    the médecin traitant are told.
+    """
+    if not actor.is_verified_professional:
+        raise PermissionError("Only a verified professional declares an emergency.")
+    professional = actor.professional
+    if samu and not professional.is_regulation_doctor:
+        raise AccessRefused(
+            str(_("L'accès en régulation est réservé aux médecins régulateurs du SAMU."))
+        )
+    if not patient.is_open:
+        raise AccessRefused(str(_("Ce DMP n'est pas accessible.")))
+    if samu and patient.opposes_samu:
+        raise AccessRefused(str(_("Le patient s'est opposé à l'accès à son DMP par le SAMU.")))
+    if not samu and patient.opposes_bris_de_glace:
+        raise AccessRefused(
+            str(_("Le patient s'est opposé à l'accès à son DMP en urgence (bris de glace)."))
+        )
+    if CareRelation.objects.filter(
+        patient=patient, professional=professional, status=CareRelationStatus.BLOCKED
+    ).exists():
+        raise AccessRefused(str(_("Le patient vous a bloqué : aucun accès n'est possible.")))
+    if reason == "other" and not reason_text.strip():
+        raise ValidationError(_("Précisez le motif de l'urgence."), code="reason_text")
+    mode = AccessMode.SAMU if samu else AccessMode.EMERGENCY
+    now = timezone.now()
+    with transaction.atomic():
+        emergency = EmergencyAccess.objects.create(
+            patient=patient,
+            professional=professional,
+            mode=mode,
+            reason=reason,
+            reason_text=reason_text.strip()[:500],
+            started_at=now,
+            expires_at=now + EMERGENCY_DURATION,
+        )
+        access.record_access(
+            actor=actor,
+            patient=patient,
+            action=AccessAction.EMERGENCY_START,
+            mode=mode,
+            detail=f"{reason}: {reason_text.strip()}"[:300],
+        )
+        label = "en régulation SAMU" if samu else "en urgence (bris de glace)"
+        message = (
+            f"{professional.display_name} ({professional.title}) a accédé à votre DMP {label} "
+            f"le {timezone.localtime(now):%d/%m/%Y à %H:%M}, pour 4 heures. "
+            f"Motif : {emergency.get_reason_display()}"
+            + (f" — {emergency.reason_text}" if emergency.reason_text else "")
+            + "."
+        )
+        notify(
+            recipient=patient.user,
+            patient=patient,
+            kind=NotificationKind.EMERGENCY,
+            message=message,
+        )
+        if patient.medecin_traitant and patient.medecin_traitant.pk != professional.pk:
+            notify(
+                recipient=patient.medecin_traitant.user,
+                patient=patient,
+                kind=NotificationKind.EMERGENCY,
+                message=f"Accès {label} au DMP de {patient.display_name} par "
+                f"{professional.display_name}.",
+            )
+    return emergency
+
+
+# --- Entries' visibility ------------------------------------------------------------------------
+
+
+def entry_mask(*, actor: User, entry: Entry, masked: bool) -> Entry:
+    """The patient masks (or unmasks) an entry from professionals (author and médecin traitant
+    keep it). Per-entry rows exist only while masked."""
+    _require_patient(actor, entry.patient)
+    with transaction.atomic():
+        entry.masked = masked
+        entry.save(update_fields=["masked"])
+        if masked:
+            access.masked_entry_grant(entry=entry)
+        else:
+            access.masked_entry_revoke(entry=entry)
+        access.record_access(
+            actor=actor,
+            patient=entry.patient,
+            action=AccessAction.ENTRY_UPDATE,
+            entry_public_id=entry.public_id,
+            detail="masqué" if masked else "démasqué",
+        )
+    return entry
+
+
+def entry_announce(*, actor: User, entry: Entry) -> Entry:
+    """A professional with access marks an invisible-to-patient entry as announced: the
+    patient sees it now and is told."""
+    if access.entry_for(actor, entry.public_id).pk != entry.pk:  # pragma: no cover
+        raise PermissionError
+    if not entry.invisible_to_patient or entry.announced_at:
+        return entry
+    with transaction.atomic():
+        entry.announced_at = timezone.now()
+        entry.invisible_to_patient = False
+        entry.save(update_fields=["announced_at", "invisible_to_patient"])
+        access.record_access(
+            actor=actor,
+            patient=entry.patient,
+            action=AccessAction.ENTRY_UPDATE,
+            entry_public_id=entry.public_id,
+            detail="annoncé",
+        )
+        notify(
+            recipient=entry.patient.user,
+            patient=entry.patient,
+            kind=NotificationKind.NEW_DOCUMENT,
+            message=f"Un nouveau document est disponible dans votre DMP : {entry.title}.",
+        )
+    return entry
+
+
+def entries_release_due(*, now: Any = None) -> tuple[int, int]:
+    """The scheduled release (``manage.py release_due_entries``): at 14 days the patient is told
+    a document awaits; at 30 days it becomes visible. Idempotent; returns (reminded, released).
+    """
+    now = now or timezone.now()
+    reminded = released = 0
+    for entry in Entry.objects.due_for_reminder(now).select_related("patient__user")[:1000]:
+        with transaction.atomic():
+            if Entry.objects.filter(pk=entry.pk, patient_reminded_at__isnull=True).update(
+                patient_reminded_at=now
+            ):
+                notify(
+                    recipient=entry.patient.user,
+                    patient=entry.patient,
+                    kind=NotificationKind.REMINDER,
+                    message="Un nouveau document a été déposé dans votre DMP. Il vous sera "
+                    "présenté lors d'une consultation, ou deviendra visible au plus tard "
+                    "un mois après son dépôt.",
+                )
+                reminded += 1
+    for entry in Entry.objects.due_for_release(now).select_related("patient__user")[:1000]:
+        with transaction.atomic():
+            if Entry.objects.filter(pk=entry.pk, invisible_to_patient=True).update(
+                invisible_to_patient=False
+            ):
+                notify(
+                    recipient=entry.patient.user,
+                    patient=entry.patient,
+                    kind=NotificationKind.NEW_DOCUMENT,
+                    message=f"Un nouveau document est disponible dans votre DMP : {entry.title}.",
+                )
+                released += 1
+    return reminded, released
+
+
+# --- Deposit -------------------------------------------------------------------------------------
+
+
+def entry_deposit(
+    *,
+    actor: User,
+    patient: Patient,
+    kind: str,
+    document_type: str,
+    title: str,
+    act_date: Any,
+    summary: str = "",
+    masked: bool = False,
+    invisible_to_patient: bool = False,
+    abnormal: bool = False,
+    replaces: Entry | None = None,
+) -> Entry:
+    """Create an entry in a DMP (the kind-specific rows are written by the caller inside the
+    same transaction: call this from within ``transaction.atomic()``).
+
+    Who may: a verified professional who may read this DMP in normal mode (PermissionError
+    otherwise; an emergency access reads, it does not deposit). With ``replaces``, the old
+    version is marked replaced and stays reachable from the new one. The patient is told of
+    a new document unless it is invisible to them until announced.
+    """
+    if not actor.is_verified_professional:
+        raise PermissionError("Only a verified professional deposits entries.")
+    scoped = access.patients_for(actor).filter(pk=patient.pk).first()
+    if scoped is None or access.access_mode(actor, scoped) != AccessMode.NORMAL:
+        raise PermissionError("No normal access to this DMP.")
+    if act_date > timezone.localdate():
+        raise ValidationError(_("La date de l'acte est dans le futur."), code="future")
+    with transaction.atomic():
+        if replaces is not None:
+            locked = Entry.objects.select_for_update().get(pk=replaces.pk)
+            if locked.patient_id != patient.pk or locked.status != "current":
+                raise ValidationError(
+                    _("Seule la version en vigueur d'un document de ce DMP peut être remplacée."),
+                    code="not_current",
+                )
+            locked.status = "replaced"
+            locked.save(update_fields=["status"])
+        entry = Entry.objects.create(
+            patient=patient,
+            author=actor.professional,
+            kind=kind,
+            document_type=document_type,
+            title=title[:200],
+            summary=summary[:300],
+            act_date=act_date,
+            masked=masked,
+            invisible_to_patient=invisible_to_patient,
+            abnormal=abnormal,
+            replaces=replaces,
+        )
+        if masked:
+            access.masked_entry_grant(entry=entry)
+        access.record_access(
+            actor=actor,
+            patient=patient,
+            action=AccessAction.ENTRY_CREATE,
+            entry_public_id=entry.public_id,
+        )
+        if not invisible_to_patient:
+            notify(
+                recipient=patient.user,
+                patient=patient,
+                kind=NotificationKind.NEW_DOCUMENT,
+                message=f"Un nouveau document est disponible dans votre DMP : {entry.title}.",
+            )
+    return entry
