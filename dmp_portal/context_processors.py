@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest
@@ -16,4 +18,17 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     return {
         "nav_role": role,
         "nav_prompt_second_factor": user.is_patient and not has_second_factor(user),
+        "emergency_banners": _emergency_banners(request) if user.is_professional else [],
     }
+
+
+def _emergency_banners(request: HttpRequest) -> list[dict[str, Any]]:
+    """Emergency accesses declared in this session and not yet expired (from the session: no
+    query; the access layer stays the authority on what may be read)."""
+    now = time.time()
+    banners = []
+    for banner in request.session.get("dmp_emergencies", []):
+        if banner["until"] > now:
+            until = datetime.fromtimestamp(banner["until"], tz=UTC)
+            banners.append({**banner, "until": until})
+    return banners

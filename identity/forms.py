@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import unicodedata
 from typing import Any
 
 from allauth.account.forms import SignupForm
@@ -376,3 +377,83 @@ class DmpCloseForm(forms.Form):
         ),
         required=False,
     )
+
+
+class DirectorySearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Nom ou numéro RPPS du professionnel"),
+        max_length=100,
+        min_length=2,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "type": "search"}),
+    )
+
+    def clean_q(self) -> str:
+        value = " ".join(self.cleaned_data["q"].split())
+        if any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in value):
+            raise ValidationError(_("Caractères non admis."), code="control")
+        return value
+
+
+class EmergencyForm(forms.Form):
+    insc = forms.CharField(widget=forms.HiddenInput)
+    reason = forms.ChoiceField(label=_("Motif de l'urgence"), choices=())
+    reason_text = forms.CharField(
+        label=_("Précisions"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Obligatoire pour le motif « Autre ». Le patient lira ce motif."),
+    )
+
+    def __init__(self, *args: Any, samu: bool, **kwargs: Any) -> None:
+        from records.models import EmergencyReason
+
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = [
+            (value, label)
+            for value, label in EmergencyReason.choices
+            if samu or value != EmergencyReason.SAMU_CALL
+        ]
+
+    def clean_insc(self) -> str:
+        return validate_insc(self.cleaned_data["insc"])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("reason") == "other" and not cleaned.get("reason_text", "").strip():
+            self.add_error("reason_text", _("Précisez le motif de l'urgence."))
+        return cleaned
+
+
+class AttestConsentForm(forms.Form):
+    insc = forms.CharField(widget=forms.HiddenInput)
+    consent = forms.BooleanField(
+        label=_(
+            "Le patient, présent en consultation, consent à ce que j'accède à son DMP. Il en "
+            "sera informé."
+        ),
+        error_messages={"required": _("Le consentement du patient est nécessaire.")},
+    )
+
+    def clean_insc(self) -> str:
+        return validate_insc(self.cleaned_data["insc"])
+
+
+class HistoryFilterForm(forms.Form):
+    who = forms.CharField(label=_("Professionnel (nom ou RPPS)"), max_length=100, required=False)
+    start = forms.DateField(label=_("Du"), required=False, widget=DateInput())
+    end = forms.DateField(label=_("Au"), required=False, widget=DateInput())
+    mode = forms.ChoiceField(label=_("Mode"), required=False, choices=())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from records.models import AccessMode
+
+        super().__init__(*args, **kwargs)
+        self.fields["mode"].choices = [("", _("Tous")), *AccessMode.choices]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            self.add_error("end", _("La date de fin précède la date de début."))
+        return cleaned

@@ -24,6 +24,7 @@ from dmp_portal.auth import patient_required, professional_required, sensitive_a
 from identity import services
 from identity.forms import (
     ActivationCodeForm,
+    AttestConsentForm,
     DmpCloseForm,
     DmpOpenForm,
     InscSearchForm,
@@ -34,7 +35,8 @@ from identity.forms import (
     TraitsSearchForm,
 )
 from identity.models import ActivationCode, DmpStatus, Patient
-from records.models import AccessAction
+from records.models import AccessAction, Notification
+from records.services import read_traced
 
 _ACTIVATION_SESSION_KEY = "dmp_activation"
 _ACTIVATION_SESSION_TTL = 15 * 60
@@ -146,6 +148,10 @@ def patient_search(request: HttpRequest) -> HttpResponse:
             "found": found if state == "readable" else None,
             "insc": insc,
             "reopen_form": ReopenForm(initial={"insc": insc}) if state == "closed" else None,
+            "attest_form": AttestConsentForm(initial={"insc": insc})
+            if state == "no_access"
+            else None,
+            "is_regulation_doctor": request.user.professional.is_regulation_doctor,  # type: ignore[union-attr]
         },
     )
 
@@ -156,14 +162,13 @@ def patient_search(request: HttpRequest) -> HttpResponse:
 def patient_home(request: HttpRequest, public_id: str) -> HttpResponse:
     """A professional's view of one DMP (404 when out of scope, like a missing one)."""
     patient = access.patient_for(request.user, public_id)
-    access.record_access(
-        actor=request.user, patient=patient, action=AccessAction.DMP_VIEW, request=request
-    )
+    read_traced(actor=request.user, patient=patient, action=AccessAction.DMP_VIEW, request=request)
     return render(
         request,
         "identity/patient_home.html",
         {
             "patient": patient,
+            "mode": access.access_mode(request.user, patient),
             "has_account": patient.user_id is not None,
             "is_medecin_traitant": patient.medecin_traitant is not None
             and patient.medecin_traitant.user_id == request.user.pk,
@@ -323,11 +328,17 @@ def my_dmp(request: HttpRequest) -> HttpResponse:
     access.record_access(
         actor=request.user, patient=patient, action=AccessAction.DMP_VIEW, request=request
     )
-    transitions = patient.transitions.select_related("actor").order_by("-at", "-pk")[:50]
+    transitions = patient.transitions.select_related("actor").order_by("-at", "-pk")[:20]
+    notifications = Notification.objects.filter(recipient=request.user).order_by("-created_at")[:10]
     return render(
         request,
         "identity/my_dmp.html",
-        {"patient": patient, "transitions": transitions, "closed": not patient.is_open},
+        {
+            "patient": patient,
+            "transitions": transitions,
+            "notifications": notifications,
+            "closed": not patient.is_open,
+        },
     )
 
 

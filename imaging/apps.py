@@ -8,3 +8,9 @@ class ImagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "imaging"
     verbose_name = _("Imagerie médicale")
+
+    def ready(self) -> None:
+        # Pillow's decompression-bomb warning becomes an error for every image the portal opens.
+        from imaging.dicom import install_pillow_guards
+
+        install_pillow_guards()
