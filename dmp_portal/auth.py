@@ -14,9 +14,10 @@ from allauth.account.decorators import reauthentication_required
 from allauth.mfa.models import Authenticator
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def has_second_factor(user: Any) -> bool:
@@ -45,7 +46,7 @@ def professional_required(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
         if not user.is_verified_professional:  # type: ignore[union-attr]
             raise PermissionDenied("verified professional required")
@@ -59,7 +60,7 @@ def patient_required(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_patient:  # type: ignore[union-attr]
             raise PermissionDenied("patient required")
         return view(request, *args, **kwargs)

@@ -108,10 +108,11 @@ def my_access_change(request: HttpRequest) -> HttpResponse:
     if not patient.is_open:
         return redirect("identity:my_dmp")
     action = request.POST.get("action", "")
+    professional_id = _uuid_or_none(request.POST.get("professional"))
     professional = (
-        Professional.objects.select_related("user")
-        .filter(public_id=_uuid_or_none(request.POST.get("professional")))
-        .first()
+        Professional.objects.select_related("user").filter(public_id=professional_id).first()
+        if professional_id
+        else None
     )
     if professional is None or action not in _ACTIONS:
         messages.error(request, _("Action impossible : professionnel ou action inconnus."))

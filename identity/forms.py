@@ -409,7 +409,9 @@ class EmergencyForm(forms.Form):
         from records.models import EmergencyReason
 
         super().__init__(*args, **kwargs)
-        self.fields["reason"].choices = [
+        reason = self.fields["reason"]
+        assert isinstance(reason, forms.ChoiceField)  # noqa: S101 - narrows the type
+        reason.choices = [
             (value, label)
             for value, label in EmergencyReason.choices
             if samu or value != EmergencyReason.SAMU_CALL
@@ -449,7 +451,9 @@ class HistoryFilterForm(forms.Form):
         from records.models import AccessMode
 
         super().__init__(*args, **kwargs)
-        self.fields["mode"].choices = [("", _("Tous")), *AccessMode.choices]
+        mode = self.fields["mode"]
+        assert isinstance(mode, forms.ChoiceField)  # noqa: S101 - narrows the type
+        mode.choices = [("", _("Tous")), *AccessMode.choices]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -329,7 +329,9 @@ def my_dmp(request: HttpRequest) -> HttpResponse:
         actor=request.user, patient=patient, action=AccessAction.DMP_VIEW, request=request
     )
     transitions = patient.transitions.select_related("actor").order_by("-at", "-pk")[:20]
-    notifications = Notification.objects.filter(recipient=request.user).order_by("-created_at")[:10]
+    notifications = Notification.objects.filter(recipient_id=request.user.pk).order_by(
+        "-created_at"
+    )[:10]
     return render(
         request,
         "identity/my_dmp.html",
