@@ -344,7 +344,8 @@ def record_access(
     Callers read patient data only after this returns: an access that cannot be traced is
     refused, never served. Concurrent writers serialise on the chain head row.
     """
-    professional = getattr(actor, "professional", None) if actor is not None else None
+    is_professional = actor is not None and getattr(actor, "is_professional", False)
+    professional = getattr(actor, "professional", None) if is_professional else None
     if mode == AccessMode.NORMAL and actor is not None and getattr(actor, "is_patient", False):
         mode = AccessMode.PATIENT
     with transaction.atomic():

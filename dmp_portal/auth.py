@@ -20,16 +20,27 @@ from django.http.response import HttpResponseBase
 View = Callable[..., HttpResponseBase]
 
 
-def has_second_factor(user: Any) -> bool:
-    """True when the user has an active TOTP (or WebAuthn) authenticator."""
+SECOND_FACTOR_SESSION_KEY = "dmp_second_factor"
+
+
+def has_second_factor(user: Any, session: Any = None) -> bool:
+    """True when the user has an active TOTP (or WebAuthn) authenticator.
+
+    A "yes" is remembered in the session (no query on every page); removing an authenticator
+    forgets it (identity.apps connects allauth's ``authenticator_removed`` signal).
+    """
     if not getattr(user, "is_authenticated", False):
         return False
+    if session is not None and session.get(SECOND_FACTOR_SESSION_KEY) == user.pk:
+        return True
     cached = getattr(user, "_dmp_has_second_factor", None)
     if cached is None:
         cached = Authenticator.objects.filter(
             user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
         ).exists()
         user._dmp_has_second_factor = cached
+    if cached and session is not None:
+        session[SECOND_FACTOR_SESSION_KEY] = user.pk
     return bool(cached)
 
 

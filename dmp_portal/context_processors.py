@@ -17,7 +17,8 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     role = "administrator" if user.is_staff else user.role
     return {
         "nav_role": role,
-        "nav_prompt_second_factor": user.is_patient and not has_second_factor(user),
+        "nav_prompt_second_factor": user.is_patient
+        and not has_second_factor(user, request.session),
         "emergency_banners": _emergency_banners(request) if user.is_professional else [],
     }
 

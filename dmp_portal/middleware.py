@@ -75,7 +75,7 @@ class ProfessionalSecondFactorMiddleware:
             user is not None
             and second_factor_required_for(user)
             and not request.path.startswith(self._ALLOWED_PREFIXES)
-            and not has_second_factor(user)
+            and not has_second_factor(user, request.session)
         ):
             messages.warning(
                 request,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 import time
+from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
@@ -110,3 +111,16 @@ def without_csrf(body: bytes) -> bytes:
     and the echo of the requested path in the language switcher. Used to show that "out of
     scope" and "missing" pages are otherwise identical."""
     return _VARYING.sub(rb'name="\1" value=""', body)
+
+
+def fresh_login(client: Any, user: User) -> None:
+    """Log in through the real forms (password, then TOTP when the user has one), then
+    re-authenticate, so that the session allows sensitive acts for the next minutes."""
+    response = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+    if response.status_code == 302 and response["Location"] == "/accounts/2fa/authenticate/":
+        response = client.post("/accounts/2fa/authenticate/", {"code": totp_code()})
+    assert response.status_code == 302, response.content[:500]
+    assert int(client.session["_auth_user_id"]) == user.pk
+    # Sensitive acts want an explicit re-authentication, not just a recent login.
+    response = client.post("/accounts/reauthenticate/", {"password": PASSWORD})
+    assert response.status_code == 302, response.content[:500]

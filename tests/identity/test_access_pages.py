@@ -1,0 +1,231 @@
+"""The patient's access controls and history; the professional's consent and emergency pages."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from identity.models import Patient, Professional
+from records.models import (
+    AccessAction,
+    AccessEvent,
+    CareRelation,
+    CareRelationStatus,
+    EmergencyAccess,
+    Notification,
+)
+from tests.cast import fresh_login, make_professional
+
+pytestmark = pytest.mark.django_db
+
+
+def _change(client: Client, action: str, professional: Professional) -> None:
+    response = client.post(
+        reverse("identity:my_access_change"),
+        {"action": action, "professional": str(professional.public_id)},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("identity:my_access")
+
+
+def test_access_page_lists_who_and_why(
+    client: Client, alice: Patient, doctor: Professional, authorised_doctor: Professional
+) -> None:
+    client.force_login(alice.user)
+    response = client.get(reverse("identity:my_access"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Claire Martin" in body  # médecin traitant, who opened the DMP
+    assert "A ouvert le DMP" in body
+    assert "Ana Auth" in body and "Autorisé par le patient" in body
+    assert AccessEvent.objects.filter(actor=alice.user, action=AccessAction.DMP_VIEW).exists()
+
+
+def test_directory_search_finds_verified_professionals_only(
+    client: Client, alice: Patient, unverified_doctor: Professional
+) -> None:
+    target = make_professional("zoe@test.example", first_name="Zoé", last_name="Zorro")
+    client.force_login(alice.user)
+    by_name = client.get(reverse("identity:my_access"), {"q": "zorro"})
+    assert list(by_name.context["found"]) == [target]
+    by_rpps = client.get(reverse("identity:my_access"), {"q": target.rpps})
+    assert list(by_rpps.context["found"]) == [target]
+    unverified = client.get(reverse("identity:my_access"), {"q": unverified_doctor.rpps})
+    assert list(unverified.context["found"]) == []
+
+
+def test_changes_need_a_fresh_login_then_apply(
+    client: Client, alice: Patient, doctor: Professional
+) -> None:
+    other = make_professional("other@test.example", first_name="Oscar", last_name="Autre")
+    client.force_login(alice.user)
+    response = client.post(
+        reverse("identity:my_access_change"),
+        {"action": "authorise", "professional": str(other.public_id)},
+    )
+    assert "reauthenticate" in response["Location"]
+    assert not CareRelation.objects.filter(professional=other).exists()
+
+    client.logout()
+    fresh_login(client, alice.user)
+    _change(client, "authorise", other)
+    assert CareRelation.objects.get(professional=other).status == CareRelationStatus.AUTHORISED
+    _change(client, "block", other)
+    assert CareRelation.objects.get(professional=other).status == CareRelationStatus.BLOCKED
+    _change(client, "unblock", other)
+    assert CareRelation.objects.get(professional=other).status == CareRelationStatus.REVOKED
+    _change(client, "medecin_traitant", other)
+    alice.refresh_from_db()
+    assert alice.medecin_traitant == other
+    # The médecin traitant cannot be blocked: a clear message, nothing changes.
+    response = client.post(
+        reverse("identity:my_access_change"),
+        {"action": "block", "professional": str(other.public_id)},
+        follow=True,
+    )
+    assert "ne peut pas être bloqué" in response.content.decode()
+    assert CareRelation.objects.get(professional=other).status == CareRelationStatus.REVOKED
+
+
+def test_forged_actions_are_refused(client: Client, alice: Patient) -> None:
+    fresh_login(client, alice.user)
+    for data in (
+        {"action": "authorise", "professional": "not-a-uuid"},
+        {"action": "drop_table", "professional": "00000000-0000-4000-8000-000000000000"},
+        {"action": "authorise"},
+    ):
+        response = client.post(reverse("identity:my_access_change"), data, follow=True)
+        assert response.status_code == 200
+        assert "Action impossible" in response.content.decode()
+
+
+def test_history_lists_filters_and_exports(
+    client: Client, alice: Patient, doctor: Professional, emergency_doctor: Professional
+) -> None:
+    doctor_client = Client()
+    doctor_client.force_login(doctor.user)
+    doctor_client.get(reverse("identity:patient_home", args=[alice.public_id]))
+    client.force_login(alice.user)
+    response = client.get(reverse("identity:my_history"))
+    body = response.content.decode()
+    assert "Claire Martin" in body
+    assert "Bris de glace" in body
+    emergency_only = client.get(reverse("identity:my_history"), {"mode": "emergency"})
+    assert {e.mode for e in emergency_only.context["events"]} == {"emergency"}
+    history_reads = AccessEvent.objects.filter(actor=alice.user, action=AccessAction.HISTORY_VIEW)
+    assert history_reads.count() == 2
+    export = client.get(reverse("identity:my_history_csv"))
+    assert export["Content-Type"].startswith("text/csv")
+    assert "attachment" in export["Content-Disposition"]
+    content = b"".join(export.streaming_content).decode()  # type: ignore[attr-defined]
+    assert content.startswith("\ufeffdate;qui;RPPS")
+    assert emergency_doctor.rpps in content
+    assert AccessEvent.objects.filter(actor=alice.user, action=AccessAction.EXPORT).exists()
+
+
+def test_history_rejects_bad_filters_without_error(client: Client, alice: Patient) -> None:
+    client.force_login(alice.user)
+    response = client.get(
+        reverse("identity:my_history"),
+        {"start": "2026-02-30", "end": "x", "mode": "hack", "page": "-3"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+@pytest.mark.parametrize("events", [1, 200])
+def test_history_query_count_is_constant(
+    client: Client,
+    alice: Patient,
+    doctor: Professional,
+    events: int,
+    django_assert_num_queries: object,
+) -> None:
+    from dmp_portal.access import record_access
+
+    for _ in range(events):
+        record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
+    client.force_login(alice.user)
+    client.get(reverse("identity:my_history"))  # warm the session
+    # 1 session, 2 user, 3 own patient, 4-8 access event (savepoint — the test runs inside a
+    # transaction; in production it is the request's own short transaction, not logged —,
+    # lock the chain head, insert, update the head, release), 9 the page of events (51 rows
+    # at most), 10 authenticators (the prompt to enrol a second factor: Alice has none).
+    with django_assert_num_queries(10):  # type: ignore[operator]
+        response = client.get(reverse("identity:my_history"))
+    # + the opening, its authorisation, the account activation and two reads of the history.
+    assert len(response.context["events"]) == min(events + 5, 50)
+
+
+def test_emergency_journey(
+    client: Client,
+    alice: Patient,
+    stranger_doctor: Professional,
+    doctor: Professional,
+    django_capture_on_commit_callbacks: object,
+) -> None:
+    fresh_login(client, stranger_doctor.user)
+    search = client.get(reverse("identity:patient_search"), {"insc": alice.insc})
+    assert search.context["state"] == "no_access"
+    url = reverse("identity:emergency")
+    assert client.get(url, {"insc": alice.insc}).status_code == 200
+    response = client.post(url, {"insc": alice.insc, "reason": "other", "reason_text": ""})
+    assert response.status_code == 200
+    assert "Précisez le motif" in response.content.decode()
+    assert not EmergencyAccess.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        response = client.post(
+            url, {"insc": alice.insc, "reason": "unconscious", "reason_text": "AVP, inconsciente"}
+        )
+    assert response.status_code == 302
+    home = client.get(response["Location"])
+    body = home.content.decode()
+    assert "banner-emergency" in body
+    assert "en urgence (bris de glace)" in body
+    grant = EmergencyAccess.objects.get()
+    assert grant.expires_at - grant.started_at == datetime.timedelta(hours=4)
+    kinds = set(Notification.objects.values_list("recipient__email", flat=True))
+    assert kinds == {alice.user.email, doctor.user.email}
+    assert any("AVP, inconsciente" in m.body for m in mail.outbox)
+    assert AccessEvent.objects.filter(
+        actor=stranger_doctor.user, mode="emergency", action=AccessAction.DMP_VIEW
+    ).exists()
+
+
+def test_emergency_refused_when_the_patient_opposed(
+    client: Client, alice: Patient, stranger_doctor: Professional
+) -> None:
+    Patient.objects.filter(pk=alice.pk).update(opposes_bris_de_glace=True)
+    fresh_login(client, stranger_doctor.user)
+    response = client.post(reverse("identity:emergency"), {"insc": alice.insc, "reason": "vital"})
+    assert response.status_code == 200
+    assert "opposé" in response.content.decode()
+    assert not EmergencyAccess.objects.exists()
+
+
+def test_attested_consent_grants_access_and_tells_the_patient(
+    client: Client, alice: Patient, stranger_doctor: Professional
+) -> None:
+    client.force_login(stranger_doctor.user)
+    response = client.post(
+        reverse("identity:attest_consent"), {"insc": alice.insc, "consent": "on"}
+    )
+    assert response.status_code == 302
+    assert client.get(response["Location"]).status_code == 200
+    relation = CareRelation.objects.get(professional=stranger_doctor)
+    assert relation.reason == "consultation"
+    assert Notification.objects.filter(recipient=alice.user, kind="authorised").exists()
+
+
+def test_first_access_by_an_authorised_professional_is_notified_once(
+    client: Client, alice: Patient, authorised_doctor: Professional
+) -> None:
+    client.force_login(authorised_doctor.user)
+    url = reverse("identity:patient_home", args=[alice.public_id])
+    client.get(url)
+    client.get(url)
+    assert Notification.objects.filter(recipient=alice.user, kind="first_access").count() == 1

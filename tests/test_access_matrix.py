@@ -1,0 +1,225 @@
+"""Every URL × every member of the cast × GET and POST → the expected status.
+
+Generated from the URL resolver: a new URL without an expectation here fails. Bodies seen by
+anyone whom Alice's rules exclude must not contain Alice's data, and "out of scope" answers
+exactly like "missing".
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from allauth.mfa.totp.internal.auth import TOTP
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from identity.models import Patient, Professional, User
+from identity.services import PatientTraits
+from tests.cast import TOTP_SECRET, make_patient, make_professional, without_csrf
+
+pytestmark = pytest.mark.django_db
+
+# Third-party and framework areas with their own tests (allauth flows, admin, i18n).
+EXCLUDED_PREFIXES = ("accounts/", "admin/", "i18n/")
+
+ROLES = [
+    "anonymous",
+    "alice",
+    "bob",
+    "traitant",
+    "authorised",
+    "emergency",
+    "stranger",
+    "blocked",
+    "unverified",
+    "administrator",
+]
+WITH_ACCESS_TO_ALICE = {"traitant", "authorised", "emergency"}
+VERIFIED_PROS = WITH_ACCESS_TO_ALICE | {"stranger", "blocked"}
+MUST_NOT_SEE_ALICE = {"anonymous", "bob", "stranger", "blocked", "unverified", "administrator"}
+LOGIN = 302  # redirect to the login page
+
+
+def pro(allowed: int) -> dict[str, int]:
+    """A professional page that names no patient."""
+    table = {role: 403 for role in ROLES}
+    table["anonymous"] = LOGIN
+    table.update({role: allowed for role in VERIFIED_PROS})
+    return table
+
+
+def pro_patient(allowed: int) -> dict[str, int]:
+    """A professional page about Alice's DMP: 404 for verified professionals out of scope
+    (a wrong method is 405 for everyone, in scope or not, existing or not: it tells nothing)."""
+    table = pro(405 if allowed == 405 else 404)
+    table.update({role: allowed for role in WITH_ACCESS_TO_ALICE})
+    return table
+
+
+def patient(allowed: int) -> dict[str, int]:
+    """A page of the logged-in patient's own DMP (Bob gets his own)."""
+    table = {role: 403 for role in ROLES}
+    table["anonymous"] = LOGIN
+    table.update(alice=allowed, bob=allowed)
+    return table
+
+
+def everyone(status: int, **overrides: int) -> dict[str, int]:
+    return {role: overrides.get(role, status) for role in ROLES}
+
+
+def anonymous_only(allowed: int) -> dict[str, int]:
+    return everyone(302, anonymous=allowed)
+
+
+# name → {method: {role: status}}. 302 on POST of a sensitive act = sent to re-authenticate.
+EXPECTED: dict[str, dict[str, dict[str, int]]] = {
+    "home": {
+        "GET": everyone(200, alice=302, bob=302),
+        "POST": everyone(405),
+    },
+    "health": {"GET": everyone(200), "POST": everyone(405)},
+    "identity:dmp_open": {"GET": pro(200), "POST": pro(200)},
+    "identity:patient_search": {"GET": pro(200), "POST": pro(405)},
+    "identity:dmp_reopen_by_professional": {"GET": pro(405), "POST": pro(302)},
+    "identity:attest_consent": {"GET": pro(405), "POST": pro(302)},
+    "identity:emergency": {"GET": pro(200), "POST": pro(302)},
+    "identity:patient_home": {"GET": pro_patient(200), "POST": pro_patient(405)},
+    "identity:letter_reissue": {"GET": pro_patient(405), "POST": pro_patient(302)},
+    "identity:activation": {"GET": anonymous_only(200), "POST": anonymous_only(200)},
+    "identity:activation_account": {"GET": everyone(302), "POST": everyone(302)},
+    "identity:activation_done": {"GET": patient(200), "POST": patient(405)},
+    "identity:my_dmp": {"GET": patient(200), "POST": patient(405)},
+    "identity:my_settings": {"GET": patient(200), "POST": patient(302)},
+    "identity:my_dmp_close": {"GET": patient(200), "POST": patient(302)},
+    "identity:my_dmp_reopen": {"GET": patient(302), "POST": patient(302)},
+    "identity:my_access": {"GET": patient(200), "POST": patient(405)},
+    "identity:my_access_change": {"GET": patient(405), "POST": patient(302)},
+    "identity:my_history": {"GET": patient(200), "POST": patient(405)},
+    "identity:my_history_csv": {"GET": patient(200), "POST": patient(405)},
+}
+
+
+def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = namespace
+            if pattern.namespace:
+                inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
+        elif isinstance(pattern, URLPattern):
+            name = f"{namespace}:{pattern.name}" if namespace else str(pattern.name)
+            yield prefix + str(pattern.pattern), name
+
+
+def project_urls() -> list[tuple[str, str]]:
+    return [
+        (route, name)
+        for route, name in _walk(get_resolver().url_patterns)
+        if not route.startswith(EXCLUDED_PREFIXES)
+    ]
+
+
+def test_every_url_has_an_expectation() -> None:
+    missing = sorted({name for _, name in project_urls()} - set(EXPECTED))
+    assert not missing, f"URLs without an access expectation: {missing}"
+
+
+@pytest.fixture
+def cast(
+    alice: Patient,
+    doctor: Professional,
+    authorised_doctor: Professional,
+    emergency_doctor: Professional,
+    stranger_doctor: Professional,
+    blocked_doctor: Professional,
+    unverified_doctor: Professional,
+    administrator: User,
+) -> dict[str, Any]:
+    TOTP.activate(administrator, TOTP_SECRET)
+    bob_doctor = make_professional("bobdoc@test.example")
+
+    bob = make_patient(
+        opened_by=bob_doctor,
+        nir="1 78 02 69 123 789 03",
+        traits=PatientTraits(
+            birth_name="LEROY",
+            first_names="Bob",
+            sex="M",
+            birth_date=datetime.date(1978, 2, 3),
+        ),
+        account=True,
+        email="bob@test.example",
+    )
+    users: dict[str, Any] = {
+        "anonymous": None,
+        "alice": alice.user,
+        "bob": bob.user,
+        "traitant": doctor.user,
+        "authorised": authorised_doctor.user,
+        "emergency": emergency_doctor.user,
+        "stranger": stranger_doctor.user,
+        "blocked": blocked_doctor.user,
+        "unverified": unverified_doctor.user,
+        "administrator": administrator,
+    }
+    return {"users": users, "alice": alice}
+
+
+def _url(route: str, alice: Patient, entry_id: Any = None) -> str:
+    url = "/" + route
+    url = url.replace("<uuid:public_id>", str(alice.public_id))
+    if "<" in url:  # pragma: no cover - a new converter needs a value here
+        raise AssertionError(f"no test value for {route}")
+    return url
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_matrix(cast: dict[str, Any], method: str) -> None:
+    alice: Patient = cast["alice"]
+    secrets = [alice.insc, alice.birth_name, "Alice Marie"]
+    failures = []
+    for route, name in project_urls():
+        url = _url(route, alice)
+        for role in ROLES:
+            client = Client()
+            if cast["users"][role] is not None:
+                client.force_login(cast["users"][role])
+            response = client.generic(method, url)
+            expected = EXPECTED[name][method][role]
+            if response.status_code != expected:
+                failures.append(f"{method} {url} as {role}: {response.status_code} ≠ {expected}")
+                continue
+            if role in MUST_NOT_SEE_ALICE:
+                body = (
+                    b"".join(response.streaming_content) if response.streaming else response.content
+                )  # type: ignore[attr-defined]
+                leaked = [s for s in secrets if s.encode() in body]
+                if leaked:
+                    failures.append(f"{method} {url} as {role} leaks {leaked}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    "name", [name for name, table in EXPECTED.items() if 404 in table["GET"].values()]
+)
+def test_out_of_scope_is_indistinguishable_from_missing(cast: dict[str, Any], name: str) -> None:
+    alice: Patient = cast["alice"]
+    route = next(route for route, n in project_urls() if n == name)
+    client = Client()
+    client.force_login(cast["users"]["stranger"])
+    real = client.get(_url(route, alice))
+    missing = client.get("/" + route.replace("<uuid:public_id>", str(uuid.uuid4())))
+    assert real.status_code == missing.status_code == 404
+    assert without_csrf(real.content) == without_csrf(missing.content)
+
+
+def test_posts_without_csrf_token_are_refused(cast: dict[str, Any]) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(cast["users"]["alice"])
+    response = client.post("/mon-dmp/acces/modifier/", {"action": "block"})
+    assert response.status_code == 403
