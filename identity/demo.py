@@ -32,6 +32,7 @@ from identity.services import (
     dmp_open,
     patient_account_create,
 )
+from records.models import AccessAction
 
 DEMO_PASSWORD = "demo-dmp-2026"  # noqa: S105 - documented demo credential
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # noqa: S105 - documented demo credential
@@ -261,3 +262,44 @@ def seed_patients(accounts: dict[str, User]) -> dict[str, Patient]:
         ensure_totp(patient.user)
         patients[demo.local_part] = patient
     return patients
+
+
+@transaction.atomic
+def seed_access(accounts: dict[str, User], patients: dict[str, Patient]) -> None:
+    """Alice's care team: dr.bernard, ide.moreau and ph.lambert authorised (the matrix then
+    shows its effect), dr.roux blocked, dr.petit without access (bris de glace allowed: Alice
+    does not oppose it) and a past emergency access, plus some reads in her history."""
+    from records.models import AuthorisationReason, CareRelation, EmergencyAccess
+    from records.services import care_authorise, care_block, emergency_declare, read_traced
+
+    alice = patients["alice.dupont"]
+    alice.refresh_from_db()
+    if CareRelation.objects.filter(patient=alice, professional__user=accounts["dr.roux"]).exists():
+        return  # already seeded
+    for local_part in ("dr.bernard", "ide.moreau", "ph.lambert", "dr.roux"):
+        care_authorise(
+            actor=alice.user,  # type: ignore[arg-type]
+            patient=alice,
+            professional=accounts[local_part].professional,
+            reason=AuthorisationReason.PATIENT,
+        )
+    care_block(
+        actor=alice.user,  # type: ignore[arg-type]
+        patient=alice,
+        professional=accounts["dr.roux"].professional,
+    )
+    for local_part in ("dr.martin", "dr.bernard", "ide.moreau"):
+        read_traced(actor=accounts[local_part], patient=alice, action=AccessAction.DMP_VIEW)
+    # A past emergency access (SAMU is opposed by Alice; bris de glace is not).
+    Patient.objects.filter(pk=alice.pk).update(opposes_samu=False)
+    alice.refresh_from_db()
+    grant = emergency_declare(
+        actor=accounts["dr.petit"],
+        patient=alice,
+        samu=False,
+        reason="unconscious",
+        reason_text="Malaise au cabinet de cardiologie, patiente inconsciente",
+    )
+    read_traced(actor=accounts["dr.petit"], patient=alice, action=AccessAction.DMP_VIEW)
+    EmergencyAccess.objects.filter(pk=grant.pk).update(expires_at=grant.started_at)
+    Patient.objects.filter(pk=alice.pk).update(opposes_samu=True)

@@ -8,16 +8,28 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.test.utils import override_settings
 
-from identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_accounts, seed_patients
+from identity.demo import (
+    DEMO_PASSWORD,
+    DEMO_TOTP_SECRET,
+    seed_access,
+    seed_accounts,
+    seed_patients,
+)
+
+_NO_MAIL = "django.core.mail.backends.dummy.EmailBackend"
 
 
 class Command(BaseCommand):
     help = "Crée ou met à jour les comptes de démonstration (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        accounts = seed_accounts()
-        patients = seed_patients(accounts)
+        # The demo's notifications would print dozens of e-mails on the console: not sent.
+        with override_settings(MAILERS={"default": {"BACKEND": _NO_MAIL}}):
+            accounts = seed_accounts()
+            patients = seed_patients(accounts)
+            seed_access(accounts, patients)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Démonstration prête : {len(accounts)} comptes, {len(patients)} patients — "
