@@ -27,6 +27,7 @@ from records.models import (
     CareRelation,
     CareRelationStatus,
     EmergencyAccess,
+    EmergencyReason,
     Entry,
     Notification,
     NotificationKind,
@@ -161,7 +162,8 @@ def care_authorise(
             actor=actor,
             patient=patient,
             action=AccessAction.ACCESS_CHANGE,
-            detail=f"autorisation {reason} RPPS {professional.rpps}",
+            detail=f"autorisation ({AuthorisationReason(reason).label}) — "
+            f"{professional.display_name}, RPPS {professional.rpps}",
         )
         if reason == AuthorisationReason.CONSULTATION:
             notify(
@@ -188,7 +190,7 @@ def care_revoke(*, actor: User, patient: Patient, professional: Professional) ->
             actor=actor,
             patient=patient,
             action=AccessAction.ACCESS_CHANGE,
-            detail=f"retrait RPPS {professional.rpps}",
+            detail=f"autorisation retirée — {professional.display_name}, RPPS {professional.rpps}",
         )
     return relation
 
@@ -220,7 +222,7 @@ def care_block(*, actor: User, patient: Patient, professional: Professional) -> 
             actor=actor,
             patient=patient,
             action=AccessAction.ACCESS_CHANGE,
-            detail=f"blocage RPPS {professional.rpps}",
+            detail=f"blocage — {professional.display_name}, RPPS {professional.rpps}",
         )
     return relation
 
@@ -237,7 +239,7 @@ def care_unblock(*, actor: User, patient: Patient, professional: Professional) -
             actor=actor,
             patient=patient,
             action=AccessAction.ACCESS_CHANGE,
-            detail=f"déblocage RPPS {professional.rpps}",
+            detail=f"déblocage — {professional.display_name}, RPPS {professional.rpps}",
         )
     return relation
 
@@ -292,7 +294,9 @@ def emergency_declare(
             patient=patient,
             action=AccessAction.EMERGENCY_START,
             mode=mode,
-            detail=f"{reason}: {reason_text.strip()}"[:300],
+            detail=" — ".join(
+                part for part in (str(EmergencyReason(reason).label), reason_text.strip()) if part
+            )[:300],
         )
         label = "en régulation SAMU" if samu else "en urgence (bris de glace)"
         message = (

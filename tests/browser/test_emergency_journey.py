@@ -31,12 +31,12 @@ def test_bris_de_glace_then_alice_reads_it(
     page.wait_for_url(f"{base}/")
     page.goto(f"{base}/pro/dmp/rechercher/?insc={alice.insc}")
     page.get_by_role("link", name="Accès en urgence (bris de glace)").click()
-    # A sensitive act: allauth asks for the password again, then comes back.
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Confirmer").click()
     page.get_by_label("Motif de l'urgence").select_option("unconscious")
     page.get_by_label("Précisions").fill("Patiente inconsciente aux urgences")
     page.get_by_role("button", name="Déclarer l'urgence et accéder").click()
+    # A sensitive act: allauth asks for the password again, then replays the declaration.
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Confirmer").click()
     banner = page.locator(".banner-emergency")
     assert banner.is_visible()
     assert "bris de glace" in banner.inner_text()

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 class Command(BaseCommand):
     help = "Compile les catalogues de traduction du projet (.po → .mo) sans gettext."
+    requires_system_checks: list[str] = []  # no database needed, even on a fresh clone
 
     def handle(self, *args: Any, **options: Any) -> None:
         compiled = 0
