@@ -18,6 +18,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     return {
         "nav_role": role,
         "nav_prompt_second_factor": user.is_patient
+        and not user.email_code_login
         and not has_second_factor(user, request.session),
         "emergency_banners": _emergency_banners(request) if user.is_professional else [],
     }

@@ -65,6 +65,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text=_("Donne accès à l'administration Django, jamais aux données des patients."),
     )
     date_joined = models.DateTimeField(_("inscrit le"), default=timezone.now)
+    email_code_login = models.BooleanField(
+        _("code par e-mail à chaque connexion"),
+        default=False,
+        help_text=_("Second facteur des patients sans application d'authentification."),
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -507,3 +507,12 @@ _CONTENT_PURGERS: list[Any] = []
 
 def register_content_purger(purger: Any) -> None:
     _CONTENT_PURGERS.append(purger)
+
+
+def patient_email_code_set(*, user: User, enabled: bool) -> User:
+    """A patient chooses the e-mail code second factor (or drops it)."""
+    if not user.is_patient:
+        raise PermissionError("Only patients use the e-mail code second factor.")
+    user.email_code_login = enabled
+    user.save(update_fields=["email_code_login"])
+    return user

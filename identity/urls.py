@@ -17,6 +17,7 @@ urlpatterns = [
     path("activation/", views.activation, name="activation"),
     path("activation/compte/", views.activation_account, name="activation_account"),
     path("activation/termine/", views.activation_done, name="activation_done"),
+    path("mon-dmp/code-email/", views.email_code_login, name="email_code_login"),
     path("mon-dmp/", views.my_dmp, name="my_dmp"),
     path("mon-dmp/parametres/", views.my_settings, name="my_settings"),
     path("mon-dmp/fermer/", views.my_dmp_close, name="my_dmp_close"),

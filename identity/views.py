@@ -20,7 +20,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dmp_portal import access
-from dmp_portal.auth import patient_required, professional_required, sensitive_action
+from dmp_portal.auth import (
+    has_second_factor,
+    patient_required,
+    professional_required,
+    sensitive_action,
+)
 from identity import services
 from identity.forms import (
     ActivationCodeForm,
@@ -316,6 +321,23 @@ def activation_done(request: HttpRequest) -> HttpResponse:
     return render(request, "identity/activation_done.html")
 
 
+@patient_required
+@sensitive_action
+@require_POST
+def email_code_login(request: HttpRequest) -> HttpResponse:
+    """The patient turns the e-mail code second factor on or off (re-authentication first)."""
+    enabled = request.POST.get("enabled") == "1"
+    services.patient_email_code_set(user=request.user, enabled=enabled)  # type: ignore[arg-type]
+    if enabled:
+        messages.success(
+            request,
+            _("À chaque connexion, un code vous sera envoyé par e-mail après le mot de passe."),
+        )
+    else:
+        messages.info(request, _("Le code par e-mail à la connexion est désactivé."))
+    return redirect("identity:my_settings")
+
+
 # --- The patient's own DMP --------------------------------------------------------------------
 
 
@@ -384,7 +406,12 @@ def my_settings(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "identity/my_settings.html",
-        {"patient": patient, "oppositions": oppositions, "traitant": traitant},
+        {
+            "patient": patient,
+            "oppositions": oppositions,
+            "traitant": traitant,
+            "has_app": has_second_factor(request.user, request.session),
+        },
     )
 
 

@@ -93,6 +93,7 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "identity:activation": {"GET": anonymous_only(200), "POST": anonymous_only(200)},
     "identity:activation_account": {"GET": everyone(302), "POST": everyone(302)},
     "identity:activation_done": {"GET": patient(200), "POST": patient(405)},
+    "identity:email_code_login": {"GET": patient(405), "POST": patient(302)},
     "identity:my_dmp": {"GET": patient(200), "POST": patient(405)},
     "identity:my_settings": {"GET": patient(200), "POST": patient(302)},
     "identity:my_dmp_close": {"GET": patient(200), "POST": patient(302)},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -142,3 +143,32 @@ def test_code_for_an_account_already_activated(alice: Patient, doctor: Professio
     with pytest.raises(services.ActivationError):
         code = services.activation_code_issue(actor=doctor.user, patient=alice)
         services.activation_code_check(code=code, birth_date=datetime.date(1985, 5, 14))
+
+
+def test_email_code_second_factor_for_patients(
+    client: Client, alice: Patient, django_capture_on_commit_callbacks: Any
+) -> None:
+    from tests.cast import PASSWORD, fresh_login
+
+    fresh_login(client, alice.user)
+    response = client.post(reverse("identity:email_code_login"), {"enabled": "1"})
+    assert response.status_code == 302
+    alice.user.refresh_from_db()
+    assert alice.user.email_code_login
+    client.post(reverse("account_logout"))
+    mail.outbox.clear()
+
+    other = Client()
+    response = other.post(
+        reverse("account_login"), {"login": alice.user.email, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_confirm_login_code")
+    assert "_auth_user_id" not in other.session  # the password alone is not enough
+    code = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", mail.outbox[-1].body, re.MULTILINE)
+    assert code is not None, mail.outbox[-1].body
+    wrong = other.post(reverse("account_confirm_login_code"), {"code": "000000"})
+    assert "_auth_user_id" not in other.session and wrong.status_code == 200
+    response = other.post(reverse("account_confirm_login_code"), {"code": code.group(1)})
+    assert response.status_code == 302
+    assert int(other.session["_auth_user_id"]) == alice.user.pk
