@@ -99,6 +99,14 @@ def patients_for(user: Any) -> QuerySet[Patient]:
         .exclude(Q(pk__in=blocked) & ~Q(medecin_traitant__user=user))
         .annotate(
             _normal=Exists(Patient.objects.filter(pk=OuterRef("pk")).filter(normal)),
+            _first_access_pending=Exists(
+                CareRelation.objects.filter(
+                    patient=OuterRef("pk"),
+                    professional__user=user,
+                    status=CareRelationStatus.AUTHORISED,
+                    first_access_at__isnull=True,
+                )
+            ),
             _emergency_mode=Subquery(
                 emergencies.filter(patient=OuterRef("pk"))
                 .order_by("-expires_at")
@@ -348,7 +356,9 @@ def record_access(
     professional = getattr(actor, "professional", None) if is_professional else None
     if mode == AccessMode.NORMAL and actor is not None and getattr(actor, "is_patient", False):
         mode = AccessMode.PATIENT
-    with transaction.atomic():
+    # No savepoint when called inside a caller's transaction: the event and the act it traces
+    # commit or roll back together.
+    with transaction.atomic(savepoint=False):
         head, _ = AccessChainHead.objects.select_for_update().get_or_create(pk=1)
         event = AccessEvent(
             seq=head.seq + 1,

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("sante/", views.health, name="health"),
     path("", include("identity.urls")),
+    path("", include("records.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -316,6 +316,7 @@ class AccessAction(models.TextChoices):
     ACCOUNT_ACTIVATE = "account_activate", _("Activation du compte patient")
     HISTORY_VIEW = "history_view", _("Consultation de l'historique des accès")
     DENIED = "denied", _("Accès refusé")
+    DEPOSIT_REFUSED = "deposit_refused", _("Dépôt refusé (fichier ou saisie invalide)")
 
 
 class AccessEvent(models.Model):
@@ -372,3 +373,28 @@ class AccessChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"chain head #{self.seq}"
+
+
+# The kinds of content (lab reports, reports, allergies) live in records/content.py; Django
+# finds models through this module.
+from records.content import (  # noqa: E402
+    Allergy,
+    LabReport,
+    Observation,
+    Report,
+    SubmissionKey,
+)
+
+__all__ = [
+    "AccessEvent",
+    "Allergy",
+    "CareRelation",
+    "EmergencyAccess",
+    "Entry",
+    "LabReport",
+    "Notification",
+    "Observation",
+    "ProfessionDocumentRule",
+    "Report",
+    "SubmissionKey",
+]

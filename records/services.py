@@ -88,7 +88,7 @@ def read_traced(
     The first read by a professional the patient authorised tells the patient.
     """
     mode = access.access_mode(actor, patient)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         access.record_access(
             actor=actor,
             patient=patient,
@@ -98,7 +98,10 @@ def read_traced(
             detail=detail,
             request=request,
         )
-        if mode == AccessMode.NORMAL and getattr(actor, "is_professional", False):
+        # patients_for annotates whether a first-access notice is pending: no UPDATE on every
+        # read (a patient fetched another way, e.g. through an entry, checks with one query).
+        pending = getattr(patient, "_first_access_pending", True)
+        if pending and mode == AccessMode.NORMAL and getattr(actor, "is_professional", False):
             first = CareRelation.objects.filter(
                 patient=patient,
                 professional__user=actor,

@@ -68,6 +68,21 @@ def patient(allowed: int) -> dict[str, int]:
     return table
 
 
+def pro_entry(allowed: int, *, emergency: int | None = None) -> dict[str, int]:
+    """Writing into Alice's DMP: an emergency access reads, it does not deposit (403)."""
+    table = pro_patient(allowed)
+    if emergency is not None:
+        table["emergency"] = emergency
+    return table
+
+
+def entry_reader(allowed: int) -> dict[str, int]:
+    """One of Alice's entries, named by its id: 404 for anyone outside its scope."""
+    table = everyone(404, anonymous=LOGIN, alice=allowed)
+    table.update({role: allowed for role in WITH_ACCESS_TO_ALICE})
+    return table
+
+
 def everyone(status: int, **overrides: int) -> dict[str, int]:
     return {role: overrides.get(role, status) for role in ROLES}
 
@@ -102,6 +117,32 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "identity:my_access_change": {"GET": patient(405), "POST": patient(302)},
     "identity:my_history": {"GET": patient(200), "POST": patient(405)},
     "identity:my_history_csv": {"GET": patient(200), "POST": patient(405)},
+    "records:timeline_pro": {"GET": pro_patient(200), "POST": pro_patient(405)},
+    "records:lab_report_new": {
+        "GET": pro_entry(200, emergency=403),
+        "POST": pro_entry(400, emergency=403),
+    },
+    "records:report_new": {
+        "GET": pro_entry(200, emergency=403),
+        "POST": pro_entry(400, emergency=403),
+    },
+    "records:allergy_new": {
+        "GET": pro_entry(200, emergency=403),
+        "POST": pro_entry(400, emergency=403),
+    },
+    "records:trend_pro": {"GET": pro_patient(200), "POST": pro_patient(405)},
+    "records:allergy_card_pro": {"GET": pro_patient(200), "POST": pro_patient(405)},
+    "records:timeline_patient": {"GET": patient(200), "POST": patient(405)},
+    "records:allergy_card_patient": {"GET": patient(200), "POST": patient(405)},
+    "records:trend_patient": {"GET": patient(200), "POST": patient(405)},
+    "records:entry_detail": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
+    "records:report_pdf": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
+    "records:entry_new_version": {
+        "GET": pro_entry(200, emergency=403),
+        "POST": pro_entry(400, emergency=403),
+    },
+    "records:entry_mask": {"GET": patient(405), "POST": patient(302)},
+    "records:entry_announce": {"GET": pro(405), "POST": pro_entry(302, emergency=403)},
 }
 
 
@@ -140,8 +181,20 @@ def cast(
     blocked_doctor: Professional,
     unverified_doctor: Professional,
     administrator: User,
+    settings: Any,
+    tmp_path: Any,
 ) -> dict[str, Any]:
+    from tests.records.helpers import pdf_bytes, report
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
     TOTP.activate(administrator, TOTP_SECRET)
+    entry = report(doctor, alice, title="CR de consultation", pdf=pdf_bytes())
     bob_doctor = make_professional("bobdoc@test.example")
 
     bob = make_patient(
@@ -168,12 +221,14 @@ def cast(
         "unverified": unverified_doctor.user,
         "administrator": administrator,
     }
-    return {"users": users, "alice": alice}
+    return {"users": users, "alice": alice, "entry": entry}
 
 
 def _url(route: str, alice: Patient, entry_id: Any = None) -> str:
     url = "/" + route
     url = url.replace("<uuid:public_id>", str(alice.public_id))
+    url = url.replace("<uuid:entry_id>", str(entry_id))
+    url = url.replace("<str:analyte_code>", "4548-4")
     if "<" in url:  # pragma: no cover - a new converter needs a value here
         raise AssertionError(f"no test value for {route}")
     return url
@@ -185,7 +240,7 @@ def test_matrix(cast: dict[str, Any], method: str) -> None:
     secrets = [alice.insc, alice.birth_name, "Alice Marie"]
     failures = []
     for route, name in project_urls():
-        url = _url(route, alice)
+        url = _url(route, alice, cast["entry"].public_id)
         for role in ROLES:
             client = Client()
             if cast["users"][role] is not None:
@@ -213,8 +268,10 @@ def test_out_of_scope_is_indistinguishable_from_missing(cast: dict[str, Any], na
     route = next(route for route, n in project_urls() if n == name)
     client = Client()
     client.force_login(cast["users"]["stranger"])
-    real = client.get(_url(route, alice))
-    missing = client.get("/" + route.replace("<uuid:public_id>", str(uuid.uuid4())))
+    real = client.get(_url(route, alice, cast["entry"].public_id))
+    missing = client.get(
+        _url(route, alice, uuid.uuid4()).replace(str(alice.public_id), str(uuid.uuid4()))
+    )
     assert real.status_code == missing.status_code == 404
     assert without_csrf(real.content) == without_csrf(missing.content)
 

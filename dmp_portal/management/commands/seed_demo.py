@@ -17,6 +17,7 @@ from identity.demo import (
     seed_accounts,
     seed_patients,
 )
+from records.demo import seed_records
 
 _NO_MAIL = "django.core.mail.backends.dummy.EmailBackend"
 
@@ -30,6 +31,7 @@ class Command(BaseCommand):
             accounts = seed_accounts()
             patients = seed_patients(accounts)
             seed_access(accounts, patients)
+            seed_records(patients, accounts)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Démonstration prête : {len(accounts)} comptes, {len(patients)} patients — "

@@ -1,0 +1,38 @@
+"""The demo records: a realistic file for Alice, made through the services, idempotent."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from identity.demo import seed_access, seed_accounts, seed_patients
+from records.content import Allergy, LabReport, Observation, Report
+from records.demo import seed_records
+from records.models import Entry, EntryStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@override_settings(MAILERS={"default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}})
+def test_seed_records_is_realistic_and_idempotent() -> None:
+    accounts = seed_accounts()
+    patients = seed_patients(accounts)
+    seed_access(accounts, patients)
+    seed_records(patients, accounts)
+    counts = (Entry.objects.count(), Observation.objects.count(), Report.objects.count())
+    seed_records(patients, accounts)
+    assert (Entry.objects.count(), Observation.objects.count(), Report.objects.count()) == counts
+    alice = patients["alice.dupont"]
+    assert LabReport.objects.filter(entry__patient=alice).count() == 9
+    assert Observation.objects.filter(analyte_code="4548-4").count() == 9
+    assert Observation.objects.filter(analyte_code="2160-0", unit="mg/L").count() == 1
+    assert Observation.objects.exclude(interpretation__in=["", "N"]).exists()
+    assert Report.objects.exclude(pdf="").exclude(pdf=None).count() == 1
+    assert Entry.objects.filter(status=EntryStatus.REPLACED).count() == 1
+    assert Entry.objects.filter(invisible_to_patient=True).count() == 1
+    allergies = {a.substance_label: a for a in Allergy.objects.all()}
+    assert len(allergies) == 3
+    penicillin = allergies["Pénicillines (classe)"]
+    assert (penicillin.severity, penicillin.criticality) == ("severe", "high")
+    assert allergies["Produits de contraste iodés"].verification_status == "refuted"
+    assert allergies["Arachide (cacahuète)"].entry.author.user == accounts["ide.moreau"]
