@@ -141,10 +141,17 @@ def may_read_dmp(user: Any, patient: Patient) -> bool:
 
 
 def access_mode(user: Any, patient: Patient) -> str:
-    """How ``user`` holds ``patient`` (fetched through ``patients_for``): normal, emergency,
-    samu, or patient. Uses the annotations: no query."""
+    """How ``user`` holds ``patient``: normal, emergency, samu, or patient. No query when the
+    patient was fetched through ``patients_for`` (its annotations say it)."""
     if getattr(user, "is_patient", False):
         return AccessMode.PATIENT
+    if not hasattr(patient, "_normal"):
+        # Fetched some other way (e.g. through an entry): ask the scoped query (one query)
+        # rather than guess "normal" for an emergency reader.
+        scoped = patients_for(user).filter(pk=patient.pk).first()
+        if scoped is None:
+            return AccessMode.NORMAL
+        patient = scoped
     if getattr(patient, "_normal", True):
         return AccessMode.NORMAL
     return getattr(patient, "_emergency_mode", None) or AccessMode.EMERGENCY

@@ -278,6 +278,15 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 500
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
+# Imaging uploads: staging area for identity confirmations, and size caps (bytes).
+DMP_IMAGING_STAGING_DIR = env_str("DMP_IMAGING_STAGING_DIR", str(VAR_DIR / "imaging-staging"))
+DMP_IMAGING_MAX_UPLOAD_BYTES = env_int(
+    "DMP_IMAGING_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1024**2, maximum=16 * 1024**3
+)
+DMP_IMAGING_MAX_FILE_BYTES = env_int(
+    "DMP_IMAGING_MAX_FILE_BYTES", 512 * 1024**2, minimum=1024**2, maximum=4 * 1024**3
+)
+
 # --- Background tasks (Django's tasks framework) --------------------------------------------
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 

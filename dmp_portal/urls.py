@@ -16,6 +16,7 @@ urlpatterns = [
     path("sante/", views.health, name="health"),
     path("", include("identity.urls")),
     path("", include("records.urls")),
+    path("", include("imaging.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -143,6 +143,24 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     },
     "records:entry_mask": {"GET": patient(405), "POST": patient(302)},
     "records:entry_announce": {"GET": pro(405), "POST": pro_entry(302, emergency=403)},
+    "imaging:patient_studies": {"GET": pro_patient(200), "POST": pro_entry(400, emergency=403)},
+    "imaging:upload_confirm": {
+        "GET": pro_entry(302, emergency=403),
+        "POST": pro_entry(302, emergency=403),
+    },
+    "imaging:my_studies": {"GET": patient(200), "POST": patient(405)},
+    "imaging:study_detail": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
+    "imaging:study_report": {"GET": pro(405), "POST": pro_entry(302, emergency=403)},
+    **{
+        f"imaging:{name}": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)}
+        for name in (
+            "series_viewer",
+            "series_thumbnail",
+            "instance_render",
+            "instance_thumbnail",
+            "instance_download",
+        )
+    },
 }
 
 
@@ -195,6 +213,9 @@ def cast(
     }
     TOTP.activate(administrator, TOTP_SECRET)
     entry = report(doctor, alice, title="CR de consultation", pdf=pdf_bytes())
+    from tests.imaging.conftest import ct_series, deposit
+
+    study = deposit(doctor.user, alice, ct_series(1), tmp_path / "imaging")
     bob_doctor = make_professional("bobdoc@test.example")
 
     bob = make_patient(
@@ -221,14 +242,21 @@ def cast(
         "unverified": unverified_doctor.user,
         "administrator": administrator,
     }
-    return {"users": users, "alice": alice, "entry": entry}
+    return {"users": users, "alice": alice, "entry": entry, "study": study}
 
 
-def _url(route: str, alice: Patient, entry_id: Any = None) -> str:
+def _url(route: str, alice: Patient, entry_id: Any = None, study: Any = None) -> str:
     url = "/" + route
     url = url.replace("<uuid:public_id>", str(alice.public_id))
-    url = url.replace("<uuid:entry_id>", str(entry_id))
     url = url.replace("<str:analyte_code>", "4548-4")
+    url = url.replace("<str:token>", "x" * 32)
+    if study is not None and route.startswith("imagerie/"):
+        series = study.series.first()
+        url = url.replace("<uuid:entry_id>", str(study.entry.public_id))
+        url = url.replace("<uuid:series_id>", str(series.public_id))
+        url = url.replace("<uuid:instance_id>", str(series.instances.first().public_id))
+    for name in ("entry_id", "series_id", "instance_id"):
+        url = url.replace(f"<uuid:{name}>", str(entry_id))
     if "<" in url:  # pragma: no cover - a new converter needs a value here
         raise AssertionError(f"no test value for {route}")
     return url
@@ -240,7 +268,7 @@ def test_matrix(cast: dict[str, Any], method: str) -> None:
     secrets = [alice.insc, alice.birth_name, "Alice Marie"]
     failures = []
     for route, name in project_urls():
-        url = _url(route, alice, cast["entry"].public_id)
+        url = _url(route, alice, cast["entry"].public_id, cast["study"])
         for role in ROLES:
             client = Client()
             if cast["users"][role] is not None:
@@ -268,7 +296,7 @@ def test_out_of_scope_is_indistinguishable_from_missing(cast: dict[str, Any], na
     route = next(route for route, n in project_urls() if n == name)
     client = Client()
     client.force_login(cast["users"]["stranger"])
-    real = client.get(_url(route, alice, cast["entry"].public_id))
+    real = client.get(_url(route, alice, cast["entry"].public_id, cast["study"]))
     missing = client.get(
         _url(route, alice, uuid.uuid4()).replace(str(alice.public_id), str(uuid.uuid4()))
     )

@@ -17,6 +17,7 @@ from identity.demo import (
     seed_accounts,
     seed_patients,
 )
+from imaging.demo import seed_imaging
 from records.demo import seed_records
 
 _NO_MAIL = "django.core.mail.backends.dummy.EmailBackend"
@@ -32,6 +33,7 @@ class Command(BaseCommand):
             patients = seed_patients(accounts)
             seed_access(accounts, patients)
             seed_records(patients, accounts)
+            seed_imaging(patients, accounts)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Démonstration prête : {len(accounts)} comptes, {len(patients)} patients — "

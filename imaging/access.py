@@ -1,0 +1,135 @@
+"""Which imaging rows a user may reach: always derived from the DMP's one access funnel.
+
+A study, series or instance is visible exactly when its study's ``Entry`` is in
+``dmp_portal.access.entries_for(user)``; each lookup is one query, and anything out of scope
+raises ``Http404`` exactly like a missing id. No decision is made here that the funnel does
+not make.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.http import Http404
+
+from dmp_portal import access
+from identity.models import Patient
+from imaging.models import ImagingStudy, Instance, PreviewStatus, Series
+from records.models import AccessMode, Entry, EntryKind, EntryStatus
+
+REPORT_DOCUMENT_TYPE = "18748-4"  # CR d'imagerie médicale (records/reference.py)
+
+
+def studies_for(user: Any, patient: Patient | None = None) -> QuerySet[ImagingStudy]:
+    """The studies ``user`` may see (of ``patient`` when given), with what a list shows.
+
+    Query plan of a list: this one query (study, entry, author, report) plus one prefetch of
+    the series with their instance counts: constant whatever the number of studies.
+    """
+    series = Series.objects.annotate(
+        instance_count=Count("instances"),
+        pending_count=Count("instances", filter=Q(instances__preview_status="pending")),
+    ).order_by("number", "pk")
+    return (
+        ImagingStudy.objects.filter(entry__in=access.entries_for(user, patient))
+        .select_related("entry__author__user", "report")
+        .prefetch_related(Prefetch("series", queryset=series))
+        .order_by("-entry__act_date", "-pk")
+    )
+
+
+def study_for(user: Any, entry_id: uuid.UUID | str) -> ImagingStudy:
+    """One study by its entry's public id, in ``user``'s scope; Http404 when missing or not."""
+    try:
+        return (
+            ImagingStudy.objects.filter(entry__in=access.entries_for(user))
+            .select_related("entry__patient", "entry__author__user", "report")
+            .get(entry__public_id=entry_id)
+        )
+    except (ImagingStudy.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such study") from None
+
+
+def series_for(user: Any, series_id: uuid.UUID | str) -> Series:
+    """One series in ``user``'s scope (with its study, entry and patient); Http404 otherwise."""
+    try:
+        return (
+            Series.objects.filter(study__entry__in=access.entries_for(user))
+            .select_related("study__entry__patient", "study__report")
+            .get(public_id=series_id)
+        )
+    except (Series.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such series") from None
+
+
+def instance_for(user: Any, instance_id: uuid.UUID | str) -> Instance:
+    """One instance in ``user``'s scope (with series, study, entry, patient); Http404 otherwise."""
+    try:
+        return (
+            Instance.objects.filter(series__study__entry__in=access.entries_for(user))
+            .select_related("series__study__entry__patient")
+            .get(public_id=instance_id)
+        )
+    except (Instance.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such image") from None
+
+
+def scoped_patient(user: Any, patient: Patient) -> Patient:
+    """``patient`` as the funnel sees it for ``user`` (carries the access mode: normal,
+    emergency, SAMU, patient), for the access event. Http404 if out of scope."""
+    scoped = access.patients_for(user).filter(pk=patient.pk).first()
+    if scoped is None:
+        raise Http404("No such DMP")
+    return scoped
+
+
+def report_choices(user: Any, patient: Patient) -> QuerySet[Entry]:
+    """The imaging reports (CR d'imagerie) of ``patient`` that ``user`` may read and attach."""
+    return (
+        access.entries_for(user, patient)
+        .filter(
+            kind=EntryKind.REPORT,
+            document_type=REPORT_DOCUMENT_TYPE,
+            status=EntryStatus.CURRENT,
+        )
+        .order_by("-act_date", "-pk")
+    )
+
+
+def report_for(user: Any, patient: Patient, public_id: str) -> Entry | None:
+    """A report chosen earlier (staged upload), if ``user`` may still read and attach it."""
+    try:
+        return report_choices(user, patient).get(public_id=public_id)
+    except (Entry.DoesNotExist, ValueError, TypeError):
+        return None
+
+
+def report_visible(user: Any, study: ImagingStudy) -> bool:
+    """Whether ``user`` may read the study's report (it may be masked from them)."""
+    if study.report_id is None:
+        return False
+    return access.entries_for(user).filter(pk=study.report_id).exists()
+
+
+def may_edit_study(user: Any, study: ImagingStudy) -> bool:
+    """A verified professional with normal (not emergency) access to the study's DMP."""
+    if not getattr(user, "is_verified_professional", False):
+        return False
+    patient = access.patients_for(user).filter(pk=study.entry.patient_id).first()
+    return patient is not None and access.access_mode(user, patient) == AccessMode.NORMAL
+
+
+def series_with_counts(study: ImagingStudy) -> QuerySet[Series]:
+    """The series of a study already in scope, with their instance and frame counts."""
+    return study.series.annotate(
+        instance_count=Count("instances"), frame_count=Sum("instances__frames")
+    ).order_by("number", "pk")
+
+
+def series_preview_state(series: Series) -> str:
+    """What a list shows for a series: its thumbnail, a placeholder, or "aperçu indisponible"."""
+    if series.thumbnail:
+        return PreviewStatus.READY
+    return str(series.thumbnail_status)

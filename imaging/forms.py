@@ -1,0 +1,48 @@
+"""Forms of the imaging pages. Files are judged by the services (content, not form fields);
+the forms carry the choices: which imaging report to attach, confirm or cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from identity.models import Patient
+from imaging.access import report_choices
+from records.models import Entry
+
+
+class ReportChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Entry) -> str:
+        return f"{obj.title} — {obj.act_date:%d/%m/%Y}"
+
+
+def _report_field(actor: Any, patient: Patient) -> ReportChoiceField:
+    return ReportChoiceField(
+        label=_("Compte rendu d'imagerie à rattacher"),
+        queryset=report_choices(actor, patient),
+        to_field_name="public_id",  # never the sequential id in a form
+        required=False,
+        empty_label=_("Aucun pour l'instant"),
+        help_text=_("Un compte rendu d'imagerie déjà déposé dans ce DMP (facultatif)."),
+    )
+
+
+class UploadForm(forms.Form):
+    """The report to attach; the files themselves come from ``request.FILES["files"]``."""
+
+    def __init__(self, *args: Any, actor: Any, patient: Patient, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["report"] = _report_field(actor, patient)
+
+
+class ReportForm(UploadForm):
+    """Attach or change the report of an existing study."""
+
+
+class ConfirmForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("confirm", _("Confirmer")), ("cancel", _("Annuler"))],
+        widget=forms.HiddenInput,
+    )

@@ -1,0 +1,38 @@
+"""``manage.py sweep_imaging_orphans``: remove abandoned staged uploads and storage objects
+without rows (after a grace period), and enqueue previews left pending. Schedule it hourly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from imaging.sweeper import orphans_sweep
+
+
+class Command(BaseCommand):
+    help = (
+        "Supprime les dépôts d'imagerie abandonnés et les fichiers stockés sans ligne en base "
+        "(après un délai de grâce), et relance les aperçus restés en attente."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--grace-hours",
+            type=float,
+            default=24.0,
+            help="Âge minimal (heures) d'un fichier avant suppression (défaut : 24).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Compter sans rien supprimer ni relancer."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        grace = max(0, int(options["grace_hours"] * 3600))
+        report = orphans_sweep(grace_seconds=grace, dry_run=options["dry_run"])
+        verb = "à supprimer" if options["dry_run"] else "supprimé(s)"
+        self.stdout.write(
+            f"Dépôts en attente {verb} : {report.staged_removed} ; fichiers examinés : "
+            f"{report.objects_checked}, orphelins {verb} : {report.objects_removed} ; "
+            f"aperçus relancés : {report.previews_requeued}."
+        )

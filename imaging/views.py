@@ -1,0 +1,574 @@
+"""Imaging pages and image responses. Thin: the first line decides access (``imaging.access``,
+404 when out of scope, like a missing id), a service does the work.
+
+Every image or file response is permission-checked and traced (see ``imaging.services``:
+one event per page view, one per download, one THUMBNAIL event per user × study per
+10 minutes for images), sent with ``nosniff``, ``no-store`` and ``CSP: sandbox``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, TooManyFilesSent
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+)
+from django.http.multipartparser import MultiPartParserError
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from dmp_portal import access
+from dmp_portal.auth import patient_required, professional_required
+from identity.models import Patient
+from imaging import previews, services
+from imaging.access import (
+    instance_for,
+    may_edit_study,
+    report_for,
+    report_visible,
+    series_for,
+    series_with_counts,
+    studies_for,
+    study_for,
+)
+from imaging.dicom import DicomRejected
+from imaging.forms import ConfirmForm, ReportForm, UploadForm
+from imaging.ingest import Refusal, identity_mismatches, inspect_paths, inspect_uploads
+from imaging.models import Instance, PreviewStatus
+from imaging.uploads import (
+    CappedUploadHandler,
+    discard,
+    install_upload_handlers,
+    recall_results,
+    refusal_rows,
+    remember_results,
+    stage,
+    staged_upload,
+)
+from records.models import AccessAction, AccessMode
+from records.services import read_traced
+
+VIEWER_SIZE = 768
+MAX_RENDER_SIZE = 1024
+FILE_HEADERS = {
+    "Cache-Control": "private, no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+}
+TOO_LARGE = (
+    "Envoi refusé : il dépasse la taille maximale autorisée (%(total)s au total, %(file)s par "
+    "fichier). Rien n'a été conservé. Envoyez l'examen en plusieurs fois."
+)
+TOO_MANY = (
+    "Envoi refusé : trop de fichiers dans un seul envoi. Rien n'a été conservé. Regroupez-les "
+    "dans une archive ZIP ou envoyez-les en plusieurs fois."
+)
+FILE_TOO_LARGE = "Ce fichier dépasse la taille maximale autorisée pour une image : il est ignoré."
+
+
+def _file_response(response: HttpResponseBase) -> HttpResponseBase:
+    for header, value in FILE_HEADERS.items():
+        response[header] = value
+    return response
+
+
+def _png(data: bytes) -> HttpResponseBase:
+    return _file_response(HttpResponse(data, content_type="image/png"))
+
+
+# --------------------------------------------------------------- professional: list + upload
+
+
+def _list_context(request: HttpRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
+    can_upload = access.access_mode(request.user, patient) == AccessMode.NORMAL
+    return {
+        "patient": patient,
+        "studies": studies_for(request.user, patient),
+        "can_upload": can_upload,
+        "form": UploadForm(actor=request.user, patient=patient) if can_upload else None,
+        "results": [],
+        **extra,
+    }
+
+
+@csrf_exempt  # the body is parsed under our byte caps first; CSRF is checked right after
+@never_cache
+@professional_required
+@require_http_methods(["GET", "POST"])
+def patient_studies(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A DMP's imaging studies, and the upload form (POST: files, many files or a ZIP)."""
+    patient = access.patient_for(request.user, public_id)  # before a byte of the body is read
+    if request.method == "POST":
+        if access.access_mode(request.user, patient) != AccessMode.NORMAL:
+            raise PermissionDenied("emergency access reads, it does not deposit")
+        capped = install_upload_handlers(request)
+        return _receive_upload(request, patient, capped)
+    read_traced(
+        actor=request.user,
+        patient=patient,
+        action=AccessAction.TIMELINE_VIEW,
+        request=request,
+        detail="imagerie",
+    )
+    context = _list_context(request, patient)
+    context["results"] = recall_results(
+        request.session, request.GET.get("depot"), str(patient.public_id)
+    )
+    return render(request, "imaging/study_list.html", context)
+
+
+def _receive_upload(request: HttpRequest, patient: Patient, capped: CappedUploadHandler) -> Any:
+    try:
+        files = request.FILES.getlist("files")
+    except TooManyFilesSent:
+        return _refused_upload(request, patient, TOO_MANY, "too_many_files", status=400)
+    except MultiPartParserError:
+        return HttpResponseBadRequest()
+    if capped.too_large:
+        for upload in files:
+            upload.close()
+        message = TOO_LARGE % {
+            "total": _size_label(capped.max_request),
+            "file": _size_label(capped.max_file),
+        }
+        return _refused_upload(request, patient, message, "upload_too_large", status=413)
+    return csrf_protect(_upload)(request, patient, files, capped.oversized)
+
+
+def _size_label(size: int) -> str:
+    gib = size / (1 << 30)
+    return f"{gib:g} Gio" if gib >= 1 else f"{size / (1 << 20):g} Mio"
+
+
+def _refused_upload(
+    request: HttpRequest, patient: Patient, message: str, code: str, status: int
+) -> Any:
+    """The whole upload refused before any file was judged: nothing was kept."""
+    services.uploads_refused_trace(
+        actor=request.user,  # type: ignore[arg-type]
+        patient=patient,
+        refusals=[Refusal("", code, message)],
+        request=request,
+    )
+    context = _list_context(request, patient, upload_error=message)
+    return render(request, "imaging/study_list.html", context, status=status)
+
+
+def _upload(request: HttpRequest, patient: Patient, files: list[Any], oversized: list[str]) -> Any:
+    form = UploadForm(request.POST, actor=request.user, patient=patient)
+    if not form.is_valid() or not (files or oversized):
+        context = _list_context(request, patient, form=form)
+        if not (files or oversized):
+            context["upload_error"] = _("Choisissez au moins un fichier DICOM ou une archive ZIP.")
+        return render(request, "imaging/study_list.html", context, status=400)
+    report = form.cleaned_data["report"]
+    refusals = [Refusal(name, "file_too_large", FILE_TOO_LARGE) for name in oversized]
+    with inspect_uploads(files, tempdir=settings.FILE_UPLOAD_TEMP_DIR) as inspection:
+        refusals += inspection.refusals
+        services.uploads_refused_trace(
+            actor=request.user,  # type: ignore[arg-type]
+            patient=patient,
+            refusals=refusals,
+            request=request,
+        )
+        mismatches = identity_mismatches(inspection.candidates, patient)
+        if mismatches:
+            staged = stage(
+                request.session,
+                patient_id=str(patient.public_id),
+                report_id=str(report.public_id) if report else None,
+                inspection=inspection,
+                mismatches=mismatches,
+                refused=refusal_rows(refusals),
+            )
+            url = reverse("imaging:upload_confirm", args=[patient.public_id, staged.token])
+            return _redirect(request, url)
+        result = _import(request, patient, inspection.candidates, report=report)
+    return _after_import(request, patient, refusal_rows(refusals), result)
+
+
+def _import(request: HttpRequest, patient: Patient, candidates: Any, **options: Any) -> Any:
+    """The import service; access withdrawn meanwhile is a 403, never a 500."""
+    try:
+        return services.study_import(
+            actor=request.user,  # type: ignore[arg-type]
+            patient=patient,
+            candidates=candidates,
+            request=request,
+            **options,
+        )
+    except PermissionError as refused:
+        raise PermissionDenied(str(refused)) from None
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    """303 for a form; the upload script (XMLHttpRequest) gets the address to go to."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return JsonResponse({"location": url})
+    response = HttpResponse(status=303)
+    response["Location"] = url
+    return response
+
+
+def _after_import(
+    request: HttpRequest, patient: Patient, rows: list[dict[str, str]], result: Any
+) -> HttpResponse:
+    order = {"refused": 0, "duplicate": 1, "stored": 2}
+    rows = sorted(
+        rows + [outcome.as_row() for outcome in result.outcomes],
+        key=lambda row: order.get(row["status"], 0),
+    )
+    kept = result.count("stored") + result.count("duplicate")
+    if not kept:
+        context = _list_context(request, patient, results=rows)
+        context["upload_error"] = _("Aucun fichier n'a été enregistré.")
+        return render(request, "imaging/study_list.html", context, status=400)
+    key = remember_results(request.session, str(patient.public_id), rows)
+    messages.success(
+        request,
+        _("%(stored)d image(s) enregistrée(s), %(dup)d déjà présente(s), %(refused)d refusée(s).")
+        % {
+            "stored": result.count("stored"),
+            "dup": result.count("duplicate"),
+            "refused": len(rows) - kept,
+        },
+    )
+    url = reverse("imaging:patient_studies", args=[patient.public_id]) + f"?depot={key}"
+    return _redirect(request, url)
+
+
+@never_cache
+@professional_required
+@require_http_methods(["GET", "POST"])
+def upload_confirm(request: HttpRequest, public_id: str, token: str) -> HttpResponse:
+    """The patient identity in the files differs from the DMP's: confirm or cancel."""
+    patient = access.patient_for(request.user, public_id)
+    if access.access_mode(request.user, patient) != AccessMode.NORMAL:
+        raise PermissionDenied("emergency access reads, it does not deposit")
+    staged = staged_upload(request.session, token, str(patient.public_id))
+    list_url = reverse("imaging:patient_studies", args=[patient.public_id])
+    if staged is None:
+        messages.warning(
+            request, _("Ce dépôt a expiré ou a déjà été traité : renvoyez les fichiers.")
+        )
+        return redirect(list_url)
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["decision"] == "cancel":
+            discard(request.session, token)
+            messages.info(request, _("Dépôt annulé : aucun fichier n'a été conservé."))
+            return redirect(list_url)
+        return _confirm_import(request, patient, staged)
+    return render(
+        request,
+        "imaging/upload_confirm.html",
+        {"patient": patient, "staged": staged, "mismatches": staged.mismatches},
+    )
+
+
+def _confirm_import(request: HttpRequest, patient: Patient, staged: Any) -> HttpResponse:
+    report = None
+    if staged.report_id:
+        report = report_for(request.user, patient, staged.report_id)
+    inspection = inspect_paths(staged.paths())  # judged again: the decision is on these bytes
+    try:
+        result = _import(
+            request, patient, inspection.candidates, report=report, identity_confirmed=True
+        )
+    finally:
+        discard(request.session, staged.token)
+    rows = staged.refused + refusal_rows(inspection.refusals)
+    return _after_import(request, patient, rows, result)
+
+
+# -------------------------------------------------------------------------- patient
+
+
+@never_cache
+@patient_required
+@require_GET
+def my_studies(request: HttpRequest) -> HttpResponse:
+    """The patient's own imaging studies."""
+    patient = access.own_patient(request.user)
+    read_traced(
+        actor=request.user,
+        patient=patient,
+        action=AccessAction.TIMELINE_VIEW,
+        request=request,
+        detail="imagerie",
+    )
+    return render(
+        request,
+        "imaging/my_studies.html",
+        {"patient": patient, "studies": studies_for(request.user, patient)},
+    )
+
+
+# ---------------------------------------------------------------- study and viewer
+
+
+@never_cache
+@login_required
+@require_GET
+def study_detail(request: HttpRequest, entry_id: str) -> HttpResponse:
+    """One study: its series with thumbnails, its report, who deposited it."""
+    study = study_for(request.user, entry_id)
+    services.study_read_traced(actor=request.user, study=study, request=request)
+    can_edit = may_edit_study(request.user, study)
+    return render(
+        request,
+        "imaging/study_detail.html",
+        {
+            "study": study,
+            "patient": study.entry.patient,
+            "series_list": series_with_counts(study),
+            "report_visible": report_visible(request.user, study),
+            "report_form": ReportForm(
+                actor=request.user,
+                patient=study.entry.patient,
+                initial={"report": study.report},
+            )
+            if can_edit
+            else None,
+        },
+    )
+
+
+@never_cache
+@professional_required
+@require_POST
+def study_report(request: HttpRequest, entry_id: str) -> HttpResponse:
+    """Attach or change the CR d'imagerie of a study."""
+    study = study_for(request.user, entry_id)
+    if not may_edit_study(request.user, study):
+        raise PermissionDenied("no normal access")
+    form = ReportForm(request.POST, actor=request.user, patient=study.entry.patient)
+    if form.is_valid():
+        services.study_attach_report(
+            actor=request.user,  # type: ignore[arg-type]
+            study=study,
+            report=form.cleaned_data["report"],
+            request=request,
+        )
+        messages.success(request, _("Compte rendu d'imagerie mis à jour."))
+    else:
+        messages.error(request, _("Ce compte rendu ne peut pas être rattaché à cet examen."))
+    return redirect("imaging:study_detail", entry_id=study.entry.public_id)
+
+
+@dataclass(frozen=True)
+class _Position:
+    index: int  # 0-based position among every frame of every instance
+    total: int
+    instance: int  # 0-based instance index
+    frame: int  # 0-based frame inside that instance
+
+
+def _position(frames: list[int], requested: str | None) -> _Position:
+    total = sum(frames)
+    try:
+        index = int(requested or 0)
+    except ValueError:
+        index = 0
+    index = min(max(index, 0), max(total - 1, 0))
+    seen = 0
+    for number, count in enumerate(frames):
+        if index < seen + count:
+            return _Position(index, total, number, index - seen)
+        seen += count
+    return _Position(0, total, 0, 0)
+
+
+@never_cache
+@login_required
+@require_GET
+def series_viewer(request: HttpRequest, series_id: str) -> HttpResponse:
+    """The viewer: one image large, window presets, scrolling (keyboard with the script,
+    plain links without), key tags, download of the original."""
+    series = series_for(request.user, series_id)
+    study = series.study
+    services.study_read_traced(
+        actor=request.user, study=study, request=request, detail="visionneuse"
+    )
+    light = list(
+        series.instances.order_by("instance_number", "pk").values_list(
+            "public_id", "frames", "instance_number", "preview_status"
+        )
+    )
+    if not light:
+        raise Http404("empty series")
+    position = _position([row[1] for row in light], request.GET.get("n"))
+    current = series.instances.get(public_id=light[position.instance][0])
+    presets = viewer_presets(current)
+    preset = _chosen(presets, request.GET.get("w"))
+    return render(
+        request,
+        "imaging/series_viewer.html",
+        {
+            "series": series,
+            "study": study,
+            "patient": study.entry.patient,
+            "current": current,
+            "position": position,
+            "presets": presets,
+            "preset": preset,
+            "render_url": _render_url(current, position.frame, presets[preset], VIEWER_SIZE),
+            "viewer_data": {
+                "images": [[str(pk), frames, number, st] for pk, frames, number, st in light],
+                "presets": presets,
+                "size": VIEWER_SIZE,
+                "render": reverse("imaging:instance_render", args=[_ZERO]),
+                "download": reverse("imaging:instance_download", args=[_ZERO]),
+                "zero": _ZERO,
+            },
+            "links": _viewer_links(position, preset),
+            "unavailable": current.preview_status == PreviewStatus.UNAVAILABLE,
+        },
+    )
+
+
+_ZERO = "00000000-0000-0000-0000-000000000000"
+
+
+def viewer_presets(instance: Instance) -> list[dict[str, Any]]:
+    """The file's own rendering first (its VOI, else an automatic window), then the windows
+    it carries, then the CT presets (soft tissue, lung, bone, brain, liver) for CT."""
+    default = {"label": _("Fenêtre par défaut"), "center": None, "width": None}
+    default["explanation"] = _("Celle du fichier, sinon calculée sur l'image")
+    return [default, *instance.presets()]
+
+
+def _chosen(presets: list[dict[str, Any]], requested: str | None) -> int:
+    try:
+        chosen = int(requested or 0)
+    except ValueError:
+        return 0
+    return chosen if 0 <= chosen < len(presets) else 0
+
+
+def _render_url(instance: Instance, frame: int, preset: dict[str, Any], size: int) -> str:
+    url = reverse("imaging:instance_render", args=[instance.public_id])
+    query = f"?frame={frame}&size={size}"
+    if preset.get("center") is not None:
+        query += f"&wc={preset['center']:g}&ww={preset['width']:g}"
+    return url + query
+
+
+def _viewer_links(position: _Position, preset: int) -> list[dict[str, Any]]:
+    """First, previous, next, last: plain links (the script turns them into buttons)."""
+    last = max(position.total - 1, 0)
+    steps = [
+        ("first", _("Première"), 0),
+        ("previous", _("Précédente"), max(position.index - 1, 0)),
+        ("next", _("Suivante"), min(position.index + 1, last)),
+        ("last", _("Dernière"), last),
+    ]
+    return [
+        {
+            "step": step,
+            "label": label,
+            "href": f"?n={target}&w={preset}",
+            "disabled": target == position.index,
+        }
+        for step, label, target in steps
+    ]
+
+
+# ------------------------------------------------------------------------- images
+
+
+def _render_params(request: HttpRequest, instance: Instance) -> tuple[Any, ...] | None:
+    """(frame, window, size) from the query string, or None when invalid."""
+    try:
+        frame = int(request.GET["frame"]) if "frame" in request.GET else None
+        size = int(request.GET.get("size", VIEWER_SIZE))
+        centre, width = request.GET.get("wc"), request.GET.get("ww")
+        window = (float(centre), float(width)) if centre is not None and width is not None else None
+    except (ValueError, OverflowError):
+        return None
+    if frame is not None and not 0 <= frame < instance.frames:
+        return None
+    if not 16 <= size <= MAX_RENDER_SIZE:
+        return None
+    if window is not None and not (
+        all(math.isfinite(v) and abs(v) <= 1e7 for v in window) and window[1] > 0
+    ):
+        return None
+    return frame, window, size
+
+
+@never_cache
+@login_required
+@require_GET
+def instance_render(request: HttpRequest, instance_id: str) -> HttpResponseBase:
+    """One frame rendered by the server at the requested window and size (cached)."""
+    instance = instance_for(request.user, instance_id)
+    params = _render_params(request, instance)
+    if params is None:
+        return HttpResponseBadRequest("paramètres d'affichage invalides")
+    services.image_read_traced(actor=request.user, study=instance.series.study, request=request)
+    frame, window, size = params
+    try:
+        data = previews.instance_render(instance=instance, frame=frame, window=window, size=size)
+    except DicomRejected:
+        raise Http404("image not renderable") from None
+    return _png(data)
+
+
+@never_cache
+@login_required
+@require_GET
+def instance_thumbnail(request: HttpRequest, instance_id: str) -> HttpResponseBase:
+    """The instance's stored preview (404 until it exists, or when it cannot be made)."""
+    instance = instance_for(request.user, instance_id)
+    if not instance.preview:
+        raise Http404("no preview")
+    services.image_read_traced(actor=request.user, study=instance.series.study, request=request)
+    with default_storage.open(instance.preview.name or "", "rb") as fh:
+        return _png(fh.read())
+
+
+@never_cache
+@login_required
+@require_GET
+def series_thumbnail(request: HttpRequest, series_id: str) -> HttpResponseBase:
+    """The series' thumbnail (404 until it exists, or when it cannot be made)."""
+    series = series_for(request.user, series_id)
+    if not series.thumbnail:
+        raise Http404("no thumbnail")
+    services.image_read_traced(actor=request.user, study=series.study, request=request)
+    with default_storage.open(series.thumbnail.name or "", "rb") as fh:
+        return _png(fh.read())
+
+
+@never_cache
+@login_required
+@require_GET
+def instance_download(request: HttpRequest, instance_id: str) -> HttpResponseBase:
+    """The original DICOM file as stored (preamble zeroed), as an attachment."""
+    instance = instance_for(request.user, instance_id)
+    services.instance_download_traced(actor=request.user, instance=instance, request=request)
+    response = FileResponse(
+        default_storage.open(instance.file.name or "", "rb"),
+        as_attachment=True,
+        filename=instance.download_name,
+        content_type="application/dicom",
+    )
+    return _file_response(response)
