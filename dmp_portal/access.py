@@ -17,8 +17,9 @@ The rules (PRODUCT.md §4, in order of precedence), all decided inside database 
 5. an entry invisible to the patient is hidden from the patient only, until announced or
    30 days after deposit;
 6. the profession × document-type matrix removes the types a profession may not read;
-7. administrators, staff and superusers get nothing from being so (``with_superuser=False``,
-   ``accept_global_perms=False``; never ``user.has_perm``);
+7. administrators, staff and superusers get nothing from being so: only object rows of the
+   user count (the effect of guardian's ``with_superuser=False, accept_global_perms=False``;
+   never ``user.has_perm``);
 8. anything out of scope answers 404, exactly like a missing object.
 
 Grants are O(1) rows per (patient, professional), whatever the size of the DMP.
@@ -32,10 +33,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.http import Http404, HttpRequest
 from django.utils import timezone
-from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+from guardian.shortcuts import assign_perm, remove_perm
 
 from identity.models import DmpStatus, Patient, PatientUserObjectPermission, User
 from records.models import (
@@ -59,17 +68,23 @@ GENESIS_DIGEST = "0" * 64
 # --- Scope: DMPs ---------------------------------------------------------------------------
 
 
-def _is_professional(user: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_verified_professional)
+def _dmp_grant(user: Any) -> Exists:
+    """The DMP-level ``view_patient`` row of ``user`` on the outer patient, as an EXISTS.
 
-
-def _dmp_grants(user: Any) -> QuerySet[Patient]:
-    return get_objects_for_user(
-        user,
-        VIEW_DMP,
-        klass=Patient.objects.open(),
-        with_superuser=False,
-        accept_global_perms=False,
+    Guardian keeps the rows (written with ``assign_perm`` / ``remove_perm`` below); the read
+    probes its direct foreign-key table by its unique (user, permission, object) index.
+    Guardian's ``get_objects_for_user`` also looks at group rows through a text cast of the
+    primary key, which no index serves: measured at 100 000 patients it scanned them all on
+    every request (bench/bench_access.py). Being superuser or holding a model-wide permission
+    grants nothing here, as with ``with_superuser=False, accept_global_perms=False``.
+    """
+    return Exists(
+        PatientUserObjectPermission.objects.filter(
+            user=user,
+            content_object=OuterRef("pk"),
+            permission__codename="view_patient",
+            permission__content_type__app_label="identity",
+        )
     )
 
 
@@ -80,7 +95,8 @@ def _active_emergencies(user: Any) -> QuerySet[EmergencyAccess]:
 def patients_for(user: Any) -> QuerySet[Patient]:
     """The DMPs ``user`` may open, as a queryset (empty for anyone without clinical access).
 
-    For a professional each row carries ``access_mode`` (normal, emergency or samu).
+    For a professional each row carries ``_normal``, ``_emergency_mode`` and
+    ``_first_access_pending`` (read by ``access_mode`` and ``read_traced``: no extra query).
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Patient.objects.none()
@@ -89,16 +105,20 @@ def patients_for(user: Any) -> QuerySet[Patient]:
     if not user.is_verified_professional:
         return Patient.objects.none()
     emergencies = _active_emergencies(user)
-    blocked = CareRelation.objects.filter(
-        professional__user=user, status=CareRelationStatus.BLOCKED
-    ).values("patient_id")
-    normal = Q(pk__in=_dmp_grants(user).values("pk")) | Q(medecin_traitant__user=user)
+    blocked = Exists(
+        CareRelation.objects.filter(
+            patient=OuterRef("pk"), professional__user=user, status=CareRelationStatus.BLOCKED
+        )
+    )
+    traitant = Q(medecin_traitant__user=user)
+    normal = Q(_dmp_grant(user)) | traitant
+    emergency = Q(Exists(emergencies.filter(patient=OuterRef("pk"))))
     return (
         Patient.objects.open()
-        .filter(normal | Q(pk__in=emergencies.values("patient_id")))
-        .exclude(Q(pk__in=blocked) & ~Q(medecin_traitant__user=user))
+        .filter(normal | emergency)
+        .exclude(Q(blocked) & ~traitant)
         .annotate(
-            _normal=Exists(Patient.objects.filter(pk=OuterRef("pk")).filter(normal)),
+            _normal=ExpressionWrapper(normal, output_field=BooleanField()),
             _first_access_pending=Exists(
                 CareRelation.objects.filter(
                     patient=OuterRef("pk"),
@@ -160,17 +180,7 @@ def access_mode(user: Any, patient: Patient) -> str:
 # --- Scope: entries ------------------------------------------------------------------------
 
 
-def _masked_grants(user: Any) -> QuerySet[Entry]:
-    return get_objects_for_user(
-        user,
-        VIEW_ENTRY,
-        klass=Entry.objects.filter(masked=True),
-        with_superuser=False,
-        accept_global_perms=False,
-    )
-
-
-def _entry_scope(user: Any) -> Q | None:
+def _entry_scope(user: Any, patient: Patient | None = None) -> Q | None:
     """The rules as one filter on Entry for ``user``; None when they may see nothing."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
@@ -183,16 +193,24 @@ def _entry_scope(user: Any) -> Q | None:
     denied_types = ProfessionDocumentRule.objects.filter(
         profession=user.professional.profession
     ).values("document_type")
-    return (
-        Q(patient__in=patients_for(user).values("pk"))
-        & ~Q(document_type__in=denied_types)
-        & (Q(masked=False) | Q(pk__in=_masked_grants(user).values("pk")))
+    masked_grant = Exists(
+        EntryUserObjectPermission.objects.filter(
+            user=user,
+            content_object=OuterRef("pk"),
+            permission__codename="view_entry",
+            permission__content_type__app_label="records",
+        )
     )
+    if patient is not None:  # one DMP: the scope is decided once per query, not per entry
+        in_scope = Q(Exists(patients_for(user).filter(pk=patient.pk)))
+    else:
+        in_scope = Q(Exists(patients_for(user).filter(pk=OuterRef("patient_id"))))
+    return in_scope & ~Q(document_type__in=denied_types) & (Q(masked=False) | Q(masked_grant))
 
 
 def entries_for(user: Any, patient: Patient | None = None) -> QuerySet[Entry]:
     """The entries ``user`` may read (of ``patient`` when given), as one query."""
-    scope = _entry_scope(user)
+    scope = _entry_scope(user, patient)
     if scope is None:
         return Entry.objects.none()
     entries = Entry.objects.filter(scope)
