@@ -238,10 +238,27 @@ class Viewer:
 
 def who_can_see(entry: Entry) -> list[Viewer]:
     """For the patient: every professional who can read ``entry`` now, with the rule that
-    grants it (a few queries, on one entry's page; the same rules as ``entries_for``)."""
+    grants it — the same rules as ``entries_for``, in three queries whatever the number of
+    professionals (relations with their grant, active emergencies, the matrix column)."""
     patient = entry.patient
     if not patient.is_open:
         return []
+    relations = list(
+        CareRelation.objects.filter(patient=patient)
+        .select_related("professional__user")
+        .annotate(
+            has_grant=Exists(
+                PatientUserObjectPermission.objects.filter(
+                    user=OuterRef("professional__user"),
+                    content_object=patient,
+                    permission__codename="view_patient",
+                )
+            )
+        )
+    )
+    blocked = {r.professional_id for r in relations if r.status == CareRelationStatus.BLOCKED} - {
+        patient.medecin_traitant_id
+    }
     candidates: list[Viewer] = []
     if patient.medecin_traitant is not None:
         candidates.append(Viewer(patient.medecin_traitant, "médecin traitant"))
@@ -249,7 +266,11 @@ def who_can_see(entry: Entry) -> list[Viewer]:
         if entry.author is not None:
             candidates.append(Viewer(entry.author, "auteur du document"))
     else:
-        candidates += _authorised_viewers(patient)
+        candidates += [
+            Viewer(r.professional, str(r.get_reason_display()))
+            for r in relations
+            if r.status == CareRelationStatus.AUTHORISED and r.has_grant
+        ]
         candidates += [
             Viewer(emergency.professional, "accès en urgence", emergency.expires_at)
             for emergency in EmergencyAccess.objects.filter(
@@ -261,11 +282,6 @@ def who_can_see(entry: Entry) -> list[Viewer]:
             "profession", flat=True
         )
     )
-    blocked = set(
-        CareRelation.objects.filter(patient=patient, status=CareRelationStatus.BLOCKED).values_list(
-            "professional_id", flat=True
-        )
-    ) - {patient.medecin_traitant_id}
     viewers: dict[int, Viewer] = {}
     for viewer in candidates:
         professional = viewer.professional
@@ -277,26 +293,6 @@ def who_can_see(entry: Entry) -> list[Viewer]:
         ):
             viewers[professional.pk] = viewer
     return sorted(viewers.values(), key=lambda v: v.professional.user.last_name)
-
-
-def _authorised_viewers(patient: Patient) -> list[Viewer]:
-    granted = _grantee_ids(patient)
-    relations = CareRelation.objects.filter(
-        patient=patient, status=CareRelationStatus.AUTHORISED
-    ).select_related("professional__user")
-    return [
-        Viewer(relation.professional, str(relation.get_reason_display()))
-        for relation in relations
-        if relation.professional.user_id in granted
-    ]
-
-
-def _grantee_ids(patient: Patient) -> set[int]:
-    return set(
-        PatientUserObjectPermission.objects.filter(
-            content_object=patient, permission__codename="view_patient"
-        ).values_list("user_id", flat=True)
-    )
 
 
 # --- Grants (called only from services, which record the event) ------------------------------

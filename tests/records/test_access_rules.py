@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -219,3 +220,46 @@ def test_authorise_revoke_block_write_constant_rows(
     rows_after = PatientUserObjectPermission.objects.count() + CareRelation.objects.count()
     assert rows_after - rows_before == 2  # one relation, one DMP-level grant — not 30
     assert EntryUserObjectPermission.objects.count() == 0
+
+
+def test_who_can_see_names_each_viewer_and_the_rule(
+    alice: Patient,
+    doctor: Professional,
+    authorised_doctor: Professional,
+    blocked_doctor: Professional,
+    emergency_doctor: Professional,
+    django_assert_max_num_queries: Any,
+) -> None:
+    pharmacist = make_professional("ph2@test.example", profession="pharmacien", specialty="")
+    revoked = make_professional("rev@test.example")
+    for professional in (pharmacist, revoked):
+        care_authorise(
+            actor=alice.user,
+            patient=alice,
+            professional=professional,
+            reason=AuthorisationReason.PATIENT,
+        )
+    care_revoke(actor=alice.user, patient=alice, professional=revoked)
+    operative = deposit(doctor, alice, title="op", document_type="34874-8")
+    operative = Entry.objects.select_related("patient__medecin_traitant__user", "author__user").get(
+        pk=operative.pk
+    )
+    with django_assert_max_num_queries(3):
+        viewers = {v.professional.pk: v for v in access.who_can_see(operative)}
+    assert set(viewers) == {doctor.pk, authorised_doctor.pk, emergency_doctor.pk}
+    assert viewers[doctor.pk].reason == "médecin traitant"
+    assert viewers[emergency_doctor.pk].until is not None
+    # The same answer as the funnel, professional by professional.
+    for professional in (
+        doctor,
+        authorised_doctor,
+        blocked_doctor,
+        emergency_doctor,
+        pharmacist,
+        revoked,
+    ):
+        sees = access.entries_for(professional.user, alice).filter(pk=operative.pk).exists()
+        assert sees == (professional.pk in viewers), professional
+    entry_mask(actor=alice.user, entry=operative, masked=True)
+    operative.refresh_from_db()
+    assert {v.professional.pk for v in access.who_can_see(operative)} == {doctor.pk}

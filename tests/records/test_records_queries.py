@@ -116,10 +116,10 @@ def test_lab_report_detail(
     # event (3), observations
     statements = _pinned(logged_in(doctor.user), url, 5 + EVENT_PRO + 1, django_assert_num_queries)
     assert len(statements) == 9
-    # The patient: session, user, entry + lab report, event (3), who can see it
-    # (grantees, authorised relations, emergencies, matrix, blocked), observations.
-    statements = _pinned(patient_client, url, 3 + EVENT_PATIENT + 5 + 1, django_assert_num_queries)
-    assert len(statements) == 12  # who_can_see's five queries (access.py) are the excess
+    # The patient: session, user, entry + lab report, event (3), who can see it (relations
+    # with their grant, emergencies, the matrix column), observations.
+    statements = _pinned(patient_client, url, 3 + EVENT_PATIENT + 3 + 1, django_assert_num_queries)
+    assert len(statements) == 10
 
 
 @pytest.mark.parametrize("size", SIZES)
