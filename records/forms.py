@@ -31,15 +31,35 @@ _DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-
 _DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M"]
 
 
+# Choices showing reference-data labels are callables: Django evaluates them when the field
+# is rendered or validated, so they follow the language of the request (French or English).
+# Built at import time they would be frozen in the default language.
+
+
 def _analyte_choices() -> list[Any]:
     groups: list[Any] = [("", _("— choisir une analyse —"))]
     for group in reference.ANALYTE_GROUPS:
         items = reference.analytes_in_group(group.key)
         if items:
             groups.append(
-                (group.label, [(item.code, f"{item.label} ({item.code})") for item in items])
+                (
+                    group.display_label(),
+                    [(item.code, f"{item.display_label()} ({item.code})") for item in items],
+                )
             )
     return groups
+
+
+def _interpretation_choices() -> list[Any]:
+    return [("", _("— calculée —")), *labs.flag_choices()]
+
+
+def _document_type_choices() -> list[Any]:
+    return [("", _("— choisir —")), *reference.document_type_choices(lang=None)]
+
+
+def _document_type_filter_choices() -> list[Any]:
+    return [("", _("Tous les types")), *reference.document_type_choices(lang=None)]
 
 
 def _not_future_date(value: Any, label: str) -> None:
@@ -101,7 +121,7 @@ class ObservationForm(forms.Form):
     ref_text = forms.CharField(label=_("Référence (texte)"), max_length=200, required=False)
     interpretation = forms.ChoiceField(
         label=_("Interprétation"),
-        choices=[("", _("— calculée —")), *labs.FLAG_CHOICES],
+        choices=_interpretation_choices,
         required=False,
     )
     critical = forms.BooleanField(label=_("Valeur critique"), required=False)
@@ -159,7 +179,7 @@ ObservationFormSet = forms.formset_factory(
 class ReportForm(SubmissionKeyForm):
     document_type = forms.ChoiceField(
         label=_("Type de document"),
-        choices=[("", _("— choisir —")), *reference.document_type_choices()],
+        choices=_document_type_choices,
     )
     title = forms.CharField(label=_("Titre"), max_length=200)
     act_date = forms.DateField(label=_("Date de l'acte"), widget=_DATE)
@@ -291,7 +311,7 @@ class AllergyForm(SubmissionKeyForm):
 class TimelineFilterForm(forms.Form):
     type = forms.ChoiceField(
         label=_("Type de document"),
-        choices=[("", _("Tous les types")), *reference.document_type_choices()],
+        choices=_document_type_filter_choices,
         required=False,
     )
     auteur = forms.CharField(label=_("Auteur (nom)"), max_length=100, required=False)

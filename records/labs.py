@@ -15,6 +15,8 @@ Conventions
 * "A" (abnormal) is never computed; it comes only from the laboratory (``Interpretation.given``).
 * Censored results ("< 0,5", "> 1 000") are textual for storage but keep their bound;
   ``interpret_result`` classifies them when the bound decides (lab quantities are >= 0).
+* Labels and messages are French; the ``display_*`` helpers (flag labels, numbers, change
+  descriptions) follow ``lang`` or the active language (``reference.display_language``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ __all__ = [
     "Trend",
     "TrendPoint",
     "build_trend",
+    "flag_choices",
     "format_date_fr",
+    "format_number",
     "format_number_fr",
     "interpret",
     "interpret_result",
@@ -221,6 +225,13 @@ class Flag(StrEnum):
 
     @property
     def label(self) -> str:
+        """French label (what the model's choices and the services use)."""
+        return _FLAG_LABELS[self]
+
+    def display_label(self, lang: str | None = None) -> str:
+        """The label in ``lang`` (default: the active language)."""
+        if reference.display_language(lang) == "en":
+            return _FLAG_LABELS_EN[self]
         return _FLAG_LABELS[self]
 
     @property
@@ -236,8 +247,23 @@ _FLAG_LABELS = {
     Flag.HH: "Très élevé (critique)",
     Flag.A: "Anormal",
 }
+_FLAG_LABELS_EN = {
+    Flag.LL: "Critically low",
+    Flag.L: "Low",
+    Flag.N: "Normal",
+    Flag.H: "High",
+    Flag.HH: "Critically high",
+    Flag.A: "Abnormal",
+}
 
 FLAG_CHOICES: tuple[tuple[str, str], ...] = tuple((flag.value, flag.label) for flag in Flag)
+
+
+def flag_choices(lang: str | None = None) -> list[tuple[str, str]]:
+    """``(code, label)`` pairs in ``lang`` (default: the active language), for a form's
+    choices built per request (``FLAG_CHOICES`` stays French: it is the model field's)."""
+    return [(flag.value, flag.display_label(lang)) for flag in Flag]
+
 
 Number = Decimal | int | float
 
@@ -429,6 +455,20 @@ def format_number_fr(value: Number, decimals: int | None = None, *, grouping: bo
     return text
 
 
+def format_number(
+    value: Number, decimals: int | None = None, *, lang: str | None = None, grouping: bool = True
+) -> str:
+    """A number the way ``lang`` writes it (default: the active language): French decimal
+    comma and narrow no-break space between thousands (``format_number_fr``), or English
+    decimal point and comma between thousands. Same precision rules in both."""
+    if reference.display_language(lang) == "fr":
+        return format_number_fr(value, decimals, grouping=grouping)
+    # French text back to English: thousands "\u202f" -> ",", decimal "," -> ".".
+    text = format_number_fr(value, decimals, grouping=True)
+    text = text.replace(",", ".").replace("\u202f", "," if grouping else "")
+    return text
+
+
 def _float_text(value: float) -> str:
     if not math.isfinite(value):
         return str(value)
@@ -539,17 +579,34 @@ class Change:
             )
         return f"Le {format_date_fr(self.when)} : " + " ; ".join(parts) + "."
 
+    def display_description(self, lang: str | None = None) -> str:
+        """``description`` in ``lang`` (default: the active language)."""
+        if reference.display_language(lang) == "fr":
+            return self.description
+        parts = []
+        if self.unit_changed:
+            parts.append(
+                f"unit changed ({reference.display_unit_label(self.previous.original_unit, 'en')}"
+                f" → {reference.display_unit_label(self.current.original_unit, 'en')})"
+            )
+        if self.range_changed:
+            parts.append(
+                f"reference range changed ({_range_text(self.previous, 'en')} → "
+                f"{_range_text(self.current, 'en')})"
+            )
+        return f"On {format_date_fr(self.when)}: " + "; ".join(parts) + "."
 
-def _range_text(point: TrendPoint) -> str:
+
+def _range_text(point: TrendPoint, lang: str = "fr") -> str:
     low, high = point.original_low, point.original_high
-    unit = reference.unit_label(point.original_unit)
+    unit = reference.display_unit_label(point.original_unit, lang)
     if low is not None and high is not None:
-        return f"{format_number_fr(low)}–{format_number_fr(high)} {unit}"
+        return f"{format_number(low, lang=lang)}–{format_number(high, lang=lang)} {unit}"
     if low is not None:
-        return f"≥ {format_number_fr(low)} {unit}"
+        return f"≥ {format_number(low, lang=lang)} {unit}"
     if high is not None:
-        return f"≤ {format_number_fr(high)} {unit}"
-    return "aucun"
+        return f"≤ {format_number(high, lang=lang)} {unit}"
+    return "aucun" if lang == "fr" else "none"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase  # noqa: TID251
 
 from identity.models import Profession
-from records.reference import DOCUMENT_TYPES
+from records.reference import DOCUMENT_TYPES, document_type_label
 
 INVISIBLE_REMINDER_AFTER = timedelta(days=14)
 INVISIBLE_RELEASE_AFTER = timedelta(days=30)
@@ -136,7 +136,8 @@ class Entry(models.Model):
 
     @property
     def document_type_label(self) -> str:
-        return str(self.get_document_type_display()).rsplit(" (", 1)[0]
+        """The document type's label in the active language (derived from the stored code)."""
+        return document_type_label(self.document_type)
 
     def hidden_from_patient_now(self) -> bool:
         return bool(

@@ -167,6 +167,9 @@ class _Locale:
     def plural(self, count: int) -> str:
         return "" if count == 1 else "s"
 
+    def unit(self, code: str) -> str:
+        return reference.display_unit_label(code, self.lang)
+
 
 def _locale(lang: str) -> _Locale:
     base = lang.split("-")[0].lower() if _LANG_RE.match(lang) else "fr"
@@ -316,7 +319,7 @@ def _legend(uid: str, shown: Sequence[Series], layout: _Layout, loc: _Locale) ->
             dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
             label = loc.texts["series"].format(
                 index=index + 1,
-                unit=series.unit_label,
+                unit=loc.unit(series.unit),
                 count=len(series.points),
                 s=loc.plural(len(series.points)),
             )
@@ -360,7 +363,7 @@ def _y_axis(scale: _YScale, layout: _Layout, series: Series, loc: _Locale) -> li
         f'<line x1="{_n(layout.left)}" y1="{_n(scale.bottom)}" x2="{_n(layout.right)}" '
         f'y2="{_n(scale.bottom)}" stroke="#444444" stroke-width="1"/>'
         f'<text class="trend-unit" x="4" y="{_n(scale.top - 5)}" fill="#222222" '
-        f'font-weight="bold">{_text(series.unit_label)}</text>'
+        f'font-weight="bold">{_text(loc.unit(series.unit))}</text>'
         "</g>"
     )
     return parts
@@ -405,7 +408,7 @@ def _band(uid: str, series: Series, x: _XScale, y: _YScale, layout: _Layout) -> 
 
 def _range_text(point: TrendPoint, loc: _Locale) -> str:
     low, high = point.original_low, point.original_high
-    unit = reference.unit_label(point.original_unit)
+    unit = loc.unit(point.original_unit)
     if low is not None and high is not None:
         return f"{loc.number(low)}–{loc.number(high)} {unit}"
     if low is not None:
@@ -420,8 +423,8 @@ def _change_text(change: Change, loc: _Locale) -> str:
     if change.unit_changed:
         what.append(
             loc.texts["change_unit"].format(
-                before=reference.unit_label(change.previous.original_unit),
-                after=reference.unit_label(change.current.original_unit),
+                before=loc.unit(change.previous.original_unit),
+                after=loc.unit(change.current.original_unit),
             )
         )
     if change.range_changed:
@@ -437,7 +440,7 @@ def _marks(
     changes: Sequence[Change], x: _XScale, y: _YScale, layout: _Layout, loc: _Locale
 ) -> list[str]:
     parts = ['<g class="trend-changes">']
-    label_end = 4 + len(reference.unit_label(changes[0].current.unit)) * _CHAR + 8 if changes else 0
+    label_end = 4 + len(loc.unit(changes[0].current.unit)) * _CHAR + 8 if changes else 0
     for change in changes:
         xc = x(when_ordinal(change.when))
         parts.append(
@@ -468,9 +471,9 @@ def _change_key(change: Change) -> str:
 
 
 def _point_title(point: TrendPoint, loc: _Locale) -> str:
-    original = f"{loc.number(point.original_value)} {reference.unit_label(point.original_unit)}"
+    original = f"{loc.number(point.original_value)} {loc.unit(point.original_unit)}"
     if point.converted:
-        converted = f"{loc.number(point.value)} {reference.unit_label(point.unit)}"
+        converted = f"{loc.number(point.value)} {loc.unit(point.unit)}"
         original += " (" + loc.texts["converted"].format(value=converted) + ")"
     return f"{format_date_fr(point.when)} : {original} — {loc.flag(point.flag)}"
 
@@ -569,7 +572,7 @@ def _describe(trend: Trend, loc: _Locale) -> str:
         sentences.append(
             texts["series_desc"].format(
                 index=index,
-                unit=series.unit_label,
+                unit=loc.unit(series.unit),
                 count=len(values),
                 s=loc.plural(len(values)),
                 low=loc.number(min(values)),
@@ -592,7 +595,7 @@ def _describe_flags(trend: Trend, loc: _Locale) -> list[str]:
     elif any(p.flag is not None for p in points):
         sentences.append(loc.texts["all_in"])
     latest = points[-1]
-    value = f"{loc.number(latest.original_value)} {reference.unit_label(latest.original_unit)}"
+    value = f"{loc.number(latest.original_value)} {loc.unit(latest.original_unit)}"
     sentences.append(
         loc.texts["last"].format(
             value=value, date=format_date_fr(latest.when), flag=loc.flag(latest.flag)

@@ -622,18 +622,19 @@ def _exact(observation: Observation) -> Any:
         return observation.value_numeric.normalize() if observation.value_numeric else None
 
 
-def _series_rows(series: labs.Series) -> list[tuple[labs.TrendPoint, str]]:
+def _series_rows(series: labs.Series, lang: str) -> list[tuple[labs.TrendPoint, str]]:
     """Each point with its value in the series unit, converted values shown with the
-    precision the laboratory used for the series' own values (7,0 %, not 6,998 %)."""
+    precision the laboratory used for the series' own values (7,0 %, not 6,998 %), written
+    the way ``lang`` writes numbers (the same as the chart: 6,1 in French, 6.1 in English)."""
     typed = [p.original_value for p in series.points if not p.converted]
     exponents = [v.as_tuple().exponent for v in typed]
     decimals = max([-e for e in exponents if isinstance(e, int)] + [0]) if typed else 2
     return [
         (
             point,
-            labs.format_number_fr(point.value, decimals)
+            labs.format_number(point.value, decimals, lang=lang)
             if point.converted
-            else labs.format_number_fr(point.original_value),
+            else labs.format_number(point.original_value, lang=lang),
         )
         for point in series.points
     ]
@@ -675,16 +676,17 @@ def _trend(
         for obs in observations
         if obs.value_numeric is not None
     ]
-    trend = labs.build_trend(item.code, points, item.default_unit, label=item.label)
-    lang = "en" if (translation.get_language() or "fr").startswith("en") else "fr"
-    title = _("%(label)s : évolution") % {"label": item.label}
+    lang = reference.display_language(translation.get_language() or "fr")
+    label = item.display_label(lang)
+    trend = labs.build_trend(item.code, points, item.default_unit, label=label)
+    title = _("%(label)s : évolution") % {"label": label}
     svg = render_trend_svg(trend, title=title, lang=lang)
     context = {
         "patient": patient,
         "professional": professional,
         "analyte": item,
         "trend": trend,
-        "tables": [(series, _series_rows(series)) for series in trend.series],
+        "tables": [(series, _series_rows(series, lang)) for series in trend.series],
         "svg": svg,
         "others": [obs for obs in observations if obs.value_numeric is None],
         "conversions": reference.CONVERSIONS.get(item.code, ()),

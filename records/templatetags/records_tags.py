@@ -1,4 +1,9 @@
-"""Display helpers for records pages: French numbers, unit labels, interpretation labels."""
+"""Display helpers for records pages: numbers, unit labels, interpretation labels and the
+labels of coded data (analytes, allergens), in the active language (French or English).
+
+Codes are what is stored; labels are derived from the reference tables here, so an English
+page shows English labels whatever the language of the professional who deposited the data.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from typing import Any
 
 from django import template
 
-from records import labs, reference
+from records import allergens, labs, reference
 
 register = template.Library()
 
@@ -23,13 +28,47 @@ def frnum(value: Any) -> str:
 
 
 @register.filter
+def num(value: Any) -> str:
+    """A number the active language's way (5,4 in French, 5.4 in English), with the
+    precision it carries."""
+    if value is None or value == "":
+        return ""
+    try:
+        return labs.format_number(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@register.filter
 def unit_label(code: Any) -> str:
-    return reference.unit_label(code) if code else ""
+    """Display label of a UCUM unit in the active language (UI/L in French, U/L in English)."""
+    return reference.display_unit_label(code) if code else ""
 
 
 @register.filter
 def flag_label(code: Any) -> str:
+    """Label of an interpretation flag (H, L...) in the active language."""
     try:
-        return labs.Flag(code).label
+        return labs.Flag(code).display_label()
     except ValueError:
         return ""
+
+
+@register.filter
+def analyte_label(observation: Any) -> str:
+    """Label of an observation's analyte in the active language, from its LOINC code; the
+    label stored with the result when the code is not in the reference table."""
+    item = reference.find_analyte(getattr(observation, "analyte_code", "") or "")
+    if item is not None:
+        return item.display_label()
+    return str(getattr(observation, "analyte_label", "") or "")
+
+
+@register.filter
+def substance_label(allergy: Any) -> str:
+    """An allergy's substance in the active language when it is a listed allergen (by code);
+    the label as recorded otherwise (free text)."""
+    listed = allergens.allergen(getattr(allergy, "substance_code", "") or "")
+    if listed is not None:
+        return listed.display_label()
+    return str(getattr(allergy, "substance_label", "") or "")
