@@ -37,6 +37,7 @@ from records.models import (
 )
 
 HISTORY_PAGE_SIZE = 50
+MAX_HISTORY_PAGE = 100_000
 EMERGENCY_SESSION_KEY = "dmp_emergencies"
 
 
@@ -190,7 +191,8 @@ def my_history(request: HttpRequest) -> HttpResponse:
     patient = access.own_patient(request.user)
     form = HistoryFilterForm(request.GET or None)
     try:
-        page = max(1, int(request.GET.get("page", "1")))
+        # Bounded: an absurd page number must not reach the database as an overflowing OFFSET.
+        page = min(max(1, int(request.GET.get("page", "1"))), MAX_HISTORY_PAGE)
     except ValueError:
         page = 1
     access.record_access(actor=request.user, patient=patient, action=AccessAction.HISTORY_VIEW)
