@@ -134,15 +134,21 @@ def patient_search(request: HttpRequest) -> HttpResponse:
         elif found.dmp_status == DmpStatus.CLOSED:
             state = "closed"
         elif access.may_read_dmp(request.user, found):
+            state = "readable"
+        else:
+            state = "no_access"
+        if found is not None:
+            # Telling a professional that a DMP exists (closed, or without access) is itself
+            # an access to patient data: the patient sees it in their history.
             access.record_access(
                 actor=request.user,
                 patient=found,
                 action=AccessAction.DMP_SEARCH_HIT,
+                detail={"readable": "", "closed": "DMP fermé", "no_access": "sans autorisation"}[
+                    state
+                ],
                 request=request,
             )
-            state = "readable"
-        else:
-            state = "no_access"
     return render(
         request,
         "identity/patient_search.html",
@@ -375,6 +381,14 @@ def my_settings(request: HttpRequest) -> HttpResponse:
     patient = access.own_patient(request.user)
     if not patient.is_open:
         return redirect("identity:my_dmp")
+    if request.method == "GET":
+        access.record_access(
+            actor=request.user,
+            patient=patient,
+            action=AccessAction.DMP_VIEW,
+            detail="paramètres",
+            request=request,
+        )
     oppositions = OppositionsForm(
         request.POST if request.POST.get("form") == "oppositions" else None,
         initial={

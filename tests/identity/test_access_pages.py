@@ -228,3 +228,24 @@ def test_first_access_by_an_authorised_professional_is_notified_once(
     client.get(url)
     client.get(url)
     assert Notification.objects.filter(recipient=alice.user, kind="first_access").count() == 1
+
+
+def test_a_search_revealing_a_dmp_without_access_is_traced(
+    client: Client, alice: Patient, stranger_doctor: Professional
+) -> None:
+    client.force_login(stranger_doctor.user)
+    client.get(reverse("identity:patient_search"), {"insc": alice.insc})
+    event = AccessEvent.objects.get(actor=stranger_doctor.user)
+    assert (event.patient, event.action, event.detail) == (
+        alice,
+        AccessAction.DMP_SEARCH_HIT,
+        "sans autorisation",
+    )
+
+
+def test_reading_the_settings_page_is_traced(client: Client, alice: Patient) -> None:
+    client.force_login(alice.user)
+    client.get(reverse("identity:my_settings"))
+    assert AccessEvent.objects.filter(
+        actor=alice.user, action=AccessAction.DMP_VIEW, detail="paramètres"
+    ).exists()
