@@ -164,8 +164,8 @@ def _pick(french: str, english: str, lang: str | None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class DocumentCategory:
-    """A family of document types, the column of the profession x document-type matrix."""
+class _KeyedLabel:
+    """A keyed family with a French label and its English twin."""
 
     key: str
     label: str  # French
@@ -174,6 +174,11 @@ class DocumentCategory:
     def display_label(self, lang: str | None = None) -> str:
         """The label in ``lang`` (default: the active language)."""
         return _pick(self.label, self.label_en, lang)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentCategory(_KeyedLabel):
+    """A family of document types, the column of the profession x document-type matrix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,14 +567,8 @@ def display_unit_label(code: str, lang: str | None = None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class AnalyteGroup:
-    key: str
-    label: str  # French
-    label_en: str = ""
-
-    def display_label(self, lang: str | None = None) -> str:
-        """The label in ``lang`` (default: the active language)."""
-        return _pick(self.label, self.label_en, lang)
+class AnalyteGroup(_KeyedLabel):
+    """A family of analytes (Hématologie, Ionogramme, …)."""
 
 
 @dataclass(frozen=True, slots=True)
