@@ -18,7 +18,7 @@ Usage (from the repository root; PostgreSQL on 127.0.0.1:5432, user postgres)::
 
    a. ``timeline``: ``records:timeline_pro`` of the big patient (1 000 entries, page 1 of 50,
       ``?tout=on``: the whole DMP, not just the last two years) as that professional;
-   b. ``history``: ``identity:my_history`` (50 events a page) as the big patient;
+   b. ``history``: ``records:my_history`` (50 events a page) as the big patient;
    c. ``authorise`` / ``revoke``: ``records.services.care_authorise`` then ``care_revoke`` of
       a professional on the big patient, as the patient (reason PATIENT). The professional is
       ``fresh.typical@bench.example`` (3 DMPs) in the typical user's turn and
@@ -191,11 +191,11 @@ def timeline_url(patient: Any) -> str:
         return reverse("records:timeline_pro", args=[patient.public_id]) + TIMELINE_QUERY
     except NoReverseMatch:
         print(
-            "WARNING: records:timeline_pro does not resolve; measuring identity:patient_home "
+            "WARNING: records:timeline_pro does not resolve; measuring records:patient_home "
             "instead (the DMP's home page, not the timeline).",
             flush=True,
         )
-        return reverse("identity:patient_home", args=[patient.public_id])
+        return reverse("records:patient_home", args=[patient.public_id])
 
 
 Measure = Callable[[], Any]
@@ -224,7 +224,7 @@ def _get(client: Any, url: str) -> Measure:
 
 def operations(subjects: Subjects, user: str, urls: dict[str, str]) -> dict[str, Measure]:
     from records.models import AuthorisationReason
-    from records.services import care_authorise, care_revoke
+    from records.services.care import care_authorise, care_revoke
 
     changed = subjects.changed[user]
     return {
@@ -255,7 +255,7 @@ def run_rounds(rounds: int, repeat: int, max_seconds: float) -> tuple[Samples, i
         subjects[db] = load_subjects()
         urls[db] = {
             "timeline": timeline_url(subjects[db].patient),
-            "history": reverse("identity:my_history"),
+            "history": reverse("records:my_history"),
         }
     samples: Samples = defaultdict(list)
     started = time.perf_counter()

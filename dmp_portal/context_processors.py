@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from dmp_portal.auth import has_second_factor
+from identity.auth import has_second_factor
 
 
 def portal(request: HttpRequest) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from django.template import loader
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from dmp_portal.auth import has_second_factor, second_factor_required_for
+from identity.auth import has_second_factor, second_factor_required_for
 
 logger = logging.getLogger(__name__)
 

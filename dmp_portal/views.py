@@ -20,7 +20,7 @@ def home(request: HttpRequest) -> HttpResponse:
     elif user.is_professional:
         template = "dmp_portal/home_professional.html"
     else:
-        return redirect("identity:my_dmp")
+        return redirect("records:my_dmp")
     return render(request, template)
 
 

@@ -17,7 +17,7 @@ class IdentityConfig(AppConfig):
 
 def _forget_second_factor(sender: object, request: object, **kwargs: object) -> None:
     """The session's remembered "has a second factor" is dropped when one is removed."""
-    from dmp_portal.auth import SECOND_FACTOR_SESSION_KEY
+    from identity.auth import SECOND_FACTOR_SESSION_KEY
 
     session = getattr(request, "session", None)
     if session is not None:

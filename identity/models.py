@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # Guardian's direct foreign-key permission models live next to the model they protect; every
-# other use of guardian goes through dmp_portal/access.py.
+# other use of guardian goes through records/access.py.
 from guardian.models import UserObjectPermissionBase  # noqa: TID251
 
 from identity.rpps import rpps_validator

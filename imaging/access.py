@@ -1,7 +1,7 @@
 """Which imaging rows a user may reach: always derived from the DMP's one access funnel.
 
 A study, series or instance is visible exactly when its study's ``Entry`` is in
-``dmp_portal.access.entries_for(user)``; each lookup is one query, and anything out of scope
+``records.access.entries_for(user)``; each lookup is one query, and anything out of scope
 raises ``Http404`` exactly like a missing id. No decision is made here that the funnel does
 not make.
 """
@@ -14,9 +14,9 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 
-from dmp_portal import access
 from identity.models import Patient
 from imaging.models import ImagingStudy, Instance, PreviewStatus, Series
+from records import access
 from records.models import AccessMode, Entry, EntryKind, EntryStatus
 
 REPORT_DOCUMENT_TYPE = "18748-4"  # CR d'imagerie médicale (records/reference.py)

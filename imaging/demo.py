@@ -24,13 +24,13 @@ from django.db import transaction
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
-from dmp_portal import access
 from identity.models import Patient, User
 from imaging.ingest import inspect_paths
 from imaging.models import ImagingStudy
 from imaging.services import study_import
+from records import access
 from records.models import AuthorisationReason
-from records.services import care_authorise
+from records.services.care import care_authorise
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
@@ -259,7 +259,7 @@ def _authorised(actor: User, patient: Patient) -> None:
 def _ct_report(actor: User, patient: Patient, study: ImagingStudy) -> None:
     """A CR d'imagerie for the CT, attached to it (through the records and imaging services)."""
     from imaging.services import study_attach_report
-    from records.content_services import report_deposit
+    from records.services.content import report_deposit
 
     report = report_deposit(
         actor=actor,

@@ -1,7 +1,7 @@
 """Imaging studies of a DMP: Study → Series → Instance, grouped by DICOM UID.
 
 An ``ImagingStudy`` is the kind-specific row of one DMP ``Entry`` (kind ``imaging_study``), so it
-obeys exactly the same access rules (decided in ``dmp_portal/access.py``, applied through
+obeys exactly the same access rules (decided in ``records/access.py``, applied through
 ``imaging/access.py``). Files live in the private default storage under random keys: no patient
 identifier and no DICOM UID in any storage path. Writes are in ``imaging/services.py``.
 """

@@ -25,7 +25,6 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from dmp_portal import access
 from identity.models import Patient, User
 from imaging.access import REPORT_DOCUMENT_TYPE, report_choices, scoped_patient
 from imaging.dicom import DicomInfo
@@ -40,8 +39,10 @@ from imaging.ingest import (
 from imaging.models import ImagingStudy, Instance, Series
 from imaging.previews import enqueue_previews
 from imaging.storage import delete_quietly, store
+from records import access, trail
 from records.models import AccessAction, AccessMode, Entry, EntryKind
-from records.services import entry_deposit, read_traced
+from records.services.care import read_traced
+from records.services.entries import entry_deposit
 
 logger = logging.getLogger(__name__)
 
@@ -489,7 +490,7 @@ def _trace_import(work: _Import, request: HttpRequest | None) -> None:
         for study in work.result.studies:
             added = work.grown_studies.get(study.pk)
             if added:
-                access.record_access(
+                trail.record_access(
                     actor=work.actor,
                     patient=work.patient,
                     action=AccessAction.ENTRY_UPDATE,
@@ -526,7 +527,7 @@ def uploads_refused_trace(
     for refusal in refusals:
         codes[refusal.code] = codes.get(refusal.code, 0) + 1
     detail = "imagerie refusée : " + ", ".join(f"{code} ×{n}" for code, n in sorted(codes.items()))
-    access.record_access(
+    trail.record_access(
         actor=actor,
         patient=patient,
         action=AccessAction.DEPOSIT_REFUSED,
@@ -551,7 +552,7 @@ def study_attach_report(
     with transaction.atomic():
         study.report = report
         study.save(update_fields=["report"])
-        access.record_access(
+        trail.record_access(
             actor=actor,
             patient=patient,
             action=AccessAction.ENTRY_UPDATE,

@@ -34,8 +34,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dmp_portal import access
-from dmp_portal.auth import patient_required, professional_required
+from identity.auth import patient_required, professional_required
 from identity.models import Patient
 from imaging import previews, services
 from imaging.access import (
@@ -62,8 +61,9 @@ from imaging.uploads import (
     stage,
     staged_upload,
 )
+from records import access
 from records.models import AccessAction, AccessMode
-from records.services import read_traced
+from records.services.care import read_traced
 
 VIEWER_SIZE = 768
 MAX_RENDER_SIZE = 1024

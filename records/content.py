@@ -3,7 +3,7 @@ allergies; and the one-time submission keys that make a deposit idempotent.
 
 Each kind adds one row pointing at its ``Entry`` (common metadata and visibility live there).
 ``records/models.py`` imports these models so that Django finds them in the ``records`` app.
-Writes are in ``records/content_services.py``; reads come through ``dmp_portal.access``.
+Writes are in ``records/services/content.py``; reads come through ``records.access``.
 """
 
 from __future__ import annotations

@@ -23,15 +23,15 @@ from typing import Any
 from django.utils import timezone
 
 from identity.models import Patient, User
-from records.content_services import (
+from records.models import Entry
+from records.pdf import build_text_pdf
+from records.services.content import (
     DuplicateSubmission,
     ObservationInput,
     allergy_record,
     lab_report_deposit,
     report_deposit,
 )
-from records.models import Entry
-from records.pdf import build_text_pdf
 
 _NAMESPACE = uuid.UUID("6f1c3d5e-2b7a-4c89-9e41-0d2f8a6b1c37")
 

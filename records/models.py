@@ -9,7 +9,7 @@
 * The trail: every read and write of patient data leaves an ``AccessEvent``, hash-chained.
 * ``Notification``: what the patient (or médecin traitant) is told.
 
-Decisions are made in ``dmp_portal/access.py``; writes in ``records/services.py``.
+Decisions are made in ``records/access.py``; writes in ``records/services/``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 # Guardian's direct foreign-key permission models live next to the model they protect; every
-# other use of guardian goes through dmp_portal/access.py.
+# other use of guardian goes through records/access.py.
 from guardian.models import UserObjectPermissionBase  # noqa: TID251
 
 from identity.models import Profession

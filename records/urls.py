@@ -2,33 +2,54 @@ from __future__ import annotations
 
 from django.urls import path
 
-from records import views
+from records.views import access, dmp, documents
 
 app_name = "records"
 
 _PRO = "pro/dmp/<uuid:public_id>/"
 
 urlpatterns = [
-    path(f"{_PRO}documents/", views.timeline_pro, name="timeline_pro"),
-    path(f"{_PRO}biologie/nouveau/", views.lab_report_new, name="lab_report_new"),
-    path(f"{_PRO}biologie/tendance/<str:analyte_code>/", views.trend_pro, name="trend_pro"),
-    path(f"{_PRO}comptes-rendus/nouveau/", views.report_new, name="report_new"),
-    path(f"{_PRO}allergies/nouveau/", views.allergy_new, name="allergy_new"),
-    path(f"{_PRO}allergies/carte/", views.allergy_card_pro, name="allergy_card_pro"),
-    path("mon-dmp/documents/", views.timeline_patient, name="timeline_patient"),
-    path("mon-dmp/allergies/carte/", views.allergy_card_patient, name="allergy_card_patient"),
+    # The professional's side: opening, finding, reopening, consent, emergency.
+    path("pro/dmp/ouvrir/", dmp.dmp_open, name="dmp_open"),
+    path("pro/dmp/rechercher/", dmp.patient_search, name="patient_search"),
+    path("pro/dmp/rouvrir/", dmp.dmp_reopen_by_professional, name="dmp_reopen_by_professional"),
+    path("pro/dmp/attester/", access.attest_consent, name="attest_consent"),
+    path("pro/dmp/urgence/", access.emergency, name="emergency"),
+    path(_PRO, dmp.patient_home, name="patient_home"),
+    path(f"{_PRO}courrier/", dmp.letter_reissue, name="letter_reissue"),
+    path(f"{_PRO}documents/", documents.timeline_pro, name="timeline_pro"),
+    path(f"{_PRO}biologie/nouveau/", documents.lab_report_new, name="lab_report_new"),
+    path(f"{_PRO}biologie/tendance/<str:analyte_code>/", documents.trend_pro, name="trend_pro"),
+    path(f"{_PRO}comptes-rendus/nouveau/", documents.report_new, name="report_new"),
+    path(f"{_PRO}allergies/nouveau/", documents.allergy_new, name="allergy_new"),
+    path(f"{_PRO}allergies/carte/", documents.allergy_card_pro, name="allergy_card_pro"),
+    # The patient's side: activation, their DMP, settings, access, history.
+    path("activation/", dmp.activation, name="activation"),
+    path("activation/compte/", dmp.activation_account, name="activation_account"),
+    path("activation/termine/", dmp.activation_done, name="activation_done"),
+    path("mon-dmp/", dmp.my_dmp, name="my_dmp"),
+    path("mon-dmp/parametres/", dmp.my_settings, name="my_settings"),
+    path("mon-dmp/fermer/", dmp.my_dmp_close, name="my_dmp_close"),
+    path("mon-dmp/rouvrir/", dmp.my_dmp_reopen, name="my_dmp_reopen"),
+    path("mon-dmp/acces/", access.my_access, name="my_access"),
+    path("mon-dmp/acces/modifier/", access.my_access_change, name="my_access_change"),
+    path("mon-dmp/historique/", access.my_history, name="my_history"),
+    path("mon-dmp/historique.csv", access.my_history_csv, name="my_history_csv"),
+    path("mon-dmp/documents/", documents.timeline_patient, name="timeline_patient"),
+    path("mon-dmp/allergies/carte/", documents.allergy_card_patient, name="allergy_card_patient"),
     path(
         "mon-dmp/biologie/tendance/<str:analyte_code>/",
-        views.trend_patient,
+        documents.trend_patient,
         name="trend_patient",
     ),
-    path("document/<uuid:entry_id>/", views.entry_detail, name="entry_detail"),
-    path("document/<uuid:entry_id>/pdf/", views.report_pdf, name="report_pdf"),
-    path("document/<uuid:entry_id>/masquer/", views.entry_mask, name="entry_mask"),
-    path("document/<uuid:entry_id>/annoncer/", views.entry_announce, name="entry_announce"),
+    # One entry, whoever reads it.
+    path("document/<uuid:entry_id>/", documents.entry_detail, name="entry_detail"),
+    path("document/<uuid:entry_id>/pdf/", documents.report_pdf, name="report_pdf"),
+    path("document/<uuid:entry_id>/masquer/", documents.entry_mask, name="entry_mask"),
+    path("document/<uuid:entry_id>/annoncer/", documents.entry_announce, name="entry_announce"),
     path(
         "document/<uuid:entry_id>/nouvelle-version/",
-        views.entry_new_version,
+        documents.entry_new_version,
         name="entry_new_version",
     ),
 ]

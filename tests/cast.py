@@ -12,14 +12,13 @@ from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 
 from identity.models import Patient, Profession, Professional, Role, Specialty, User
 from identity.rpps import luhn_complete
-from identity.services import (
+from identity.services import professional_register, professional_verify
+from records.services.lifecycle import (
     PatientTraits,
     activation_code_check,
     activation_code_issue,
     dmp_open,
     patient_account_create,
-    professional_register,
-    professional_verify,
 )
 
 PASSWORD = "correct-horse-battery-staple-42"

@@ -80,7 +80,7 @@ def alice_nir() -> str:
 @pytest.fixture
 def authorised_doctor(alice: Patient, administrator: User) -> Professional:
     from records.models import AuthorisationReason
-    from records.services import care_authorise
+    from records.services.care import care_authorise
 
     professional = make_professional(
         "authorised@test.example", verifier=administrator, first_name="Ana", last_name="Auth"
@@ -97,7 +97,7 @@ def authorised_doctor(alice: Patient, administrator: User) -> Professional:
 @pytest.fixture
 def blocked_doctor(alice: Patient, administrator: User) -> Professional:
     from records.models import AuthorisationReason
-    from records.services import care_authorise, care_block
+    from records.services.care import care_authorise, care_block
 
     professional = make_professional(
         "blocked@test.example", verifier=administrator, first_name="Bea", last_name="Blocked"
@@ -114,7 +114,7 @@ def blocked_doctor(alice: Patient, administrator: User) -> Professional:
 
 @pytest.fixture
 def emergency_doctor(alice: Patient, administrator: User) -> Professional:
-    from records.services import emergency_declare
+    from records.services.care import emergency_declare
 
     professional = make_professional(
         "emergency@test.example", verifier=administrator, first_name="Eli", last_name="Urgence"

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from identity.models import Patient, Professional, User
-from identity.services import PatientTraits
+from records.services.lifecycle import PatientTraits
 from tests.cast import TOTP_SECRET, make_patient, make_professional, without_csrf
 
 pytestmark = pytest.mark.django_db
@@ -98,25 +98,25 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
         "POST": everyone(405),
     },
     "health": {"GET": everyone(200), "POST": everyone(405)},
-    "identity:dmp_open": {"GET": pro(200), "POST": pro(200)},
-    "identity:patient_search": {"GET": pro(200), "POST": pro(405)},
-    "identity:dmp_reopen_by_professional": {"GET": pro(405), "POST": pro(302)},
-    "identity:attest_consent": {"GET": pro(405), "POST": pro(302)},
-    "identity:emergency": {"GET": pro(200), "POST": pro(302)},
-    "identity:patient_home": {"GET": pro_patient(200), "POST": pro_patient(405)},
-    "identity:letter_reissue": {"GET": pro_patient(405), "POST": pro_patient(302)},
-    "identity:activation": {"GET": anonymous_only(200), "POST": anonymous_only(200)},
-    "identity:activation_account": {"GET": everyone(302), "POST": everyone(302)},
-    "identity:activation_done": {"GET": patient(200), "POST": patient(405)},
+    "records:dmp_open": {"GET": pro(200), "POST": pro(200)},
+    "records:patient_search": {"GET": pro(200), "POST": pro(405)},
+    "records:dmp_reopen_by_professional": {"GET": pro(405), "POST": pro(302)},
+    "records:attest_consent": {"GET": pro(405), "POST": pro(302)},
+    "records:emergency": {"GET": pro(200), "POST": pro(302)},
+    "records:patient_home": {"GET": pro_patient(200), "POST": pro_patient(405)},
+    "records:letter_reissue": {"GET": pro_patient(405), "POST": pro_patient(302)},
+    "records:activation": {"GET": anonymous_only(200), "POST": anonymous_only(200)},
+    "records:activation_account": {"GET": everyone(302), "POST": everyone(302)},
+    "records:activation_done": {"GET": patient(200), "POST": patient(405)},
     "identity:email_code_login": {"GET": patient(405), "POST": patient(302)},
-    "identity:my_dmp": {"GET": patient(200), "POST": patient(405)},
-    "identity:my_settings": {"GET": patient(200), "POST": patient(302)},
-    "identity:my_dmp_close": {"GET": patient(200), "POST": patient(302)},
-    "identity:my_dmp_reopen": {"GET": patient(302), "POST": patient(302)},
-    "identity:my_access": {"GET": patient(200), "POST": patient(405)},
-    "identity:my_access_change": {"GET": patient(405), "POST": patient(302)},
-    "identity:my_history": {"GET": patient(200), "POST": patient(405)},
-    "identity:my_history_csv": {"GET": patient(200), "POST": patient(405)},
+    "records:my_dmp": {"GET": patient(200), "POST": patient(405)},
+    "records:my_settings": {"GET": patient(200), "POST": patient(302)},
+    "records:my_dmp_close": {"GET": patient(200), "POST": patient(302)},
+    "records:my_dmp_reopen": {"GET": patient(302), "POST": patient(302)},
+    "records:my_access": {"GET": patient(200), "POST": patient(405)},
+    "records:my_access_change": {"GET": patient(405), "POST": patient(302)},
+    "records:my_history": {"GET": patient(200), "POST": patient(405)},
+    "records:my_history_csv": {"GET": patient(200), "POST": patient(405)},
     "records:timeline_pro": {"GET": pro_patient(200), "POST": pro_patient(405)},
     "records:lab_report_new": {
         "GET": pro_entry(200, emergency=403),

@@ -20,9 +20,9 @@ def test_list_pages_survive_hostile_parameters(alice: Patient, doctor: Professio
     professional = Client(raise_request_exception=False)
     professional.force_login(doctor.user)
     pages = [
-        (patient, reverse("identity:my_history")),
-        (patient, reverse("identity:my_history_csv")),
-        (patient, reverse("identity:my_access")),
+        (patient, reverse("records:my_history")),
+        (patient, reverse("records:my_history_csv")),
+        (patient, reverse("records:my_access")),
         (patient, reverse("records:timeline_patient")),
         (patient, reverse("imaging:my_studies")),
         (professional, reverse("records:timeline_pro", args=[alice.public_id])),
@@ -41,7 +41,7 @@ def test_list_pages_survive_hostile_parameters(alice: Patient, doctor: Professio
 def test_search_survives_hostile_identifiers(alice: Patient, doctor: Professional) -> None:
     client = Client(raise_request_exception=False)
     client.force_login(doctor.user)
-    search = reverse("identity:patient_search")
+    search = reverse("records:patient_search")
     for value in [*HOSTILE, "1" * 40, "0" * 22]:
         assert client.get(search, {"insc": value}).status_code == 200
         assert (

@@ -100,7 +100,7 @@ def test_patient_is_prompted_but_not_forced(client: Client, alice: Patient) -> N
     client.force_login(alice.user)
     response = client.get(reverse("home"), follow=True)
     assert response.status_code == 200
-    assert response.redirect_chain[-1][0] == reverse("identity:my_dmp")
+    assert response.redirect_chain[-1][0] == reverse("records:my_dmp")
     assert reverse("mfa_activate_totp") in response.content.decode()
 
 

@@ -74,15 +74,15 @@ def test_sensitive_action_requires_a_fresh_reauthentication(
 
 def test_idle_session_expires(client: Client, alice: Patient) -> None:
     client.force_login(alice.user)
-    assert client.get(reverse("identity:my_dmp")).status_code == 200
+    assert client.get(reverse("records:my_dmp")).status_code == 200
     session = client.session
     session["dmp_last_seen"] = int(time.time()) - 29 * 60
     session.save()
-    assert client.get(reverse("identity:my_dmp")).status_code == 200  # 29 min: still in
+    assert client.get(reverse("records:my_dmp")).status_code == 200  # 29 min: still in
     session = client.session
     session["dmp_last_seen"] = int(time.time()) - 31 * 60
     session.save()
-    response = client.get(reverse("identity:my_dmp"))
+    response = client.get(reverse("records:my_dmp"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
     assert "_auth_user_id" not in client.session

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from dmp_portal.auth import patient_required, professional_required, sensitive_action
 from dmp_portal.urls import urlpatterns as project_urlpatterns
+from identity.auth import patient_required, professional_required, sensitive_action
 
 
 @professional_required

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from identity.demo import seed_accounts, seed_patients
+from identity.demo import seed_accounts
 from imaging.demo import body_ct_slice, seed_imaging
 from imaging.models import ImagingStudy, Instance
+from records.demo_dmps import seed_patients
 from records.models import AccessMode
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def test_seed_imaging_is_idempotent() -> None:
-    from dmp_portal import access
+    from records import access
 
     accounts = seed_accounts()
     patients = seed_patients(accounts)

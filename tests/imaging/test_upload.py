@@ -142,7 +142,7 @@ def test_executable_preamble_is_zeroed_with_the_original_hash_kept(
 
 def test_report_is_attached_at_upload(client: Client, alice: Patient, doctor: Professional) -> None:
     from records.models import EntryKind
-    from records.services import entry_deposit
+    from records.services.entries import entry_deposit
 
     report = entry_deposit(
         actor=doctor.user,

@@ -100,7 +100,7 @@ def test_anonymous_goes_to_login(study: ImagingStudy) -> None:
 def test_other_patient_sees_nothing_of_alice(study: ImagingStudy, stranger_doctor: Any) -> None:
     import datetime
 
-    from identity.services import PatientTraits
+    from records.services.lifecycle import PatientTraits
     from tests.cast import make_patient
 
     bob = make_patient(
@@ -386,7 +386,7 @@ def test_report_can_be_attached_on_the_study_page(
     study: ImagingStudy, doctor: Professional, alice: Patient
 ) -> None:
     from records.models import EntryKind
-    from records.services import entry_deposit
+    from records.services.entries import entry_deposit
 
     report = entry_deposit(
         actor=doctor.user,

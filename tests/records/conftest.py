@@ -11,9 +11,9 @@ import pytest
 from django.test import Client
 
 from identity.models import Patient, Profession, Professional, User
-from identity.services import PatientTraits
 from records.models import AuthorisationReason
-from records.services import care_authorise
+from records.services.care import care_authorise
+from records.services.lifecycle import PatientTraits
 from tests.cast import make_patient, make_professional
 
 

@@ -9,14 +9,14 @@ from typing import Any
 from django.utils import timezone
 
 from identity.models import Patient, Professional
-from records.content_services import (
+from records.models import Entry
+from records.pdf import build_text_pdf
+from records.services.content import (
     ObservationInput,
     allergy_record,
     lab_report_deposit,
     report_deposit,
 )
-from records.models import Entry
-from records.pdf import build_text_pdf
 
 
 def at(day: datetime.date, hour: int = 8) -> datetime.datetime:

@@ -11,9 +11,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils import timezone
 
-from dmp_portal import access
 from identity.models import Patient, Professional, User
-from identity.services import dmp_close, medecin_traitant_set
+from records import access
 from records.models import (
     AccessMode,
     AuthorisationReason,
@@ -22,15 +21,15 @@ from records.models import (
     EntryUserObjectPermission,
     ProfessionDocumentRule,
 )
-from records.services import (
+from records.services.care import (
     AccessRefused,
     care_authorise,
     care_block,
     care_revoke,
     emergency_declare,
-    entry_deposit,
-    entry_mask,
 )
+from records.services.entries import entry_deposit, entry_mask
+from records.services.lifecycle import dmp_close, medecin_traitant_set
 from tests.cast import make_professional
 
 pytestmark = pytest.mark.django_db

@@ -16,21 +16,19 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from dmp_portal import access
 from identity.models import Patient
-from identity.services import dmp_close, dmp_reopen, medecin_traitant_set
+from records import access
 from records.models import AuthorisationReason, EmergencyAccess, Entry
-from records.services import (
+from records.services.care import (
     AccessRefused,
     care_authorise,
     care_block,
     care_revoke,
     care_unblock,
     emergency_declare,
-    entries_release_due,
-    entry_deposit,
-    entry_mask,
 )
+from records.services.entries import entries_release_due, entry_deposit, entry_mask
+from records.services.lifecycle import dmp_close, dmp_reopen, medecin_traitant_set
 from tests.cast import make_patient, make_professional
 
 pytestmark = pytest.mark.django_db(transaction=False)

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 
-from dmp_portal.access import record_access, verify_chain
 from identity.models import Patient, Professional
 from records.models import AccessAction, AccessEvent
+from records.trail import record_access, verify_chain
 
 
 @pytest.mark.django_db
@@ -65,7 +65,7 @@ def test_a_read_is_refused_when_its_event_cannot_be_written(
     monkeypatch.setattr(AccessEvent, "save", broken_save)
     browser = Client(raise_request_exception=False)
     browser.force_login(doctor.user)
-    response = browser.get(reverse("identity:patient_home", args=[alice.public_id]))
+    response = browser.get(reverse("records:patient_home", args=[alice.public_id]))
     assert response.status_code == 500
     assert alice.birth_name.encode() not in response.content
 

@@ -12,12 +12,8 @@ from django.core.exceptions import ValidationError
 
 from identity.models import Patient, Professional
 from records.content import Allergy, LabReport, Observation, Report, SubmissionKey
-from records.content_services import (
-    DuplicateSubmission,
-    ObservationInput,
-    observation_build,
-)
 from records.models import Entry, EntryStatus
+from records.services.content import DuplicateSubmission, ObservationInput, observation_build
 from tests.records.conftest import stored_files
 from tests.records.helpers import allergy, days_ago, lab, pdf_bytes, report
 

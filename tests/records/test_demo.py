@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from identity.demo import seed_access, seed_accounts, seed_patients
+from identity.demo import seed_accounts
 from records.content import Allergy, LabReport, Observation, Report
 from records.demo import seed_records
+from records.demo_dmps import seed_access, seed_patients
 from records.models import Entry, EntryStatus
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ from django.utils import translation
 
 from identity.models import Patient, Professional
 from records import allergens, labs, reference
-from records.content_services import ObservationInput
 from records.models import Entry
+from records.services.content import ObservationInput
 from records.templatetags import records_tags
 from tests.records.conftest import logged_in
 from tests.records.helpers import allergy, days_ago, lab, report

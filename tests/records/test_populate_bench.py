@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from dmp_portal.access import entries_for, patients_for
 from identity.ins import validate_insc
 from identity.models import Patient, PatientUserObjectPermission, Professional, User
+from records.access import entries_for, patients_for
 from records.models import (
     AccessChainHead,
     AccessEvent,

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from identity.models import Patient, Professional
-from records.content_services import ObservationInput
 from records.models import AccessAction, AccessEvent, Entry
-from records.services import entry_mask
+from records.services.content import ObservationInput
+from records.services.entries import entry_mask
 from tests.cast import fresh_login
 from tests.records.conftest import logged_in
 from tests.records.helpers import allergy, days_ago, lab, pdf_bytes, report

@@ -19,8 +19,8 @@ from django.test import Client
 from django.urls import reverse
 
 from identity.models import Patient, Professional
-from records.content_services import ObservationInput
 from records.models import Entry
+from records.services.content import ObservationInput
 from tests.cast import TOTP_SECRET
 from tests.records.conftest import logged_in
 from tests.records.helpers import allergy, days_ago, lab, pdf_bytes, report

@@ -11,10 +11,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from dmp_portal import access
 from identity.models import Patient, Professional
+from records import access
 from records.models import Entry, Notification, NotificationKind
-from records.services import entry_announce, entry_deposit
+from records.services.entries import entry_announce, entry_deposit
 
 pytestmark = pytest.mark.django_db
 

@@ -10,15 +10,10 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
-from identity.demo import (
-    DEMO_PASSWORD,
-    DEMO_TOTP_SECRET,
-    seed_access,
-    seed_accounts,
-    seed_patients,
-)
+from identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_accounts
 from imaging.demo import seed_imaging
 from records.demo import seed_records
+from records.demo_dmps import seed_access, seed_patients
 
 _NO_MAIL = "django.core.mail.backends.dummy.EmailBackend"
 

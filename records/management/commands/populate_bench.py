@@ -28,7 +28,7 @@ chunks, so PostgreSQL never queues millions of deferred checks. Nothing is dropp
 streamed (the only per-entry memory is 16 bytes of public id, for the events that name an
 entry). INS-C are real (``identity.ins.compute_insc`` of synthetic NIRs, unique by
 construction); passwords are unusable (``!`` + random); every professional is verified. Access
-events are digested by ``dmp_portal.access._digest`` itself, continuing the existing chain
+events are digested by ``records.trail._digest`` itself, continuing the existing chain
 head, so ``manage.py verify_access_log`` passes. Then ANALYZE.
 
 Not created (no page under benchmark reads them): consents, DMP transitions, activation codes,
@@ -56,7 +56,6 @@ from django.db import connection, transaction
 from django.db.models import NOT_PROVIDED, Model
 from django.utils import timezone
 
-from dmp_portal.access import _digest
 from identity.demo import DEMO_PASSWORD, ensure_totp
 from identity.ins import compute_insc
 from identity.models import (
@@ -86,6 +85,7 @@ from records.models import (
     EntryUserObjectPermission,
 )
 from records.reference import DOCUMENT_TYPES
+from records.trail import _digest
 
 FULL = {"patients": 100_000, "entries": 2_000_000, "professionals": 20_000, "events": 5_000_000}
 DOMAIN = "bench.example"

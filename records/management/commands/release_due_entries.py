@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from records.services import entries_release_due
+from records.services.entries import entries_release_due
 
 
 class Command(BaseCommand):

@@ -10,8 +10,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dmp_portal.access import verify_chain
 from records.models import AccessChainHead
+from records.trail import verify_chain
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from identity.models import Patient
-from identity.services import dmp_purge
+from records.services.lifecycle import dmp_purge
 
 
 class Command(BaseCommand):

@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from identity import services
 from identity.models import ActivationCode, Patient, Professional, Role, User
+from records.services import lifecycle
 from tests.cast import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -26,17 +26,17 @@ BIRTH = "1985-05-14"
 @pytest.fixture
 def opened(doctor: Professional) -> tuple[Patient, str]:
     patient = make_patient(opened_by=doctor)
-    code = services.activation_code_issue(actor=doctor.user, patient=patient)
+    code = lifecycle.activation_code_issue(actor=doctor.user, patient=patient)
     return patient, code
 
 
 def _step1(client: Client, code: str, birth: str = BIRTH) -> Any:
-    return client.post(reverse("identity:activation"), {"code": code, "birth_date": birth})
+    return client.post(reverse("records:activation"), {"code": code, "birth_date": birth})
 
 
 def _step2(client: Client, email: str = "alice@test.example") -> Any:
     return client.post(
-        reverse("identity:activation_account"),
+        reverse("records:activation_account"),
         {"email": email, "password1": "Un-mot-de-passe-2026", "password2": "Un-mot-de-passe-2026"},
     )
 
@@ -47,7 +47,7 @@ def test_activation_creates_the_account_and_logs_in(
     patient, code = opened
     response = _step1(client, code.lower().replace("-", " "))  # typed loosely
     assert response.status_code == 302
-    assert response["Location"] == reverse("identity:activation_account")
+    assert response["Location"] == reverse("records:activation_account")
     response = _step2(client)
     assert response.status_code == 302
     patient.refresh_from_db()
@@ -58,7 +58,7 @@ def test_activation_creates_the_account_and_logs_in(
     address = EmailAddress.objects.get(user=patient.user)
     assert address.primary and not address.verified
     assert len(mail.outbox) == 1
-    assert client.get(reverse("identity:my_dmp")).status_code == 200
+    assert client.get(reverse("records:my_dmp")).status_code == 200
     # Single use.
     other = Client()
     response = _step1(other, code)
@@ -69,11 +69,11 @@ def test_wrong_birth_date_counts_against_the_code_until_it_is_blocked(
     client: Client, opened: tuple[Patient, str]
 ) -> None:
     _, code = opened
-    for _ in range(services.ACTIVATION_MAX_FAILED_ATTEMPTS):
+    for _ in range(lifecycle.ACTIVATION_MAX_FAILED_ATTEMPTS):
         response = _step1(client, code, "1985-05-15")
         assert "incorrects" in response.content.decode()
     live = ActivationCode.objects.get(revoked_at__isnull=True)
-    assert live.failed_attempts == services.ACTIVATION_MAX_FAILED_ATTEMPTS
+    assert live.failed_attempts == lifecycle.ACTIVATION_MAX_FAILED_ATTEMPTS
     response = _step1(client, code)  # now even the right date is refused
     assert "bloqué" in response.content.decode()
     assert not User.objects.filter(role=Role.PATIENT).exists()
@@ -98,7 +98,7 @@ def test_reissuing_a_letter_revokes_the_old_code(
 ) -> None:
     patient, old = opened
     client.force_login(doctor.user)
-    response = client.post(reverse("identity:letter_reissue", args=[patient.public_id]))
+    response = client.post(reverse("records:letter_reissue", args=[patient.public_id]))
     assert response.status_code == 200
     new = response.context["code"]
     anonymous = Client()
@@ -117,7 +117,7 @@ def test_activation_is_rate_limited_per_address(
 def test_account_step_needs_a_checked_code(client: Client) -> None:
     response = _step2(client)
     assert response.status_code == 302
-    assert response["Location"] == reverse("identity:activation")
+    assert response["Location"] == reverse("records:activation")
     assert not User.objects.exists()
 
 
@@ -129,7 +129,7 @@ def test_taken_email_and_weak_password_store_nothing(
     response = _step2(client, email=doctor.user.email)
     assert "existe déjà" in response.content.decode()
     response = client.post(
-        reverse("identity:activation_account"),
+        reverse("records:activation_account"),
         {"email": "a@test.example", "password1": "123456789012", "password2": "123456789012"},
     )
     assert response.status_code == 200
@@ -140,9 +140,9 @@ def test_taken_email_and_weak_password_store_nothing(
 
 
 def test_code_for_an_account_already_activated(alice: Patient, doctor: Professional) -> None:
-    with pytest.raises(services.ActivationError):
-        code = services.activation_code_issue(actor=doctor.user, patient=alice)
-        services.activation_code_check(code=code, birth_date=datetime.date(1985, 5, 14))
+    with pytest.raises(lifecycle.ActivationError):
+        code = lifecycle.activation_code_issue(actor=doctor.user, patient=alice)
+        lifecycle.activation_code_check(code=code, birth_date=datetime.date(1985, 5, 14))
 
 
 def test_email_code_second_factor_for_patients(

@@ -26,9 +26,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
-from dmp_portal import access
 from identity.models import Patient, User
-from records import allergens, labs, reference
+from records import access, allergens, labs, reference
 from records.content import (
     VALUE_DECIMALS,
     VALUE_DIGITS,
@@ -45,7 +44,7 @@ from records.content import (
 )
 from records.models import Entry, EntryKind
 from records.pdf import MAX_PDF_BYTES, PdfError, PdfInfo, inspect_pdf
-from records.services import entry_deposit
+from records.services.entries import entry_deposit
 
 LAB_DOCUMENT_TYPE = "11502-2"
 ALLERGY_DOCUMENT_TYPE = "48765-2"

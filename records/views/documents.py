@@ -1,9 +1,9 @@
 """Records pages: the timeline (document list), entry details, the deposit forms, the allergy
 card, lab trends, the PDF download, masking and announcing.
 
-The first line of every view decides access through ``dmp_portal.access`` (out of scope ≡
+The first line of every view decides access through ``records.access`` (out of scope ≡
 missing: 404); every read writes its access event (``read_traced``) before anything is
-rendered; writes are ``records.content_services`` / ``records.services`` calls.
+rendered; writes are ``records.services.content`` / ``records.services`` calls.
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dmp_portal import access
-from dmp_portal.auth import patient_required, professional_required, sensitive_action
+from identity.auth import patient_required, professional_required, sensitive_action
 from identity.models import Patient
-from records import content_services, labs, reference, services
+from records import access, labs, reference, trail
 from records.content import (
     CRITICALITY_ORDER,
     SEVERITY_ORDER,
@@ -42,7 +41,7 @@ from records.content import (
     Criticality,
     Observation,
 )
-from records.forms import (
+from records.forms.content import (
     ADD_ROWS,
     AllergyForm,
     BaseObservationFormSet,
@@ -53,6 +52,9 @@ from records.forms import (
     TimelineFilterForm,
 )
 from records.models import AccessAction, AccessMode, Entry, EntryKind, EntryStatus
+from records.services import care as care_services
+from records.services import content as content_services
+from records.services import entries as entry_services
 from records.trend_svg import render_trend_svg
 from records.uploads import capped_upload
 
@@ -138,7 +140,7 @@ def _timeline(request: HttpRequest, patient: Patient, *, professional: bool) -> 
     window_start = None
     if professional and not data.get("tout") and not data.get("du"):
         window_start = timezone.localdate() - PRO_DEFAULT_WINDOW
-    services.read_traced(
+    care_services.read_traced(
         actor=request.user, patient=patient, action=AccessAction.TIMELINE_VIEW, request=request
     )
     entries = _filtered(access.entries_for(request.user, patient), data)
@@ -190,7 +192,7 @@ def timeline_patient(request: HttpRequest) -> HttpResponse:
     """The patient's own documents (those invisible to them until announced are not listed)."""
     patient = access.own_patient(request.user)
     if not patient.is_open:
-        return redirect("identity:my_dmp")
+        return redirect("records:my_dmp")
     return _timeline(request, patient, professional=False)
 
 
@@ -234,7 +236,7 @@ def entry_detail(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """One entry, for the patient and for professionals alike (each sees what is theirs)."""
     entry = _scoped_entry(request.user, entry_id)
     patient = _viewer_patient(request.user, entry)
-    services.read_traced(
+    care_services.read_traced(
         actor=request.user,
         patient=patient,
         action=AccessAction.ENTRY_VIEW,
@@ -270,7 +272,7 @@ def report_pdf(request: HttpRequest, entry_id: uuid.UUID) -> FileResponse:
     if report is None or not report.pdf:
         raise Http404("No PDF")
     patient = _viewer_patient(request.user, entry)
-    services.read_traced(
+    care_services.read_traced(
         actor=request.user,
         patient=patient,
         action=AccessAction.DOWNLOAD,
@@ -300,7 +302,7 @@ def entry_mask(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     entry = _scoped_entry(request.user, entry_id)
     form = MaskForm(request.POST)
     masked = form.is_valid() and form.cleaned_data["masquer"]
-    services.entry_mask(actor=request.user, entry=entry, masked=masked)  # type: ignore[arg-type]
+    entry_services.entry_mask(actor=request.user, entry=entry, masked=masked)  # type: ignore[arg-type]
     if masked:
         messages.success(
             request,
@@ -320,7 +322,7 @@ def entry_announce(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """After the consultation d'annonce: the patient sees the entry now, and is told."""
     entry = _scoped_entry(request.user, entry_id)
     _require_normal_access(request.user, _viewer_patient(request.user, entry))
-    services.entry_announce(actor=request.user, entry=entry)  # type: ignore[arg-type]
+    entry_services.entry_announce(actor=request.user, entry=entry)  # type: ignore[arg-type]
     messages.success(request, _("Le document est maintenant visible par le patient."))
     return redirect("records:entry_detail", entry_id=entry.public_id)
 
@@ -334,7 +336,7 @@ def _form_patient(request: HttpRequest, public_id: uuid.UUID) -> Patient:
     patient = access.patient_for(request.user, public_id)
     _require_normal_access(request.user, patient)
     if request.method == "GET":
-        services.read_traced(
+        care_services.read_traced(
             actor=request.user,
             patient=patient,
             action=AccessAction.DMP_VIEW,
@@ -457,7 +459,7 @@ def _form_status(request: HttpRequest) -> int:
 
 def _trace_refused_file(request: HttpRequest, patient: Patient, reasons: Iterable[str]) -> None:
     """A refused upload leaves an event with its reason in the trail (QUALITY §1)."""
-    access.record_access(
+    trail.record_access(
         actor=request.user,
         patient=patient,
         action=AccessAction.DEPOSIT_REFUSED,
@@ -540,7 +542,7 @@ def entry_new_version(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse
     if entry.status != EntryStatus.CURRENT or not versionable:
         raise PermissionDenied("only the current version of a report or allergy")
     if request.method == "GET":
-        services.read_traced(
+        care_services.read_traced(
             actor=request.user,
             patient=patient,
             action=AccessAction.ENTRY_VIEW,
@@ -557,7 +559,7 @@ def entry_new_version(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse
 
 
 def _allergy_card(request: HttpRequest, patient: Patient, *, professional: bool) -> HttpResponse:
-    services.read_traced(
+    care_services.read_traced(
         actor=request.user,
         patient=patient,
         action=AccessAction.TIMELINE_VIEW,
@@ -607,7 +609,7 @@ def allergy_card_patient(request: HttpRequest) -> HttpResponse:
     """The patient's own allergy card, printable."""
     patient = access.own_patient(request.user)
     if not patient.is_open:
-        return redirect("identity:my_dmp")
+        return redirect("records:my_dmp")
     return _allergy_card(request, patient, professional=False)
 
 
@@ -646,7 +648,7 @@ def _trend(
     item = reference.find_analyte(analyte_code)
     if item is None:
         raise Http404("Unknown analyte")
-    services.read_traced(
+    care_services.read_traced(
         actor=request.user,
         patient=patient,
         action=AccessAction.TIMELINE_VIEW,
@@ -710,5 +712,5 @@ def trend_patient(request: HttpRequest, analyte_code: str) -> HttpResponse:
     """One analyte across the patient's own reports: chart and table."""
     patient = access.own_patient(request.user)
     if not patient.is_open:
-        return redirect("identity:my_dmp")
+        return redirect("records:my_dmp")
     return _trend(request, patient, analyte_code, professional=False)

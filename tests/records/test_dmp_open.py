@@ -43,7 +43,7 @@ FORM = {
 def _open(client: Client, **overrides: str) -> Any:
     data = {**FORM, **overrides}
     return client.post(
-        reverse("identity:dmp_open"), {k: v for k, v in data.items() if v is not None}
+        reverse("records:dmp_open"), {k: v for k, v in data.items() if v is not None}
     )
 
 
@@ -78,7 +78,7 @@ def test_opening_creates_the_dmp_with_consent_and_prints_the_letter(
     stored = ActivationCode.objects.get()
     assert code.replace("-", "") not in stored.code_digest
     # The opener may read the DMP.
-    assert client.get(reverse("identity:patient_home", args=[patient.public_id])).status_code == 200
+    assert client.get(reverse("records:patient_home", args=[patient.public_id])).status_code == 200
 
 
 def test_the_nir_is_stored_nowhere(
@@ -128,10 +128,10 @@ def test_a_lost_race_returns_the_winner(
     doctor: Professional, stranger_doctor: Professional, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two professionals at the same moment: the unique constraint decides, one DMP."""
-    from identity import services
+    from records.services import lifecycle
     from tests.cast import ALICE_TRAITS
 
-    winner = services.dmp_open(
+    winner = lifecycle.dmp_open(
         actor=doctor.user, traits=ALICE_TRAITS, nir=NIR, consent_given=True
     ).patient
     real_filter = Patient.objects.filter
@@ -144,7 +144,7 @@ def test_a_lost_race_returns_the_winner(
         return real_filter(*args, **kwargs)
 
     monkeypatch.setattr(Patient.objects, "filter", blind_first_lookup)
-    result = services.dmp_open(
+    result = lifecycle.dmp_open(
         actor=stranger_doctor.user, traits=ALICE_TRAITS, nir=NIR, consent_given=True
     )
     assert not result.created

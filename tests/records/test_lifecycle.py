@@ -12,9 +12,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from identity import services
 from identity.models import DmpStatus, DmpTransition, Patient, Professional, TransitionKind
 from records.models import AccessAction, AccessEvent
+from records.services import lifecycle
 from tests.cast import ALICE_NIR, make_professional, without_csrf
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def _kinds(patient: Patient) -> list[str]:
 
 def test_search_by_insc_and_by_card(client: Client, doctor: Professional, alice: Patient) -> None:
     client.force_login(doctor.user)
-    url = reverse("identity:patient_search")
+    url = reverse("records:patient_search")
     response = client.get(url, {"insc": f" {alice.insc[:11]} {alice.insc[11:]} "})
     assert response.context["state"] == "readable"
     assert AccessEvent.objects.filter(action=AccessAction.DMP_SEARCH_HIT).count() == 1
@@ -43,12 +43,12 @@ def test_stranger_finds_the_dmp_but_cannot_open_it(
     client: Client, stranger_doctor: Professional, alice: Patient
 ) -> None:
     client.force_login(stranger_doctor.user)
-    response = client.get(reverse("identity:patient_search"), {"insc": alice.insc})
+    response = client.get(reverse("records:patient_search"), {"insc": alice.insc})
     assert response.context["state"] == "no_access"
     assert alice.birth_name not in response.content.decode()
-    real = client.get(reverse("identity:patient_home", args=[alice.public_id]))
+    real = client.get(reverse("records:patient_home", args=[alice.public_id]))
     missing = client.get(
-        reverse("identity:patient_home", args=["00000000-0000-4000-8000-000000000000"])
+        reverse("records:patient_home", args=["00000000-0000-4000-8000-000000000000"])
     )
     assert real.status_code == missing.status_code == 404
     assert without_csrf(real.content) == without_csrf(missing.content)
@@ -61,35 +61,35 @@ def test_administrator_has_no_clinical_access(
 
     TOTP.activate(administrator, "JBSWY3DPEHPK3PXP")
     client.force_login(administrator)  # type: ignore[arg-type]
-    assert client.get(reverse("identity:patient_home", args=[alice.public_id])).status_code == 403
+    assert client.get(reverse("records:patient_home", args=[alice.public_id])).status_code == 403
 
 
 def test_patient_names_their_medecin_traitant_and_changes_oppositions(
     alice: Patient, stranger_doctor: Professional
 ) -> None:
-    services.medecin_traitant_set(actor=alice.user, patient=alice, professional=stranger_doctor)
-    services.oppositions_set(actor=alice.user, patient=alice, bris_de_glace=True, samu=False)
+    lifecycle.medecin_traitant_set(actor=alice.user, patient=alice, professional=stranger_doctor)
+    lifecycle.oppositions_set(actor=alice.user, patient=alice, bris_de_glace=True, samu=False)
     alice.refresh_from_db()
     assert alice.medecin_traitant == stranger_doctor
     assert alice.opposes_bris_de_glace and not alice.opposes_samu
     assert _kinds(alice).count(TransitionKind.MEDECIN_TRAITANT_CHANGED) == 2
     # The médecin traitant sees the DMP without any grant.
     assert Patient.objects.filter(pk=alice.pk).exists()
-    from dmp_portal.access import may_read_dmp
+    from records.access import may_read_dmp
 
     assert may_read_dmp(stranger_doctor.user, alice)
     nurse = make_professional("nurse@test.example", profession="infirmier", specialty="")
     with pytest.raises(ValidationError):
-        services.medecin_traitant_set(actor=alice.user, patient=alice, professional=nurse)
+        lifecycle.medecin_traitant_set(actor=alice.user, patient=alice, professional=nurse)
     with pytest.raises(PermissionError):
-        services.oppositions_set(
+        lifecycle.oppositions_set(
             actor=stranger_doctor.user, patient=alice, bris_de_glace=False, samu=False
         )
 
 
 def test_settings_page_needs_reauthentication_to_change(client: Client, alice: Patient) -> None:
     client.force_login(alice.user)
-    url = reverse("identity:my_settings")
+    url = reverse("records:my_settings")
     assert client.get(url).status_code == 200
     response = client.post(url, {"form": "oppositions", "opposes_samu": "on"})
     assert response.status_code == 302
@@ -101,31 +101,31 @@ def test_settings_page_needs_reauthentication_to_change(client: Client, alice: P
 def test_close_then_nobody_reads_then_reopen(
     client: Client, alice: Patient, doctor: Professional
 ) -> None:
-    services.dmp_close(actor=alice.user, patient=alice)
+    lifecycle.dmp_close(actor=alice.user, patient=alice)
     alice.refresh_from_db()
     assert alice.dmp_status == DmpStatus.CLOSED
     assert alice.purge_after - alice.closed_at >= timedelta(days=3652)
     client.force_login(doctor.user)
-    assert client.get(reverse("identity:patient_home", args=[alice.public_id])).status_code == 404
-    search = client.get(reverse("identity:patient_search"), {"insc": alice.insc})
+    assert client.get(reverse("records:patient_home", args=[alice.public_id])).status_code == 404
+    search = client.get(reverse("records:patient_search"), {"insc": alice.insc})
     assert search.context["state"] == "closed"
     # The patient still sees that it is closed, and may reopen it.
     patient_client = Client()
     patient_client.force_login(alice.user)
-    assert "est fermé" in patient_client.get(reverse("identity:my_dmp")).content.decode()
-    services.dmp_reopen(actor=alice.user, patient=alice)
+    assert "est fermé" in patient_client.get(reverse("records:my_dmp")).content.decode()
+    lifecycle.dmp_reopen(actor=alice.user, patient=alice)
     alice.refresh_from_db()
     assert alice.is_open and alice.purge_after is None
-    assert client.get(reverse("identity:patient_home", args=[alice.public_id])).status_code == 200
+    assert client.get(reverse("records:patient_home", args=[alice.public_id])).status_code == 200
     assert _kinds(alice)[-2:] == [TransitionKind.CLOSED, TransitionKind.REOPENED]
 
 
 def test_professional_reopens_with_consent(
     client: Client, alice: Patient, stranger_doctor: Professional
 ) -> None:
-    services.dmp_close(actor=alice.user, patient=alice)
+    lifecycle.dmp_close(actor=alice.user, patient=alice)
     client.force_login(stranger_doctor.user)
-    url = reverse("identity:dmp_reopen_by_professional")
+    url = reverse("records:dmp_reopen_by_professional")
     client.post(url, {"insc": alice.insc})  # no consent ticked
     alice.refresh_from_db()
     assert alice.dmp_status == DmpStatus.CLOSED
@@ -137,7 +137,7 @@ def test_professional_reopens_with_consent(
 
 
 def test_purge_command_keeps_a_tombstone_and_is_idempotent(alice: Patient) -> None:
-    services.dmp_close(actor=alice.user, patient=alice, early_erasure=True)
+    lifecycle.dmp_close(actor=alice.user, patient=alice, early_erasure=True)
     out = io.StringIO()
     call_command("purge_closed_dmps", "--dry-run", stdout=out)
     assert "0 DMP(s) would be purged" in out.getvalue()  # delay not over yet
@@ -160,7 +160,7 @@ def test_purge_command_keeps_a_tombstone_and_is_idempotent(alice: Patient) -> No
 
 
 def test_retention_runs_ten_years(alice: Patient) -> None:
-    services.dmp_close(actor=alice.user, patient=alice)
+    lifecycle.dmp_close(actor=alice.user, patient=alice)
     nine_years = timezone.now() + timedelta(days=9 * 365)
     assert not Patient.objects.due_for_purge(nine_years).exists()
     assert Patient.objects.due_for_purge(timezone.now() + timedelta(days=3660)).exists()
@@ -168,7 +168,7 @@ def test_retention_runs_ten_years(alice: Patient) -> None:
 
 def test_close_page_is_a_sensitive_action(client: Client, alice: Patient) -> None:
     client.force_login(alice.user)
-    url = reverse("identity:my_dmp_close")
+    url = reverse("records:my_dmp_close")
     assert client.get(url).status_code == 200
     response = client.post(url, {"confirm": "on"})
     assert "reauthenticate" in response["Location"]

@@ -1,5 +1,5 @@
 """Who-sees-what pages: the patient's controls and access history; the professional's
-attested consent and emergency access. Decisions come from dmp_portal.access; writes from
+attested consent and emergency access. Decisions come from records.access; writes from
 records.services."""
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dmp_portal import access
-from dmp_portal.auth import patient_required, professional_required, sensitive_action
-from identity.forms import AttestConsentForm, DirectorySearchForm, EmergencyForm, HistoryFilterForm
+from identity.auth import patient_required, professional_required, sensitive_action
 from identity.models import Patient, Profession, Professional, VerificationStatus
-from identity.services import medecin_traitant_set
-from records import services as record_services
+from records import access, trail
+from records.forms.dmp import (
+    AttestConsentForm,
+    DirectorySearchForm,
+    EmergencyForm,
+    HistoryFilterForm,
+)
 from records.models import (
     AccessAction,
     AccessEvent,
@@ -35,6 +38,8 @@ from records.models import (
     CareRelationStatus,
     EmergencyAccess,
 )
+from records.services import care as care_services
+from records.services.lifecycle import medecin_traitant_set
 
 HISTORY_PAGE_SIZE = 50
 MAX_HISTORY_PAGE = 100_000
@@ -76,7 +81,7 @@ def my_access(request: HttpRequest) -> HttpResponse:
     """Professionals with access and why; search the directory of verified professionals."""
     patient = access.own_patient(request.user)
     if not patient.is_open:
-        return redirect("identity:my_dmp")
+        return redirect("records:my_dmp")
     search = DirectorySearchForm(request.GET if "q" in request.GET else None)
     found: QuerySet[Professional] | list[Professional] = []
     if search.is_bound and search.is_valid():
@@ -90,12 +95,12 @@ def my_access(request: HttpRequest) -> HttpResponse:
             .select_related("user")
             .order_by("user__last_name", "user__first_name")[:20]
         )
-    access.record_access(
+    trail.record_access(
         actor=request.user, patient=patient, action=AccessAction.DMP_VIEW, detail="droits d'accès"
     )
     return render(
         request,
-        "identity/my_access.html",
+        "records/my_access.html",
         {"patient": patient, "search": search, "found": found, **_access_rows(patient)},
     )
 
@@ -107,7 +112,7 @@ def my_access_change(request: HttpRequest) -> HttpResponse:
     """Authorise, revoke, block, unblock a professional, or name them médecin traitant."""
     patient = access.own_patient(request.user)
     if not patient.is_open:
-        return redirect("identity:my_dmp")
+        return redirect("records:my_dmp")
     action = request.POST.get("action", "")
     professional_id = _uuid_or_none(request.POST.get("professional"))
     professional = (
@@ -117,15 +122,15 @@ def my_access_change(request: HttpRequest) -> HttpResponse:
     )
     if professional is None or action not in _ACTIONS:
         messages.error(request, _("Action impossible : professionnel ou action inconnus."))
-        return redirect("identity:my_access")
+        return redirect("records:my_access")
     try:
         _ACTIONS[action](request.user, patient, professional)
-    except (ValidationError, record_services.AccessRefused) as error:
+    except (ValidationError, care_services.AccessRefused) as error:
         message = error.message if hasattr(error, "message") else str(error)
         messages.error(request, str(message))
     else:
         messages.success(request, _("C'est enregistré."))
-    return redirect("identity:my_access")
+    return redirect("records:my_access")
 
 
 def _uuid_or_none(value: str | None) -> str | None:
@@ -136,7 +141,7 @@ def _uuid_or_none(value: str | None) -> str | None:
 
 
 def _authorise(actor: Any, patient: Patient, professional: Professional) -> None:
-    record_services.care_authorise(
+    care_services.care_authorise(
         actor=actor, patient=patient, professional=professional, reason=AuthorisationReason.PATIENT
     )
 
@@ -149,13 +154,13 @@ def _traitant(actor: Any, patient: Patient, professional: Professional) -> None:
 
 _ACTIONS = {
     "authorise": _authorise,
-    "revoke": lambda actor, patient, pro: record_services.care_revoke(
+    "revoke": lambda actor, patient, pro: care_services.care_revoke(
         actor=actor, patient=patient, professional=pro
     ),
-    "block": lambda actor, patient, pro: record_services.care_block(
+    "block": lambda actor, patient, pro: care_services.care_block(
         actor=actor, patient=patient, professional=pro
     ),
-    "unblock": lambda actor, patient, pro: record_services.care_unblock(
+    "unblock": lambda actor, patient, pro: care_services.care_unblock(
         actor=actor, patient=patient, professional=pro
     ),
     "medecin_traitant": _traitant,
@@ -195,14 +200,14 @@ def my_history(request: HttpRequest) -> HttpResponse:
         page = min(max(1, int(request.GET.get("page", "1"))), MAX_HISTORY_PAGE)
     except ValueError:
         page = 1
-    access.record_access(actor=request.user, patient=patient, action=AccessAction.HISTORY_VIEW)
+    trail.record_access(actor=request.user, patient=patient, action=AccessAction.HISTORY_VIEW)
     offset = (page - 1) * HISTORY_PAGE_SIZE
     rows = list(_history(patient, form)[offset : offset + HISTORY_PAGE_SIZE + 1])
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request,
-        "identity/my_history.html",
+        "records/my_history.html",
         {
             "patient": patient,
             "form": form,
@@ -225,7 +230,7 @@ def my_history_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The same history as CSV (UTF-8 with BOM for spreadsheets), streamed."""
     patient = access.own_patient(request.user)
     form = HistoryFilterForm(request.GET or None)
-    access.record_access(
+    trail.record_access(
         actor=request.user, patient=patient, action=AccessAction.EXPORT, detail="historique CSV"
     )
     writer = csv.writer(_Echo(), delimiter=";")
@@ -275,20 +280,20 @@ def attest_consent(request: HttpRequest) -> HttpResponse:
     form = AttestConsentForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Le consentement du patient est nécessaire."))
-        return redirect("identity:patient_search")
+        return redirect("records:patient_search")
     patient = _patient_by_insc(form.cleaned_data["insc"])
     try:
-        record_services.care_authorise(
+        care_services.care_authorise(
             actor=request.user,  # type: ignore[arg-type]
             patient=patient,
             professional=request.user.professional,  # type: ignore[union-attr]
             reason=AuthorisationReason.CONSULTATION,
         )
-    except record_services.AccessRefused as error:
+    except care_services.AccessRefused as error:
         messages.error(request, error.message)
-        return redirect("identity:patient_search")
+        return redirect("records:patient_search")
     messages.success(request, _("Accès accordé. Le patient en est informé."))
-    return redirect("identity:patient_home", public_id=patient.public_id)
+    return redirect("records:patient_home", public_id=patient.public_id)
 
 
 @never_cache
@@ -303,25 +308,25 @@ def emergency(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         patient = _patient_by_insc(form.cleaned_data["insc"])
         try:
-            grant = record_services.emergency_declare(
+            grant = care_services.emergency_declare(
                 actor=request.user,  # type: ignore[arg-type]
                 patient=patient,
                 samu=samu,
                 reason=form.cleaned_data["reason"],
                 reason_text=form.cleaned_data["reason_text"],
             )
-        except record_services.AccessRefused as error:
+        except care_services.AccessRefused as error:
             form.add_error(None, error.message)
         else:
             banners = request.session.get(EMERGENCY_SESSION_KEY, [])
             banners.append(
                 {
                     "name": patient.display_name,
-                    "url": reverse("identity:patient_home", args=[patient.public_id]),
+                    "url": reverse("records:patient_home", args=[patient.public_id]),
                     "until": grant.expires_at.timestamp(),
                     "samu": samu,
                 }
             )
             request.session[EMERGENCY_SESSION_KEY] = banners[-5:]
-            return redirect("identity:patient_home", public_id=patient.public_id)
-    return render(request, "identity/emergency.html", {"form": form, "samu": samu})
+            return redirect("records:patient_home", public_id=patient.public_id)
+    return render(request, "records/emergency.html", {"form": form, "samu": samu})

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from records import allergens, content_services, labs, reference
+from records import allergens, labs, reference
 from records.content import (
     AllergyCategory,
     AllergyVerification,
@@ -21,6 +21,7 @@ from records.content import (
     Severity,
 )
 from records.pdf import MAX_PDF_BYTES, PdfError, inspect_pdf
+from records.services import content as content_services
 
 MAX_ROWS = 60
 DEFAULT_ROWS = 8

@@ -25,18 +25,18 @@ pytestmark = pytest.mark.django_db
 
 def _change(client: Client, action: str, professional: Professional) -> None:
     response = client.post(
-        reverse("identity:my_access_change"),
+        reverse("records:my_access_change"),
         {"action": action, "professional": str(professional.public_id)},
     )
     assert response.status_code == 302
-    assert response["Location"] == reverse("identity:my_access")
+    assert response["Location"] == reverse("records:my_access")
 
 
 def test_access_page_lists_who_and_why(
     client: Client, alice: Patient, doctor: Professional, authorised_doctor: Professional
 ) -> None:
     client.force_login(alice.user)
-    response = client.get(reverse("identity:my_access"))
+    response = client.get(reverse("records:my_access"))
     body = response.content.decode()
     assert response.status_code == 200
     assert "Claire Martin" in body  # médecin traitant, who opened the DMP
@@ -50,11 +50,11 @@ def test_directory_search_finds_verified_professionals_only(
 ) -> None:
     target = make_professional("zoe@test.example", first_name="Zoé", last_name="Zorro")
     client.force_login(alice.user)
-    by_name = client.get(reverse("identity:my_access"), {"q": "zorro"})
+    by_name = client.get(reverse("records:my_access"), {"q": "zorro"})
     assert list(by_name.context["found"]) == [target]
-    by_rpps = client.get(reverse("identity:my_access"), {"q": target.rpps})
+    by_rpps = client.get(reverse("records:my_access"), {"q": target.rpps})
     assert list(by_rpps.context["found"]) == [target]
-    unverified = client.get(reverse("identity:my_access"), {"q": unverified_doctor.rpps})
+    unverified = client.get(reverse("records:my_access"), {"q": unverified_doctor.rpps})
     assert list(unverified.context["found"]) == []
 
 
@@ -64,7 +64,7 @@ def test_changes_need_a_fresh_login_then_apply(
     other = make_professional("other@test.example", first_name="Oscar", last_name="Autre")
     client.force_login(alice.user)
     response = client.post(
-        reverse("identity:my_access_change"),
+        reverse("records:my_access_change"),
         {"action": "authorise", "professional": str(other.public_id)},
     )
     assert "reauthenticate" in response["Location"]
@@ -83,7 +83,7 @@ def test_changes_need_a_fresh_login_then_apply(
     assert alice.medecin_traitant == other
     # The médecin traitant cannot be blocked: a clear message, nothing changes.
     response = client.post(
-        reverse("identity:my_access_change"),
+        reverse("records:my_access_change"),
         {"action": "block", "professional": str(other.public_id)},
         follow=True,
     )
@@ -98,7 +98,7 @@ def test_forged_actions_are_refused(client: Client, alice: Patient) -> None:
         {"action": "drop_table", "professional": "00000000-0000-4000-8000-000000000000"},
         {"action": "authorise"},
     ):
-        response = client.post(reverse("identity:my_access_change"), data, follow=True)
+        response = client.post(reverse("records:my_access_change"), data, follow=True)
         assert response.status_code == 200
         assert "Action impossible" in response.content.decode()
 
@@ -108,17 +108,17 @@ def test_history_lists_filters_and_exports(
 ) -> None:
     doctor_client = Client()
     doctor_client.force_login(doctor.user)
-    doctor_client.get(reverse("identity:patient_home", args=[alice.public_id]))
+    doctor_client.get(reverse("records:patient_home", args=[alice.public_id]))
     client.force_login(alice.user)
-    response = client.get(reverse("identity:my_history"))
+    response = client.get(reverse("records:my_history"))
     body = response.content.decode()
     assert "Claire Martin" in body
     assert "Bris de glace" in body
-    emergency_only = client.get(reverse("identity:my_history"), {"mode": "emergency"})
+    emergency_only = client.get(reverse("records:my_history"), {"mode": "emergency"})
     assert {e.mode for e in emergency_only.context["events"]} == {"emergency"}
     history_reads = AccessEvent.objects.filter(actor=alice.user, action=AccessAction.HISTORY_VIEW)
     assert history_reads.count() == 2
-    export = client.get(reverse("identity:my_history_csv"))
+    export = client.get(reverse("records:my_history_csv"))
     assert export["Content-Type"].startswith("text/csv")
     assert "attachment" in export["Content-Disposition"]
     content = b"".join(export.streaming_content).decode()  # type: ignore[attr-defined]
@@ -130,7 +130,7 @@ def test_history_lists_filters_and_exports(
 def test_history_rejects_bad_filters_without_error(client: Client, alice: Patient) -> None:
     client.force_login(alice.user)
     response = client.get(
-        reverse("identity:my_history"),
+        reverse("records:my_history"),
         {"start": "2026-02-30", "end": "x", "mode": "hack", "page": "-3"},
     )
     assert response.status_code == 200
@@ -145,17 +145,17 @@ def test_history_query_count_is_constant(
     events: int,
     django_assert_num_queries: object,
 ) -> None:
-    from dmp_portal.access import record_access
+    from records.trail import record_access
 
     for _ in range(events):
         record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
     client.force_login(alice.user)
-    client.get(reverse("identity:my_history"))  # warm the session
+    client.get(reverse("records:my_history"))  # warm the session
     # 1 session, 2 user, 3 own patient, 4-6 access event (lock the chain head, insert, update
     # the head), 7 the page of events (51 rows at most), 8 authenticators (the prompt to enrol
     # a second factor: Alice has none).
     with django_assert_num_queries(8):  # type: ignore[operator]
-        response = client.get(reverse("identity:my_history"))
+        response = client.get(reverse("records:my_history"))
     # + the opening, its authorisation, the account activation and two reads of the history.
     assert len(response.context["events"]) == min(events + 5, 50)
 
@@ -168,9 +168,9 @@ def test_emergency_journey(
     django_capture_on_commit_callbacks: object,
 ) -> None:
     fresh_login(client, stranger_doctor.user)
-    search = client.get(reverse("identity:patient_search"), {"insc": alice.insc})
+    search = client.get(reverse("records:patient_search"), {"insc": alice.insc})
     assert search.context["state"] == "no_access"
-    url = reverse("identity:emergency")
+    url = reverse("records:emergency")
     assert client.get(url, {"insc": alice.insc}).status_code == 200
     response = client.post(url, {"insc": alice.insc, "reason": "other", "reason_text": ""})
     assert response.status_code == 200
@@ -200,7 +200,7 @@ def test_emergency_refused_when_the_patient_opposed(
 ) -> None:
     Patient.objects.filter(pk=alice.pk).update(opposes_bris_de_glace=True)
     fresh_login(client, stranger_doctor.user)
-    response = client.post(reverse("identity:emergency"), {"insc": alice.insc, "reason": "vital"})
+    response = client.post(reverse("records:emergency"), {"insc": alice.insc, "reason": "vital"})
     assert response.status_code == 200
     assert "opposé" in response.content.decode()
     assert not EmergencyAccess.objects.exists()
@@ -210,9 +210,7 @@ def test_attested_consent_grants_access_and_tells_the_patient(
     client: Client, alice: Patient, stranger_doctor: Professional
 ) -> None:
     client.force_login(stranger_doctor.user)
-    response = client.post(
-        reverse("identity:attest_consent"), {"insc": alice.insc, "consent": "on"}
-    )
+    response = client.post(reverse("records:attest_consent"), {"insc": alice.insc, "consent": "on"})
     assert response.status_code == 302
     assert client.get(response["Location"]).status_code == 200
     relation = CareRelation.objects.get(professional=stranger_doctor)
@@ -224,7 +222,7 @@ def test_first_access_by_an_authorised_professional_is_notified_once(
     client: Client, alice: Patient, authorised_doctor: Professional
 ) -> None:
     client.force_login(authorised_doctor.user)
-    url = reverse("identity:patient_home", args=[alice.public_id])
+    url = reverse("records:patient_home", args=[alice.public_id])
     client.get(url)
     client.get(url)
     assert Notification.objects.filter(recipient=alice.user, kind="first_access").count() == 1
@@ -234,7 +232,7 @@ def test_a_search_revealing_a_dmp_without_access_is_traced(
     client: Client, alice: Patient, stranger_doctor: Professional
 ) -> None:
     client.force_login(stranger_doctor.user)
-    client.get(reverse("identity:patient_search"), {"insc": alice.insc})
+    client.get(reverse("records:patient_search"), {"insc": alice.insc})
     event = AccessEvent.objects.get(actor=stranger_doctor.user)
     assert (event.patient, event.action, event.detail) == (
         alice,
@@ -245,7 +243,7 @@ def test_a_search_revealing_a_dmp_without_access_is_traced(
 
 def test_reading_the_settings_page_is_traced(client: Client, alice: Patient) -> None:
     client.force_login(alice.user)
-    client.get(reverse("identity:my_settings"))
+    client.get(reverse("records:my_settings"))
     assert AccessEvent.objects.filter(
         actor=alice.user, action=AccessAction.DMP_VIEW, detail="paramètres"
     ).exists()

@@ -1,0 +1,3 @@
+"""Writes on the DMP, one module per subject: ``lifecycle`` (open, activate, close, reopen,
+purge), ``care`` (care relations, emergency access, reads and notifications), ``entries``
+(deposit, mask, announce, release), ``content`` (reports, lab reports, allergies)."""

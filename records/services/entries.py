@@ -1,0 +1,178 @@
+"""Writes on entries: deposit (with versions), masking, announcing to the patient, the
+scheduled release of documents invisible to the patient.
+
+Keyword-only ``entity_verb(*, actor, …)`` functions: they check who may act, write inside one
+transaction, and record the access event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from identity.models import Patient, User
+from records import access, trail
+from records.models import AccessAction, AccessMode, Entry, NotificationKind
+from records.services.care import _require_patient, notify
+
+# --- Entries' visibility ------------------------------------------------------------------------
+
+
+def entry_mask(*, actor: User, entry: Entry, masked: bool) -> Entry:
+    """The patient masks (or unmasks) an entry from professionals (author and médecin traitant
+    keep it). Per-entry rows exist only while masked."""
+    _require_patient(actor, entry.patient)
+    with transaction.atomic():
+        entry.masked = masked
+        entry.save(update_fields=["masked"])
+        if masked:
+            access.masked_entry_grant(entry=entry)
+        else:
+            access.masked_entry_revoke(entry=entry)
+        trail.record_access(
+            actor=actor,
+            patient=entry.patient,
+            action=AccessAction.ENTRY_UPDATE,
+            entry_public_id=entry.public_id,
+            detail="masqué" if masked else "démasqué",
+        )
+    return entry
+
+
+def entry_announce(*, actor: User, entry: Entry) -> Entry:
+    """A professional with access marks an invisible-to-patient entry as announced: the
+    patient sees it now and is told."""
+    if access.entry_for(actor, entry.public_id).pk != entry.pk:  # pragma: no cover
+        raise PermissionError
+    if not entry.invisible_to_patient or entry.announced_at:
+        return entry
+    with transaction.atomic():
+        entry.announced_at = timezone.now()
+        entry.invisible_to_patient = False
+        entry.save(update_fields=["announced_at", "invisible_to_patient"])
+        trail.record_access(
+            actor=actor,
+            patient=entry.patient,
+            action=AccessAction.ENTRY_UPDATE,
+            entry_public_id=entry.public_id,
+            detail="annoncé",
+        )
+        notify(
+            recipient=entry.patient.user,
+            patient=entry.patient,
+            kind=NotificationKind.NEW_DOCUMENT,
+            message=f"Un nouveau document est disponible dans votre DMP : {entry.title}.",
+        )
+    return entry
+
+
+def entries_release_due(*, now: Any = None) -> tuple[int, int]:
+    """The scheduled release (``manage.py release_due_entries``): at 14 days the patient is told
+    a document awaits; at 30 days it becomes visible. Idempotent; returns (reminded, released).
+    """
+    now = now or timezone.now()
+    reminded = released = 0
+    for entry in Entry.objects.due_for_reminder(now).select_related("patient__user")[:1000]:
+        with transaction.atomic():
+            if Entry.objects.filter(pk=entry.pk, patient_reminded_at__isnull=True).update(
+                patient_reminded_at=now
+            ):
+                notify(
+                    recipient=entry.patient.user,
+                    patient=entry.patient,
+                    kind=NotificationKind.REMINDER,
+                    message="Un nouveau document a été déposé dans votre DMP. Il vous sera "
+                    "présenté lors d'une consultation, ou deviendra visible au plus tard "
+                    "un mois après son dépôt.",
+                )
+                reminded += 1
+    for entry in Entry.objects.due_for_release(now).select_related("patient__user")[:1000]:
+        with transaction.atomic():
+            if Entry.objects.filter(pk=entry.pk, invisible_to_patient=True).update(
+                invisible_to_patient=False
+            ):
+                notify(
+                    recipient=entry.patient.user,
+                    patient=entry.patient,
+                    kind=NotificationKind.NEW_DOCUMENT,
+                    message=f"Un nouveau document est disponible dans votre DMP : {entry.title}.",
+                )
+                released += 1
+    return reminded, released
+
+
+# --- Deposit -------------------------------------------------------------------------------------
+
+
+def entry_deposit(
+    *,
+    actor: User,
+    patient: Patient,
+    kind: str,
+    document_type: str,
+    title: str,
+    act_date: Any,
+    summary: str = "",
+    masked: bool = False,
+    invisible_to_patient: bool = False,
+    abnormal: bool = False,
+    replaces: Entry | None = None,
+) -> Entry:
+    """Create an entry in a DMP (the kind-specific rows are written by the caller inside the
+    same transaction: call this from within ``transaction.atomic()``).
+
+    Who may: a verified professional who may read this DMP in normal mode (PermissionError
+    otherwise; an emergency access reads, it does not deposit). With ``replaces``, the old
+    version is marked replaced and stays reachable from the new one. The patient is told of
+    a new document unless it is invisible to them until announced.
+    """
+    if not actor.is_verified_professional:
+        raise PermissionError("Only a verified professional deposits entries.")
+    scoped = access.patients_for(actor).filter(pk=patient.pk).first()
+    if scoped is None or access.access_mode(actor, scoped) != AccessMode.NORMAL:
+        raise PermissionError("No normal access to this DMP.")
+    if act_date > timezone.localdate():
+        raise ValidationError(_("La date de l'acte est dans le futur."), code="future")
+    with transaction.atomic():
+        if replaces is not None:
+            locked = Entry.objects.select_for_update().get(pk=replaces.pk)
+            if locked.patient_id != patient.pk or locked.status != "current":
+                raise ValidationError(
+                    _("Seule la version en vigueur d'un document de ce DMP peut être remplacée."),
+                    code="not_current",
+                )
+            locked.status = "replaced"
+            locked.save(update_fields=["status"])
+        entry = Entry.objects.create(
+            patient=patient,
+            author=actor.professional,
+            kind=kind,
+            document_type=document_type,
+            title=title[:200],
+            summary=summary[:300],
+            act_date=act_date,
+            masked=masked,
+            invisible_to_patient=invisible_to_patient,
+            abnormal=abnormal,
+            replaces=replaces,
+        )
+        if masked:
+            access.masked_entry_grant(entry=entry)
+        trail.record_access(
+            actor=actor,
+            patient=patient,
+            action=AccessAction.ENTRY_CREATE,
+            entry_public_id=entry.public_id,
+        )
+        if not invisible_to_patient:
+            notify(
+                recipient=patient.user,
+                patient=patient,
+                kind=NotificationKind.NEW_DOCUMENT,
+                message=f"Un nouveau document est disponible dans votre DMP : {entry.title}.",
+            )
+    return entry

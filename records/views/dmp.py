@@ -1,0 +1,446 @@
+"""Identity pages: opening a DMP, finding a patient, the opening letter, patient activation,
+the patient's own settings, closing and reopening. Views are thin: access first, then a
+service does the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from identity.auth import (
+    has_second_factor,
+    patient_required,
+    professional_required,
+    sensitive_action,
+)
+from identity.models import ActivationCode, DmpStatus, Patient
+from records import access, trail
+from records.forms.dmp import (
+    ActivationCodeForm,
+    AttestConsentForm,
+    DmpCloseForm,
+    DmpOpenForm,
+    InscSearchForm,
+    MedecinTraitantForm,
+    OppositionsForm,
+    PatientAccountForm,
+    ReopenForm,
+    TraitsSearchForm,
+)
+from records.models import AccessAction, Notification
+from records.services import lifecycle
+from records.services.care import read_traced
+
+_ACTIVATION_SESSION_KEY = "dmp_activation"
+_ACTIVATION_SESSION_TTL = 15 * 60
+_ACTIVATION_RATE = (10, 15 * 60)  # attempts per window, per client address
+
+
+def _letter_response(request: HttpRequest, patient: Patient, code: str) -> HttpResponse:
+    """The printable opening letter. The code exists in clear only in this response."""
+    response = render(
+        request,
+        "records/dmp_letter.html",
+        {
+            "patient": patient,
+            "code": code,
+            "expires_on": timezone.localdate() + lifecycle.ACTIVATION_CODE_VALIDITY,
+            "activation_url": request.build_absolute_uri(reverse("records:activation")),
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Professionals -----------------------------------------------------------------------------
+
+
+@never_cache
+@professional_required
+@require_http_methods(["GET", "POST"])
+def dmp_open(request: HttpRequest) -> HttpResponse:
+    """Open a patient's DMP with their consent; prints the letter with the activation code."""
+    actor = request.user
+    form = DmpOpenForm(request.POST or None, actor=actor)  # type: ignore[arg-type]
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = lifecycle.dmp_open(
+                actor=actor,  # type: ignore[arg-type]
+                traits=form.traits(),
+                nir=data["nir"],
+                consent_given=data["consent"],
+                opposes_bris_de_glace=data["opposes_bris_de_glace"],
+                opposes_samu=data["opposes_samu"],
+                actor_is_medecin_traitant=data.get("medecin_traitant", False),
+            )
+        except ValidationError as error:
+            form.add_error("nir", error)
+        else:
+            if result.created and result.activation_code:
+                messages.success(
+                    request, _("Le DMP est ouvert. Imprimez le courrier et remettez-le au patient.")
+                )
+                return _letter_response(request, result.patient, result.activation_code)
+            messages.info(
+                request,
+                _("Ce patient a déjà un DMP : aucun doublon n'a été créé."),
+            )
+            return _existing_dmp_redirect(request, result.patient)
+    return render(
+        request,
+        "records/dmp_open.html",
+        {"form": form, "consent_text": lifecycle.CONSENT_TEXT_OPENING},
+    )
+
+
+def _existing_dmp_redirect(request: HttpRequest, patient: Patient) -> HttpResponse:
+    if access.may_read_dmp(request.user, patient):
+        return redirect("records:patient_home", public_id=patient.public_id)
+    return redirect(f"{reverse('records:patient_search')}?insc={patient.insc}")
+
+
+@never_cache
+@professional_required
+@require_GET
+def patient_search(request: HttpRequest) -> HttpResponse:
+    """Find a DMP by INS-C, or by first names + date of birth + NIR (INS-C computed)."""
+    by_insc = InscSearchForm(request.GET if "insc" in request.GET else None)
+    by_traits = TraitsSearchForm(request.GET if "nir" in request.GET else None)
+    insc = None
+    if by_insc.is_bound and by_insc.is_valid():
+        insc = by_insc.cleaned_data["insc"]
+    elif by_traits.is_bound and by_traits.is_valid():
+        insc = by_traits.insc()
+    found = None
+    state = None
+    if insc:
+        found = Patient.objects.filter(insc=insc).first()
+        if found is None or found.dmp_status == DmpStatus.PURGED:
+            state = "none"
+            found = None
+        elif found.dmp_status == DmpStatus.CLOSED:
+            state = "closed"
+        elif access.may_read_dmp(request.user, found):
+            state = "readable"
+        else:
+            state = "no_access"
+        if found is not None:
+            # Telling a professional that a DMP exists (closed, or without access) is itself
+            # an access to patient data: the patient sees it in their history.
+            trail.record_access(
+                actor=request.user,
+                patient=found,
+                action=AccessAction.DMP_SEARCH_HIT,
+                detail={"readable": "", "closed": "DMP fermé", "no_access": "sans autorisation"}[
+                    state
+                ],
+                request=request,
+            )
+    return render(
+        request,
+        "records/patient_search.html",
+        {
+            "by_insc": by_insc,
+            "by_traits": by_traits,
+            "state": state,
+            "found": found if state == "readable" else None,
+            "insc": insc,
+            "reopen_form": ReopenForm(initial={"insc": insc}) if state == "closed" else None,
+            "attest_form": AttestConsentForm(initial={"insc": insc})
+            if state == "no_access"
+            else None,
+            "is_regulation_doctor": request.user.professional.is_regulation_doctor,  # type: ignore[union-attr]
+        },
+    )
+
+
+@never_cache
+@professional_required
+@require_GET
+def patient_home(request: HttpRequest, public_id: str) -> HttpResponse:
+    """A professional's view of one DMP (404 when out of scope, like a missing one)."""
+    patient = access.patient_for(request.user, public_id)
+    read_traced(actor=request.user, patient=patient, action=AccessAction.DMP_VIEW, request=request)
+    return render(
+        request,
+        "records/patient_home.html",
+        {
+            "patient": patient,
+            "mode": access.access_mode(request.user, patient),
+            "has_account": patient.user_id is not None,
+            "is_medecin_traitant": patient.medecin_traitant is not None
+            and patient.medecin_traitant.user_id == request.user.pk,
+        },
+    )
+
+
+@never_cache
+@professional_required
+@require_POST
+def letter_reissue(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Print a new opening letter (new code; the previous ones stop working)."""
+    patient = access.patient_for(request.user, public_id)
+    if patient.user_id is not None:
+        messages.info(request, _("Le patient a déjà activé son compte : aucun code à réémettre."))
+        return redirect("records:patient_home", public_id=patient.public_id)
+    code = lifecycle.activation_code_issue(actor=request.user, patient=patient)  # type: ignore[arg-type]
+    trail.record_access(
+        actor=request.user, patient=patient, action=AccessAction.LETTER_PRINT, request=request
+    )
+    return _letter_response(request, patient, code)
+
+
+@professional_required
+@require_POST
+def dmp_reopen_by_professional(request: HttpRequest) -> HttpResponse:
+    """Reopen a closed DMP found by INS-C, recording the patient's consent."""
+    form = ReopenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Le consentement du patient est nécessaire."))
+        return redirect(reverse("records:patient_search"))
+    patient = Patient.objects.filter(
+        insc=form.cleaned_data["insc"], dmp_status=DmpStatus.CLOSED
+    ).first()
+    if patient is None:
+        return redirect(reverse("records:patient_search"))
+    lifecycle.dmp_reopen(actor=request.user, patient=patient, consent_given=True)  # type: ignore[arg-type]
+    messages.success(request, _("Le DMP est rouvert."))
+    return redirect("records:patient_home", public_id=patient.public_id)
+
+
+# --- Patient activation ------------------------------------------------------------------------
+
+
+def _client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def _activation_rate_exceeded(request: HttpRequest) -> bool:
+    limit, window = _ACTIVATION_RATE
+    key = f"dmp:activation:{_client_address(request)}"
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key) > limit
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window)
+        return False
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def activation(request: HttpRequest) -> HttpResponse:
+    """Step 1: the code from the opening letter and the date of birth."""
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = ActivationCodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        if _activation_rate_exceeded(request):
+            form.add_error(None, _("Trop d'essais. Réessayez dans un quart d'heure."))
+            status = 429
+        else:
+            try:
+                code = lifecycle.activation_code_check(
+                    code=form.cleaned_data["code"], birth_date=form.cleaned_data["birth_date"]
+                )
+            except lifecycle.ActivationError as error:
+                form.add_error(None, error.message)
+            else:
+                request.session.cycle_key()
+                request.session[_ACTIVATION_SESSION_KEY] = {
+                    "id": code.pk,
+                    "at": int(timezone.now().timestamp()),
+                }
+                return redirect("records:activation_account")
+    return render(request, "records/activation_code.html", {"form": form}, status=status)
+
+
+def _pending_activation(request: HttpRequest) -> ActivationCode | None:
+    pending = request.session.get(_ACTIVATION_SESSION_KEY)
+    if not pending or timezone.now().timestamp() - pending["at"] > _ACTIVATION_SESSION_TTL:
+        return None
+    return ActivationCode.objects.select_related("patient").filter(pk=pending["id"]).first()
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def activation_account(request: HttpRequest) -> HttpResponse:
+    """Step 2: e-mail and password; then the patient is logged in and offered a second factor."""
+    activation_code = _pending_activation(request)
+    if activation_code is None:
+        messages.error(request, _("Recommencez l'activation avec votre code."))
+        return redirect("records:activation")
+    form = PatientAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = lifecycle.patient_account_create(
+                activation=activation_code,
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+            )
+        except lifecycle.ActivationError as error:
+            form.add_error(None, error.message)
+        except ValidationError as error:
+            form.add_error("email", error)
+        else:
+            request.session.pop(_ACTIVATION_SESSION_KEY, None)
+            _record_email(request, user)
+            login(request, user, backend="allauth.account.auth_backends.AuthenticationBackend")
+            messages.success(
+                request,
+                _(
+                    "Votre compte est activé. Protégez-le par un second facteur : une "
+                    "application d'authentification sur votre téléphone."
+                ),
+            )
+            return redirect("records:activation_done")
+    return render(
+        request,
+        "records/activation_account.html",
+        {"form": form, "patient": activation_code.patient},
+    )
+
+
+def _record_email(request: HttpRequest, user: Any) -> None:
+    """The patient's e-mail, unverified until they follow the link allauth sends."""
+    address = EmailAddress.objects.add_email(request, user, user.email, confirm=True)
+    address.primary = True
+    address.save(update_fields=["primary"])
+
+
+@patient_required
+@require_GET
+def activation_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "records/activation_done.html")
+
+
+# --- The patient's own DMP --------------------------------------------------------------------
+
+
+@never_cache
+@patient_required
+@require_GET
+def my_dmp(request: HttpRequest) -> HttpResponse:
+    """The patient's DMP home (later issues add the timeline, allergies, images, history)."""
+    patient = access.own_patient(request.user)
+    trail.record_access(
+        actor=request.user, patient=patient, action=AccessAction.DMP_VIEW, request=request
+    )
+    transitions = patient.transitions.select_related("actor").order_by("-at", "-pk")[:20]
+    notifications = Notification.objects.filter(recipient_id=request.user.pk).order_by(
+        "-created_at"
+    )[:10]
+    return render(
+        request,
+        "records/my_dmp.html",
+        {
+            "patient": patient,
+            "transitions": transitions,
+            "notifications": notifications,
+            "closed": not patient.is_open,
+        },
+    )
+
+
+@never_cache
+@patient_required
+@sensitive_action
+@require_http_methods(["GET", "POST"])
+def my_settings(request: HttpRequest) -> HttpResponse:
+    """Emergency-access oppositions and médecin traitant (re-authentication to change)."""
+    patient = access.own_patient(request.user)
+    if not patient.is_open:
+        return redirect("records:my_dmp")
+    if request.method == "GET":
+        trail.record_access(
+            actor=request.user,
+            patient=patient,
+            action=AccessAction.DMP_VIEW,
+            detail="paramètres",
+            request=request,
+        )
+    oppositions = OppositionsForm(
+        request.POST if request.POST.get("form") == "oppositions" else None,
+        initial={
+            "opposes_bris_de_glace": patient.opposes_bris_de_glace,
+            "opposes_samu": patient.opposes_samu,
+        },
+    )
+    traitant = MedecinTraitantForm(
+        request.POST if request.POST.get("form") == "traitant" else None,
+        initial={"rpps": patient.medecin_traitant.rpps if patient.medecin_traitant else ""},
+    )
+    if oppositions.is_bound and oppositions.is_valid():
+        lifecycle.oppositions_set(
+            actor=request.user,  # type: ignore[arg-type]
+            patient=patient,
+            bris_de_glace=oppositions.cleaned_data["opposes_bris_de_glace"],
+            samu=oppositions.cleaned_data["opposes_samu"],
+        )
+        messages.success(request, _("Vos choix d'accès en urgence sont enregistrés."))
+        return redirect("records:my_settings")
+    if traitant.is_bound and traitant.is_valid():
+        lifecycle.medecin_traitant_set(
+            actor=request.user,  # type: ignore[arg-type]
+            patient=patient,
+            professional=traitant.cleaned_data["rpps"],
+        )
+        messages.success(request, _("Votre médecin traitant est enregistré."))
+        return redirect("records:my_settings")
+    return render(
+        request,
+        "records/my_settings.html",
+        {
+            "patient": patient,
+            "oppositions": oppositions,
+            "traitant": traitant,
+            "has_app": has_second_factor(request.user, request.session),
+        },
+    )
+
+
+@never_cache
+@patient_required
+@sensitive_action
+@require_http_methods(["GET", "POST"])
+def my_dmp_close(request: HttpRequest) -> HttpResponse:
+    patient = access.own_patient(request.user)
+    if not patient.is_open:
+        return redirect("records:my_dmp")
+    form = DmpCloseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        lifecycle.dmp_close(
+            actor=request.user,  # type: ignore[arg-type]
+            patient=patient,
+            early_erasure=form.cleaned_data["early_erasure"],
+        )
+        messages.success(request, _("Votre DMP est fermé."))
+        return redirect("records:my_dmp")
+    return render(request, "records/my_dmp_close.html", {"form": form, "patient": patient})
+
+
+@patient_required
+@sensitive_action
+@require_http_methods(["GET", "POST"])
+def my_dmp_reopen(request: HttpRequest) -> HttpResponse:
+    patient = access.own_patient(request.user)
+    if patient.dmp_status != DmpStatus.CLOSED:
+        return redirect("records:my_dmp")
+    if request.method == "POST":
+        lifecycle.dmp_reopen(actor=request.user, patient=patient)  # type: ignore[arg-type]
+        messages.success(request, _("Votre DMP est rouvert."))
+        return redirect("records:my_dmp")
+    return render(request, "records/my_dmp_reopen.html", {"patient": patient})
