@@ -1,4 +1,4 @@
-"""Thumbnail benchmark: imaging/dicom.py against Debian's ``dcmj2pnm`` (dcmtk).
+"""Thumbnail benchmark: imaging/dicom/ against Debian's ``dcmj2pnm`` (dcmtk).
 
     .venv/bin/python bench/bench_dicom.py [--rounds N] [--quick]
 

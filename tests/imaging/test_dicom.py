@@ -1,4 +1,4 @@
-"""imaging/dicom.py: validation of hostile uploads and correct, fast thumbnails.
+"""imaging/dicom/: validation of hostile uploads and correct, fast thumbnails.
 
 No database, no Django: synthetic files built by ``dicom_factory`` plus the small
 real files shipped inside the installed pydicom package.
