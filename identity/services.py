@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from identity.errors import AccessDenied
 from identity.models import Professional, Role, User, VerificationStatus
 from identity.rpps import validate_rpps
 
@@ -32,9 +33,9 @@ def professional_register(
 
 
 def professional_verify(*, actor: User, professional: Professional) -> Professional:
-    """Mark a professional verified. Only an administrator (staff) may; raises PermissionError."""
+    """Mark a professional verified. Only an administrator (staff) may; raises AccessDenied."""
     if not (actor.is_active and actor.is_staff):
-        raise PermissionError("Only an administrator verifies professionals.")
+        raise AccessDenied("Only an administrator verifies professionals.")
     professional.verification_status = VerificationStatus.VERIFIED
     professional.verified_at = timezone.now()
     professional.verified_by = actor
@@ -45,7 +46,7 @@ def professional_verify(*, actor: User, professional: Professional) -> Professio
 def professional_reject(*, actor: User, professional: Professional) -> Professional:
     """Refuse (or withdraw) a professional's verification: they keep logging in, see no data."""
     if not (actor.is_active and actor.is_staff):
-        raise PermissionError("Only an administrator verifies professionals.")
+        raise AccessDenied("Only an administrator verifies professionals.")
     professional.verification_status = VerificationStatus.REJECTED
     professional.verified_at = None
     professional.verified_by = actor
@@ -56,7 +57,7 @@ def professional_reject(*, actor: User, professional: Professional) -> Professio
 def patient_email_code_set(*, user: User, enabled: bool) -> User:
     """A patient chooses the e-mail code second factor (or drops it)."""
     if not user.is_patient:
-        raise PermissionError("Only patients use the e-mail code second factor.")
+        raise AccessDenied("Only patients use the e-mail code second factor.")
     user.email_code_login = enabled
     user.save(update_fields=["email_code_login"])
     return user

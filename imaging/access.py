@@ -17,7 +17,7 @@ from django.http import Http404
 from identity.models import Patient
 from imaging.models import ImagingStudy, Instance, PreviewStatus, Series
 from records import access
-from records.models import AccessMode, Entry, EntryKind, EntryStatus
+from records.models import Entry, EntryKind, EntryStatus
 
 REPORT_DOCUMENT_TYPE = "18748-4"  # CR d'imagerie médicale (records/reference.py)
 
@@ -76,13 +76,13 @@ def instance_for(user: Any, instance_id: uuid.UUID | str) -> Instance:
         raise Http404("No such image") from None
 
 
-def scoped_patient(user: Any, patient: Patient) -> Patient:
-    """``patient`` as the funnel sees it for ``user`` (carries the access mode: normal,
-    emergency, SAMU, patient), for the access event. Http404 if out of scope."""
-    scoped = access.patients_for(user).filter(pk=patient.pk).first()
-    if scoped is None:
+def dmp_of(user: Any, patient: Patient) -> access.DmpAccess:
+    """How ``user`` holds the DMP of a study already in scope (mode, may deposit), for the
+    access event and the page's actions: the funnel's answer. Http404 if out of scope."""
+    held = access.dmp_access(user, patient)
+    if held is None:
         raise Http404("No such DMP")
-    return scoped
+    return held
 
 
 def report_choices(user: Any, patient: Patient) -> QuerySet[Entry]:
@@ -114,11 +114,9 @@ def report_visible(user: Any, study: ImagingStudy) -> bool:
 
 
 def may_edit_study(user: Any, study: ImagingStudy) -> bool:
-    """A verified professional with normal (not emergency) access to the study's DMP."""
-    if not getattr(user, "is_verified_professional", False):
-        return False
-    patient = access.patients_for(user).filter(pk=study.entry.patient_id).first()
-    return patient is not None and access.access_mode(user, patient) == AccessMode.NORMAL
+    """Whoever may deposit an imaging report in the study's DMP (the funnel's rule)."""
+    held = access.dmp_access(user, study.entry.patient)
+    return held is not None and held.may_deposit_type(REPORT_DOCUMENT_TYPE)
 
 
 def series_with_counts(study: ImagingStudy) -> QuerySet[Series]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+from identity.errors import UserError
 from imaging.dicom import DicomInfo, DicomRejected, inspect_dicom
 
 MIB = 1024 * 1024
@@ -122,11 +123,12 @@ def display_name(raw: str | None, limit: int = DISPLAY_NAME_LIMIT) -> str:
 # ----------------------------------------------------------------------------- ZIP
 
 
-class ArchiveRefused(Exception):
+class ArchiveRefused(UserError):
+    """A ZIP upload refused as a whole (bomb, too many members, ``../`` paths...)."""
+
     def __init__(self, code: str) -> None:
-        super().__init__(code)
+        super().__init__(MESSAGES[code])
         self.code = code
-        self.message = MESSAGES[code]
 
 
 def is_zip(path: str | Path) -> bool:

@@ -14,33 +14,40 @@ made by a background task (``imaging.previews``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from identity.errors import AccessDenied
 from identity.models import Patient, User
-from imaging.access import REPORT_DOCUMENT_TYPE, report_choices, scoped_patient
+from imaging.access import REPORT_DOCUMENT_TYPE, dmp_of, report_choices
 from imaging.dicom import DicomInfo
 from imaging.ingest import (
     Candidate,
     DicomIdentity,
     IdentityMismatch,
+    Inspection,
     Refusal,
     identity_mismatches,
+    inspect_paths,
+    inspect_uploads,
     parse_dicom_date,
 )
 from imaging.models import ImagingStudy, Instance, Series
 from imaging.previews import enqueue_previews
 from imaging.storage import delete_quietly, store
+from imaging.uploads import refusal_rows
 from records import access, trail
-from records.models import AccessAction, AccessMode, Entry, EntryKind
+from records.models import AccessAction, Entry, EntryKind
 from records.services.care import read_traced
 from records.services.entries import entry_deposit
 
@@ -108,14 +115,13 @@ class ImportResult:
 # --------------------------------------------------------------------------- access
 
 
-def _require_depositor(actor: User, patient: Patient) -> Patient:
-    """As ``entry_deposit``: a verified professional with normal access (no emergency)."""
-    if not getattr(actor, "is_verified_professional", False):
-        raise PermissionError("Only a verified professional deposits images.")
-    scoped = access.patients_for(actor).filter(pk=patient.pk).first()
-    if scoped is None or access.access_mode(actor, scoped) != AccessMode.NORMAL:
-        raise PermissionError("No normal access to this DMP.")
-    return scoped
+def _require_depositor(actor: User, patient: Patient) -> access.DmpAccess:
+    """As ``entry_deposit``: whoever the funnel lets deposit an imaging study here."""
+    held = access.dmp_access(actor, patient)
+    if held is None:
+        raise AccessDenied("No access to this DMP.")
+    held.require_deposit(REPORT_DOCUMENT_TYPE)
+    return held
 
 
 def _check_report(actor: User, patient: Patient, report: Entry | None) -> None:
@@ -450,7 +456,7 @@ def study_import(
 ) -> ImportResult:
     """Store validated DICOM files in ``patient``'s DMP, grouped Study → Series → Instance.
 
-    Who may: a verified professional with normal access to the DMP (PermissionError
+    Who may: a verified professional with normal access to the DMP (AccessDenied
     otherwise). ``report`` must be a CR d'imagerie of the same DMP that the actor can read
     (ValidationError). When the files' patient identity differs from the DMP's, raises
     ``IdentityNotConfirmed`` unless ``identity_confirmed``: nothing is ever attached silently.
@@ -464,6 +470,26 @@ def study_import(
     reported not stored. Previews are made by a background task once the rows are committed.
     """
     _require_depositor(actor, patient)
+    return _import_checked(
+        actor=actor,
+        patient=patient,
+        candidates=candidates,
+        report=report,
+        identity_confirmed=identity_confirmed,
+        request=request,
+    )
+
+
+def _import_checked(
+    *,
+    actor: User,
+    patient: Patient,
+    candidates: Sequence[Candidate],
+    report: Entry | None,
+    identity_confirmed: bool,
+    request: HttpRequest | None,
+) -> ImportResult:
+    """``study_import`` once the actor's right to deposit is checked."""
     _check_report(actor, patient, report)
     mismatches = identity_mismatches(candidates, patient)
     if mismatches and not identity_confirmed:
@@ -547,7 +573,7 @@ def study_attach_report(
     patient = study.patient
     _require_depositor(actor, patient)
     if not access.entries_for(actor, patient).filter(pk=study.entry_id).exists():
-        raise PermissionError("Study out of scope.")
+        raise AccessDenied("Study out of scope.")
     _check_report(actor, patient, report)
     with transaction.atomic():
         study.report = report
@@ -561,6 +587,83 @@ def study_attach_report(
             request=request,
         )
     return study
+
+
+# ------------------------------------------------------------------- the upload workflow
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """What became of an upload: the files refused (rows for the page), and either what the
+    import did or the token of the files staged for the uploader's identity confirmation."""
+
+    refused_rows: list[dict[str, str]]
+    result: ImportResult | None = None
+    staged_token: str | None = None
+
+
+Stager = Callable[[Inspection, list[IdentityMismatch], list[dict[str, str]]], str]
+
+
+def upload_receive(
+    *,
+    actor: User,
+    patient: Patient,
+    files: Sequence[Any],
+    refused: Sequence[Refusal],
+    report: Entry | None,
+    stage: Stager,
+    request: HttpRequest | None = None,
+) -> UploadOutcome:
+    """The imaging upload, HTTP aside: judge every file by its content (ZIP archives
+    expanded under their caps), trace the refusals (``refused``: those the byte cap already
+    refused), compare the patient identity in the files with the DMP's, then import — or,
+    on a mismatch, ``stage`` the judged files (it returns a token) so that the uploader
+    confirms or cancels: nothing is ever attached silently.
+
+    Who may: as ``study_import`` (AccessDenied otherwise, before any file is stored).
+    """
+    _require_depositor(actor, patient)
+    refusals = list(refused)
+    with inspect_uploads(files, tempdir=settings.FILE_UPLOAD_TEMP_DIR) as inspection:
+        refusals += inspection.refusals
+        uploads_refused_trace(actor=actor, patient=patient, refusals=refusals, request=request)
+        rows = refusal_rows(refusals)
+        mismatches = identity_mismatches(inspection.candidates, patient)
+        if mismatches:
+            return UploadOutcome(rows, staged_token=stage(inspection, mismatches, rows))
+        result = _import_checked(
+            actor=actor,
+            patient=patient,
+            candidates=inspection.candidates,
+            report=report,
+            identity_confirmed=False,
+            request=request,
+        )
+    return UploadOutcome(rows, result=result)
+
+
+def staged_import(
+    *,
+    actor: User,
+    patient: Patient,
+    paths: Sequence[tuple[str, Path]],
+    report: Entry | None,
+    request: HttpRequest | None = None,
+) -> tuple[ImportResult, list[dict[str, str]]]:
+    """Import files staged for an identity confirmation, once the uploader confirmed: they
+    are judged again (the decision is on these bytes). Returns the result and the rows of
+    the files refused now. Who may: as ``study_import``."""
+    inspection = inspect_paths(paths)
+    result = study_import(
+        actor=actor,
+        patient=patient,
+        candidates=inspection.candidates,
+        report=report,
+        identity_confirmed=True,
+        request=request,
+    )
+    return result, refusal_rows(inspection.refusals)
 
 
 # ----------------------------------------------------------------------- reads
@@ -579,7 +682,7 @@ def image_read_traced(*, actor: Any, study: ImagingStudy, request: HttpRequest |
     try:
         read_traced(
             actor=actor,
-            patient=scoped_patient(actor, study.entry.patient),
+            dmp=dmp_of(actor, study.entry.patient),
             action=AccessAction.THUMBNAIL,
             entry=study.entry,
             request=request,
@@ -596,7 +699,7 @@ def study_read_traced(
     """Trace a page view of a study (study page, viewer): one ENTRY_VIEW event."""
     read_traced(
         actor=actor,
-        patient=scoped_patient(actor, study.entry.patient),
+        dmp=dmp_of(actor, study.entry.patient),
         action=AccessAction.ENTRY_VIEW,
         entry=study.entry,
         request=request,
@@ -612,7 +715,7 @@ def instance_download_traced(
     study = instance.series.study
     read_traced(
         actor=actor,
-        patient=scoped_patient(actor, study.entry.patient),
+        dmp=dmp_of(actor, study.entry.patient),
         action=AccessAction.DOWNLOAD,
         entry=study.entry,
         request=request,

@@ -1,8 +1,7 @@
 """The HTTP side of an upload: byte caps while the body streams in, and the staging area.
 
-* ``CappedUploadHandler`` counts the bytes of a multipart body as it arrives: beyond the
-  per-request cap the parse stops at once (the rest is never read, nothing is kept), a file
-  beyond the per-file cap is skipped (its temporary file deleted) and reported.
+* the byte caps of an imaging upload (per request, per file), enforced while the body streams
+  in by the portal's one upload cap (``records.uploads.CappedUploadHandler``);
 * The staging area keeps validated files while the uploader decides about an identity
   mismatch: a private directory named by a random token that only the uploader's session
   knows; confirmation, cancellation, expiry (30 minutes) or the sweeper removes it.
@@ -19,11 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
-from django.http import QueryDict
-from django.utils.datastructures import MultiValueDict
 
-from imaging.ingest import GIB, MIB, IdentityMismatch, Inspection, Refusal, display_name
+from imaging.ingest import GIB, MIB, IdentityMismatch, Inspection, Refusal
+from records.uploads import CappedUploadHandler, install_capped_upload
 
 MAX_REQUEST_BYTES = 2 * GIB
 MAX_FILE_BYTES = 512 * MIB
@@ -42,59 +39,12 @@ def max_file_bytes() -> int:
     return int(getattr(settings, "DMP_IMAGING_MAX_FILE_BYTES", MAX_FILE_BYTES))
 
 
-class CappedUploadHandler(FileUploadHandler):
-    """First handler of an imaging upload: enforces the byte caps, passes chunks on."""
-
-    def __init__(self, request: Any = None) -> None:
-        super().__init__(request)
-        self.max_request = max_request_bytes()
-        self.max_file = max_file_bytes()
-        self.total = 0
-        self.file_bytes = 0
-        self.too_large = False
-        self.oversized: list[str] = []
-
-    def handle_raw_input(
-        self,
-        input_data: Any,
-        META: dict[str, Any],
-        content_length: int,
-        boundary: str,
-        encoding: str | None = None,
-    ) -> tuple[QueryDict, MultiValueDict[str, Any]] | None:
-        if content_length > self.max_request + MIB:
-            # Declared too large: answer without reading a byte of the body.
-            self.too_large = True
-            return QueryDict(encoding=encoding), MultiValueDict()
-        return None
-
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
-        self.file_bytes = 0
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
-        self.total += len(raw_data)
-        self.file_bytes += len(raw_data)
-        if self.total > self.max_request:
-            self.too_large = True
-            raise StopUpload(connection_reset=True)
-        if self.file_bytes > self.max_file:
-            self.oversized.append(display_name(self.file_name))
-            raise SkipFile
-        return raw_data
-
-    def file_complete(self, file_size: int) -> None:
-        return None
-
-
 def install_upload_handlers(request: Any) -> CappedUploadHandler:
-    """Before the body is read: our cap first, then files on disk only (never in memory,
-    so 500 small files cannot fill the worker's memory)."""
-    from django.core.files.uploadhandler import TemporaryFileUploadHandler
-
-    capped = CappedUploadHandler(request)
-    request.upload_handlers = [capped, TemporaryFileUploadHandler(request)]
-    return capped
+    """Before the body is read: the portal's one upload cap, with the imaging limits, then
+    files on disk only (``records.uploads``)."""
+    return install_capped_upload(
+        request, max_request=max_request_bytes(), max_file=max_file_bytes(), on_disk=True
+    )
 
 
 # ------------------------------------------------------------------------- staging

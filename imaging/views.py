@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, TooManyFilesSent
@@ -35,9 +34,9 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from identity.auth import patient_required, professional_required
-from identity.models import Patient
 from imaging import previews, services
 from imaging.access import (
+    REPORT_DOCUMENT_TYPE,
     instance_for,
     may_edit_study,
     report_for,
@@ -49,20 +48,20 @@ from imaging.access import (
 )
 from imaging.dicom import DicomRejected
 from imaging.forms import ConfirmForm, ReportForm, UploadForm
-from imaging.ingest import Refusal, identity_mismatches, inspect_paths, inspect_uploads
+from imaging.ingest import Refusal, display_name
 from imaging.models import Instance, PreviewStatus
 from imaging.uploads import (
     CappedUploadHandler,
     discard,
     install_upload_handlers,
+    max_request_bytes,
     recall_results,
-    refusal_rows,
     remember_results,
     stage,
     staged_upload,
 )
 from records import access
-from records.models import AccessAction, AccessMode
+from records.models import AccessAction
 from records.services.care import read_traced
 
 VIEWER_SIZE = 768
@@ -96,8 +95,9 @@ def _png(data: bytes) -> HttpResponseBase:
 # --------------------------------------------------------------- professional: list + upload
 
 
-def _list_context(request: HttpRequest, patient: Patient, **extra: Any) -> dict[str, Any]:
-    can_upload = access.access_mode(request.user, patient) == AccessMode.NORMAL
+def _list_context(request: HttpRequest, dmp: access.DmpAccess, **extra: Any) -> dict[str, Any]:
+    patient = dmp.patient
+    can_upload = dmp.may_deposit_type(REPORT_DOCUMENT_TYPE)
     return {
         "patient": patient,
         "studies": studies_for(request.user, patient),
@@ -114,42 +114,45 @@ def _list_context(request: HttpRequest, patient: Patient, **extra: Any) -> dict[
 @require_http_methods(["GET", "POST"])
 def patient_studies(request: HttpRequest, public_id: str) -> HttpResponse:
     """A DMP's imaging studies, and the upload form (POST: files, many files or a ZIP)."""
-    patient = access.patient_for(request.user, public_id)  # before a byte of the body is read
+    dmp = access.dmp_for(request.user, public_id)  # before a byte of the body is read
     if request.method == "POST":
-        if access.access_mode(request.user, patient) != AccessMode.NORMAL:
-            raise PermissionDenied("emergency access reads, it does not deposit")
+        dmp.require_deposit(REPORT_DOCUMENT_TYPE)  # an emergency access reads, it does not write
         capped = install_upload_handlers(request)
-        return _receive_upload(request, patient, capped)
+        return _receive_upload(request, dmp, capped)
+    patient = dmp.patient
     read_traced(
         actor=request.user,
-        patient=patient,
+        dmp=dmp,
         action=AccessAction.TIMELINE_VIEW,
         request=request,
         detail="imagerie",
     )
-    context = _list_context(request, patient)
+    context = _list_context(request, dmp)
     context["results"] = recall_results(
         request.session, request.GET.get("depot"), str(patient.public_id)
     )
     return render(request, "imaging/study_list.html", context)
 
 
-def _receive_upload(request: HttpRequest, patient: Patient, capped: CappedUploadHandler) -> Any:
+def _receive_upload(
+    request: HttpRequest, dmp: access.DmpAccess, capped: CappedUploadHandler
+) -> Any:
     try:
         files = request.FILES.getlist("files")
     except TooManyFilesSent:
-        return _refused_upload(request, patient, TOO_MANY, "too_many_files", status=400)
+        return _refused_upload(request, dmp, TOO_MANY, "too_many_files", status=400)
     except MultiPartParserError:
         return HttpResponseBadRequest()
     if capped.too_large:
         for upload in files:
             upload.close()
         message = TOO_LARGE % {
-            "total": _size_label(capped.max_request),
+            "total": _size_label(max_request_bytes()),
             "file": _size_label(capped.max_file),
         }
-        return _refused_upload(request, patient, message, "upload_too_large", status=413)
-    return csrf_protect(_upload)(request, patient, files, capped.oversized)
+        return _refused_upload(request, dmp, message, "upload_too_large", status=413)
+    oversized = [display_name(name) for name in capped.oversized]
+    return csrf_protect(_upload)(request, dmp, files, oversized)
 
 
 def _size_label(size: int) -> str:
@@ -158,64 +161,55 @@ def _size_label(size: int) -> str:
 
 
 def _refused_upload(
-    request: HttpRequest, patient: Patient, message: str, code: str, status: int
+    request: HttpRequest, dmp: access.DmpAccess, message: str, code: str, status: int
 ) -> Any:
     """The whole upload refused before any file was judged: nothing was kept."""
     services.uploads_refused_trace(
         actor=request.user,  # type: ignore[arg-type]
-        patient=patient,
+        patient=dmp.patient,
         refusals=[Refusal("", code, message)],
         request=request,
     )
-    context = _list_context(request, patient, upload_error=message)
+    context = _list_context(request, dmp, upload_error=message)
     return render(request, "imaging/study_list.html", context, status=status)
 
 
-def _upload(request: HttpRequest, patient: Patient, files: list[Any], oversized: list[str]) -> Any:
+def _upload(
+    request: HttpRequest, dmp: access.DmpAccess, files: list[Any], oversized: list[str]
+) -> Any:
+    patient = dmp.patient
     form = UploadForm(request.POST, actor=request.user, patient=patient)
     if not form.is_valid() or not (files or oversized):
-        context = _list_context(request, patient, form=form)
+        context = _list_context(request, dmp, form=form)
         if not (files or oversized):
             context["upload_error"] = _("Choisissez au moins un fichier DICOM ou une archive ZIP.")
         return render(request, "imaging/study_list.html", context, status=400)
     report = form.cleaned_data["report"]
-    refusals = [Refusal(name, "file_too_large", FILE_TOO_LARGE) for name in oversized]
-    with inspect_uploads(files, tempdir=settings.FILE_UPLOAD_TEMP_DIR) as inspection:
-        refusals += inspection.refusals
-        services.uploads_refused_trace(
-            actor=request.user,  # type: ignore[arg-type]
-            patient=patient,
-            refusals=refusals,
-            request=request,
-        )
-        mismatches = identity_mismatches(inspection.candidates, patient)
-        if mismatches:
-            staged = stage(
-                request.session,
-                patient_id=str(patient.public_id),
-                report_id=str(report.public_id) if report else None,
-                inspection=inspection,
-                mismatches=mismatches,
-                refused=refusal_rows(refusals),
-            )
-            url = reverse("imaging:upload_confirm", args=[patient.public_id, staged.token])
-            return _redirect(request, url)
-        result = _import(request, patient, inspection.candidates, report=report)
-    return _after_import(request, patient, refusal_rows(refusals), result)
 
-
-def _import(request: HttpRequest, patient: Patient, candidates: Any, **options: Any) -> Any:
-    """The import service; access withdrawn meanwhile is a 403, never a 500."""
-    try:
-        return services.study_import(
-            actor=request.user,  # type: ignore[arg-type]
-            patient=patient,
-            candidates=candidates,
-            request=request,
-            **options,
+    def stage_for_confirmation(inspection: Any, mismatches: Any, refused: Any) -> str:
+        staged = stage(
+            request.session,
+            patient_id=str(patient.public_id),
+            report_id=str(report.public_id) if report else None,
+            inspection=inspection,
+            mismatches=mismatches,
+            refused=refused,
         )
-    except PermissionError as refused:
-        raise PermissionDenied(str(refused)) from None
+        return staged.token
+
+    outcome = services.upload_receive(
+        actor=request.user,  # type: ignore[arg-type]
+        patient=patient,
+        files=files,
+        refused=[Refusal(name, "file_too_large", FILE_TOO_LARGE) for name in oversized],
+        report=report,
+        stage=stage_for_confirmation,
+        request=request,
+    )
+    if outcome.staged_token:
+        url = reverse("imaging:upload_confirm", args=[patient.public_id, outcome.staged_token])
+        return _redirect(request, url)
+    return _after_import(request, dmp, outcome.refused_rows, outcome.result)
 
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
@@ -228,8 +222,9 @@ def _redirect(request: HttpRequest, url: str) -> HttpResponse:
 
 
 def _after_import(
-    request: HttpRequest, patient: Patient, rows: list[dict[str, str]], result: Any
+    request: HttpRequest, dmp: access.DmpAccess, rows: list[dict[str, str]], result: Any
 ) -> HttpResponse:
+    patient = dmp.patient
     order = {"refused": 0, "duplicate": 1, "stored": 2}
     rows = sorted(
         rows + [outcome.as_row() for outcome in result.outcomes],
@@ -237,7 +232,7 @@ def _after_import(
     )
     kept = result.count("stored") + result.count("duplicate")
     if not kept:
-        context = _list_context(request, patient, results=rows)
+        context = _list_context(request, dmp, results=rows)
         context["upload_error"] = _("Aucun fichier n'a été enregistré.")
         return render(request, "imaging/study_list.html", context, status=400)
     key = remember_results(request.session, str(patient.public_id), rows)
@@ -259,9 +254,9 @@ def _after_import(
 @require_http_methods(["GET", "POST"])
 def upload_confirm(request: HttpRequest, public_id: str, token: str) -> HttpResponse:
     """The patient identity in the files differs from the DMP's: confirm or cancel."""
-    patient = access.patient_for(request.user, public_id)
-    if access.access_mode(request.user, patient) != AccessMode.NORMAL:
-        raise PermissionDenied("emergency access reads, it does not deposit")
+    dmp = access.dmp_for(request.user, public_id)
+    dmp.require_deposit(REPORT_DOCUMENT_TYPE)  # an emergency access reads, it does not write
+    patient = dmp.patient
     staged = staged_upload(request.session, token, str(patient.public_id))
     list_url = reverse("imaging:patient_studies", args=[patient.public_id])
     if staged is None:
@@ -275,7 +270,7 @@ def upload_confirm(request: HttpRequest, public_id: str, token: str) -> HttpResp
             discard(request.session, token)
             messages.info(request, _("Dépôt annulé : aucun fichier n'a été conservé."))
             return redirect(list_url)
-        return _confirm_import(request, patient, staged)
+        return _confirm_import(request, dmp, staged)
     return render(
         request,
         "imaging/upload_confirm.html",
@@ -283,19 +278,21 @@ def upload_confirm(request: HttpRequest, public_id: str, token: str) -> HttpResp
     )
 
 
-def _confirm_import(request: HttpRequest, patient: Patient, staged: Any) -> HttpResponse:
+def _confirm_import(request: HttpRequest, dmp: access.DmpAccess, staged: Any) -> HttpResponse:
     report = None
     if staged.report_id:
-        report = report_for(request.user, patient, staged.report_id)
-    inspection = inspect_paths(staged.paths())  # judged again: the decision is on these bytes
+        report = report_for(request.user, dmp.patient, staged.report_id)
     try:
-        result = _import(
-            request, patient, inspection.candidates, report=report, identity_confirmed=True
+        result, refused = services.staged_import(
+            actor=request.user,  # type: ignore[arg-type]
+            patient=dmp.patient,
+            paths=staged.paths(),
+            report=report,
+            request=request,
         )
     finally:
         discard(request.session, staged.token)
-    rows = staged.refused + refusal_rows(inspection.refusals)
-    return _after_import(request, patient, rows, result)
+    return _after_import(request, dmp, staged.refused + refused, result)
 
 
 # -------------------------------------------------------------------------- patient
@@ -306,10 +303,11 @@ def _confirm_import(request: HttpRequest, patient: Patient, staged: Any) -> Http
 @require_GET
 def my_studies(request: HttpRequest) -> HttpResponse:
     """The patient's own imaging studies."""
-    patient = access.own_patient(request.user)
+    dmp = access.own_dmp(request.user)
+    patient = dmp.patient
     read_traced(
         actor=request.user,
-        patient=patient,
+        dmp=dmp,
         action=AccessAction.TIMELINE_VIEW,
         request=request,
         detail="imagerie",

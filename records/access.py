@@ -31,6 +31,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import (
     BooleanField,
     Exists,
@@ -38,22 +40,30 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    StringAgg,
     Subquery,
+    Value,
 )
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
+from identity.errors import AccessDenied
 from identity.models import DmpStatus, Patient, PatientUserObjectPermission, User
 from records.models import (
+    AccessAction,
+    AccessEvent,
     AccessMode,
     CareRelation,
     CareRelationStatus,
     EmergencyAccess,
     Entry,
     EntryUserObjectPermission,
+    Notification,
     ProfessionDocumentRule,
 )
+from records.reference import document_type_choices
+from records.trail import record_access
 
 VIEW_DMP = "identity.view_patient"
 VIEW_ENTRY = "records.view_entry"
@@ -62,7 +72,7 @@ VIEW_ENTRY = "records.view_entry"
 # --- Scope: DMPs ---------------------------------------------------------------------------
 
 
-def _dmp_grant(user: Any) -> Exists:
+def _dmp_grant(user: Any, patient_ref: str = "pk") -> Exists:
     """The DMP-level ``view_patient`` row of ``user`` on the outer patient, as an EXISTS.
 
     Guardian keeps the rows (written with ``assign_perm`` / ``remove_perm`` below); the read
@@ -75,7 +85,7 @@ def _dmp_grant(user: Any) -> Exists:
     return Exists(
         PatientUserObjectPermission.objects.filter(
             user=user,
-            content_object=OuterRef("pk"),
+            content_object=OuterRef(patient_ref),
             permission__codename="view_patient",
             permission__content_type__app_label="identity",
         )
@@ -86,11 +96,38 @@ def _active_emergencies(user: Any) -> QuerySet[EmergencyAccess]:
     return EmergencyAccess.objects.filter(professional__user=user, expires_at__gt=timezone.now())
 
 
+def _how_held(user: Any, patient_ref: str = "pk", prefix: str = "") -> dict[str, Any]:
+    """How a verified professional holds the DMP at ``OuterRef(patient_ref)``, as three
+    annotations (``prefix`` reaches the patient's fields from the queried model)."""
+    emergencies = _active_emergencies(user).filter(patient=OuterRef(patient_ref))
+    normal = Q(_dmp_grant(user, patient_ref)) | Q(**{f"{prefix}medecin_traitant__user": user})
+    return {
+        "_normal": ExpressionWrapper(normal, output_field=BooleanField()),
+        "_first_access_pending": Exists(
+            CareRelation.objects.filter(
+                patient=OuterRef(patient_ref),
+                professional__user=user,
+                status=CareRelationStatus.AUTHORISED,
+                first_access_at__isnull=True,
+            )
+        ),
+        "_emergency_mode": Subquery(emergencies.order_by("-expires_at").values("mode")[:1]),
+        # The matrix row of the user's profession, in the same statement: deciding what they
+        # may deposit costs no query of its own.
+        "_denied_types": Subquery(
+            _denied_types(user.professional.profession)
+            .values("profession")
+            .annotate(codes=StringAgg("document_type", delimiter=Value(",")))
+            .values("codes")[:1]
+        ),
+    }
+
+
 def patients_for(user: Any) -> QuerySet[Patient]:
     """The DMPs ``user`` may open, as a queryset (empty for anyone without clinical access).
 
-    For a professional each row carries ``_normal``, ``_emergency_mode`` and
-    ``_first_access_pending`` (read by ``access_mode`` and ``read_traced``: no extra query).
+    For a professional each row carries the annotations of ``_how_held``, read only by this
+    module to build the ``DmpAccess`` that every fetch returns (no extra query).
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Patient.objects.none()
@@ -98,7 +135,6 @@ def patients_for(user: Any) -> QuerySet[Patient]:
         return Patient.objects.filter(user=user).exclude(dmp_status=DmpStatus.PURGED)
     if not user.is_verified_professional:
         return Patient.objects.none()
-    emergencies = _active_emergencies(user)
     blocked = Exists(
         CareRelation.objects.filter(
             patient=OuterRef("pk"), professional__user=user, status=CareRelationStatus.BLOCKED
@@ -106,69 +142,187 @@ def patients_for(user: Any) -> QuerySet[Patient]:
     )
     traitant = Q(medecin_traitant__user=user)
     normal = Q(_dmp_grant(user)) | traitant
-    emergency = Q(Exists(emergencies.filter(patient=OuterRef("pk"))))
+    emergency = Q(Exists(_active_emergencies(user).filter(patient=OuterRef("pk"))))
     return (
         Patient.objects.open()
         .filter(normal | emergency)
         .exclude(Q(blocked) & ~traitant)
-        .annotate(
-            _normal=ExpressionWrapper(normal, output_field=BooleanField()),
-            _first_access_pending=Exists(
-                CareRelation.objects.filter(
-                    patient=OuterRef("pk"),
-                    professional__user=user,
-                    status=CareRelationStatus.AUTHORISED,
-                    first_access_at__isnull=True,
-                )
-            ),
-            _emergency_mode=Subquery(
-                emergencies.filter(patient=OuterRef("pk"))
-                .order_by("-expires_at")
-                .values("mode")[:1]
-            ),
-        )
+        .annotate(**_how_held(user))
     )
 
 
-def patient_for(user: Any, public_id: uuid.UUID | str) -> Patient:
-    """Fetch one DMP in ``user``'s scope by public id; Http404 when missing *or* forbidden."""
+@dataclass(frozen=True)
+class DmpAccess:
+    """One DMP as a user holds it: the patient row and what this user may do with it.
+
+    Returned by every fetch of the funnel (``dmp_for``, ``own_dmp``, ``dmp_access``,
+    ``entry_for``): views and services ask it once and never re-ask the rules.
+    """
+
+    patient: Patient
+    mode: str  # AccessMode: patient, normal, emergency or samu
+    first_access_pending: bool = False
+    denied_types: frozenset[str] = frozenset()  # the profession × type matrix's refusals
+
+    @property
+    def is_patient(self) -> bool:
+        return self.mode == AccessMode.PATIENT
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.mode in (AccessMode.EMERGENCY, AccessMode.SAMU)
+
+    @property
+    def may_deposit(self) -> bool:
+        """The deposit rule, written once: a verified professional (the only ones holding a
+        professional mode) in normal access to an open DMP. An emergency access reads, it does
+        not deposit; the patient reads their DMP and manages it, they do not deposit."""
+        return self.mode == AccessMode.NORMAL and self.patient.is_open
+
+    def may_deposit_type(self, document_type: str) -> bool:
+        """``may_deposit`` for one document type: a professional deposits only what the
+        profession × type matrix lets them read (as the DMP does)."""
+        return self.may_deposit and document_type not in self.denied_types
+
+    def deposit_types(self) -> frozenset[str]:
+        """The document types this user may deposit here (empty without ``may_deposit``)."""
+        if not self.may_deposit:
+            return frozenset()
+        return frozenset(
+            code for code, _label in document_type_choices() if code not in self.denied_types
+        )
+
+    def require_deposit(self, document_type: str | None = None) -> None:
+        """Raise ``AccessDenied`` unless this user may deposit (a document of this type)."""
+        if not self.may_deposit:
+            raise AccessDenied("normal access to an open DMP is needed to deposit")
+        if document_type is not None and not self.may_deposit_type(document_type):
+            raise AccessDenied("the profession may not read, hence not deposit, this type")
+
+
+def _denied_types(profession: str) -> QuerySet[ProfessionDocumentRule]:
+    return ProfessionDocumentRule.objects.filter(profession=profession)
+
+
+def _annotation(row: models.Model, name: str) -> Any:
+    """An annotation put by this module's own query. Absent is a bug, never an answer: no
+    default that would let an unscoped row pass for a normal one."""
+    return row.__dict__[name]
+
+
+def _professional_access(
+    patient: Patient, *, normal: bool, emergency_mode: str | None, pending: bool, denied: str | None
+) -> DmpAccess:
+    mode: str
+    if normal:
+        mode = AccessMode.NORMAL
+    elif emergency_mode:
+        mode = emergency_mode
+    else:  # neither rule holds (e.g. the emergency expired between two subqueries): no access
+        raise Http404("No such DMP")
+    return DmpAccess(
+        patient=patient,
+        mode=mode,
+        first_access_pending=bool(pending) and mode == AccessMode.NORMAL,
+        denied_types=frozenset(denied.split(",")) if denied else frozenset(),
+    )
+
+
+def _access_of(user: Any, patient: Patient) -> DmpAccess:
+    """The DmpAccess of a row fetched through ``patients_for``."""
+    if user.is_patient:
+        return DmpAccess(patient=patient, mode=AccessMode.PATIENT)
+    return _professional_access(
+        patient,
+        normal=_annotation(patient, "_normal"),
+        emergency_mode=_annotation(patient, "_emergency_mode"),
+        pending=_annotation(patient, "_first_access_pending"),
+        denied=_annotation(patient, "_denied_types"),
+    )
+
+
+def dmp_for(user: Any, public_id: uuid.UUID | str) -> DmpAccess:
+    """One DMP in ``user``'s scope by public id, with what they may do (one query).
+
+    Http404 when missing *or* out of scope (the same answer).
+    """
     try:
-        return patients_for(user).select_related("medecin_traitant__user").get(public_id=public_id)
-    except (Patient.DoesNotExist, ValueError, TypeError):
+        patient = (
+            patients_for(user).select_related("medecin_traitant__user").get(public_id=public_id)
+        )
+    except (Patient.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such DMP") from None
+    return _access_of(user, patient)
 
 
-def own_patient(user: Any) -> Patient:
+def own_dmp(user: Any) -> DmpAccess:
     """The logged-in patient's own DMP (any state but purged); Http404 otherwise."""
     if not getattr(user, "is_authenticated", False) or not user.is_patient:
         raise Http404("No such DMP")
     patient = patients_for(user).select_related("medecin_traitant__user").first()
     if patient is None:
         raise Http404("No such DMP")
-    return patient
+    return DmpAccess(patient=patient, mode=AccessMode.PATIENT)
 
 
-def may_read_dmp(user: Any, patient: Patient) -> bool:
-    """True when ``patient`` is in ``user``'s scope (one query). Used for a single decision,
-    never per row of a list."""
-    return patients_for(user).filter(pk=patient.pk).exists()
+def dmp_access(user: Any, patient: Patient) -> DmpAccess | None:
+    """How ``user`` holds a patient row obtained elsewhere (a service's argument): one query;
+    None when the DMP is out of their scope."""
+    scoped = patients_for(user).filter(pk=patient.pk).first()
+    if scoped is None:
+        return None
+    try:
+        return _access_of(user, scoped)
+    except Http404:
+        return None
 
 
-def access_mode(user: Any, patient: Patient) -> str:
-    """How ``user`` holds ``patient``: normal, emergency, samu, or patient. No query when the
-    patient was fetched through ``patients_for`` (its annotations say it)."""
-    if getattr(user, "is_patient", False):
-        return AccessMode.PATIENT
-    if not hasattr(patient, "_normal"):
-        # Fetched some other way (e.g. through an entry): ask the scoped query (one query)
-        # rather than guess "normal" for an emergency reader.
-        scoped = patients_for(user).filter(pk=patient.pk).first()
-        if scoped is None:
-            return AccessMode.NORMAL
-        patient = scoped
-    if getattr(patient, "_normal", True):
-        return AccessMode.NORMAL
-    return getattr(patient, "_emergency_mode", None) or AccessMode.EMERGENCY
+@dataclass(frozen=True)
+class DmpLookup:
+    """A professional's search for a DMP by INS-C: what exists, whether they may read it."""
+
+    state: str  # none, closed, readable, no_access
+    patient: Patient | None = None
+    access: DmpAccess | None = None
+
+
+_LOOKUP_DETAIL = {"readable": "", "closed": "DMP fermé", "no_access": "sans autorisation"}
+
+
+def dmp_lookup(
+    user: Any, insc: str, *, request: HttpRequest | None = None, purpose: str = ""
+) -> DmpLookup:
+    """Find a DMP by INS-C for a verified professional, whether or not they may read it yet
+    (search, reopening with consent, attested consent, emergency access).
+
+    Always traced: telling a professional that a DMP exists (open, closed, or without access)
+    is itself an access to patient data, which the patient sees in their history. A purged
+    DMP is a tombstone: "none". Raises ``AccessDenied`` for anyone but a verified professional.
+    """
+    if not getattr(user, "is_verified_professional", False):
+        raise AccessDenied("only verified professionals look DMPs up")
+    patient = (
+        Patient.objects.filter(insc=insc)
+        .exclude(dmp_status=DmpStatus.PURGED)
+        .select_related("medecin_traitant__user")
+        .first()
+    )
+    if patient is None:
+        return DmpLookup(state="none")
+    held = dmp_access(user, patient) if patient.is_open else None
+    if patient.dmp_status == DmpStatus.CLOSED:
+        state = "closed"
+    else:
+        state = "readable" if held is not None else "no_access"
+    detail = " — ".join(part for part in (_LOOKUP_DETAIL[state], purpose) if part)
+    record_access(
+        actor=user,
+        patient=patient,
+        action=AccessAction.DMP_SEARCH_HIT,
+        detail=detail,
+        request=request,
+    )
+    return DmpLookup(state=state, patient=patient, access=held)
 
 
 # --- Scope: entries ------------------------------------------------------------------------
@@ -213,12 +367,32 @@ def entries_for(user: Any, patient: Patient | None = None) -> QuerySet[Entry]:
     return entries
 
 
-def entry_for(user: Any, public_id: uuid.UUID | str) -> Entry:
-    """One entry in ``user``'s scope; Http404 when missing *or* forbidden (same answer)."""
+def entry_for(
+    user: Any, public_id: uuid.UUID | str, *, related: tuple[str, ...] = ()
+) -> tuple[Entry, DmpAccess]:
+    """One entry in ``user``'s scope and how they hold its DMP, in one query (``related``
+    names the kind rows to join). Http404 when missing *or* forbidden (the same answer)."""
+    entries = entries_for(user).select_related(
+        "patient__medecin_traitant__user", "author__user", *related
+    )
+    professional = getattr(user, "is_verified_professional", False)
+    if professional:
+        # How the DMP is held, computed in the same statement as the entry (the entry's
+        # scope already requires the DMP to be in the professional's scope).
+        entries = entries.annotate(**_how_held(user, "patient_id", "patient__"))
     try:
-        return entries_for(user).select_related("patient", "author__user").get(public_id=public_id)
-    except (Entry.DoesNotExist, ValueError, TypeError):
+        entry = entries.get(public_id=public_id)
+    except (Entry.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such entry") from None
+    if not professional:  # only a patient's own entries are in scope then
+        return entry, DmpAccess(patient=entry.patient, mode=AccessMode.PATIENT)
+    return entry, _professional_access(
+        entry.patient,
+        normal=_annotation(entry, "_normal"),
+        emergency_mode=_annotation(entry, "_emergency_mode"),
+        pending=_annotation(entry, "_first_access_pending"),
+        denied=_annotation(entry, "_denied_types"),
+    )
 
 
 @dataclass(frozen=True)
@@ -287,6 +461,63 @@ def who_can_see(entry: Entry) -> list[Viewer]:
         ):
             viewers[professional.pk] = viewer
     return sorted(viewers.values(), key=lambda v: v.professional.user.last_name)
+
+
+# --- The patient's own view of their DMP -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CareTeam:
+    """Everyone with a relation to a DMP, grouped, as the patient's access page shows them."""
+
+    authorised: list[CareRelation]
+    blocked: list[CareRelation]
+    revoked: list[CareRelation]
+    emergencies: list[EmergencyAccess]
+
+
+def care_team(dmp: DmpAccess) -> CareTeam:
+    """The DMP's care relations and active emergency accesses, for its patient only, in two
+    queries whatever their number. AccessDenied for anyone else."""
+    if not dmp.is_patient:
+        raise AccessDenied("only the patient sees their care team")
+    patient = dmp.patient
+    relations = list(
+        CareRelation.objects.filter(patient=patient)
+        .select_related("professional__user")
+        .order_by("professional__user__last_name")
+    )
+    emergencies = list(
+        EmergencyAccess.objects.filter(patient=patient, expires_at__gt=timezone.now())
+        .select_related("professional__user")
+        .order_by("-expires_at")
+    )
+    return CareTeam(
+        authorised=[r for r in relations if r.status == CareRelationStatus.AUTHORISED],
+        blocked=[r for r in relations if r.status == CareRelationStatus.BLOCKED],
+        revoked=[
+            r
+            for r in relations
+            if r.status == CareRelationStatus.REVOKED
+            and r.professional_id != patient.medecin_traitant_id
+        ],
+        emergencies=emergencies,
+    )
+
+
+def history_of(dmp: DmpAccess) -> QuerySet[AccessEvent]:
+    """The DMP's access history (newest first), for its patient only. AccessDenied for
+    anyone else: professionals and administrators do not browse the trail."""
+    if not dmp.is_patient:
+        raise AccessDenied("only the patient reads their access history")
+    return AccessEvent.objects.filter(patient=dmp.patient).order_by("-at", "-seq")
+
+
+def notifications_for(user: Any) -> QuerySet[Notification]:
+    """The notifications addressed to ``user`` (newest first); none for the anonymous."""
+    if not getattr(user, "is_authenticated", False):
+        return Notification.objects.none()
+    return Notification.objects.filter(recipient_id=user.pk).order_by("-created_at")
 
 
 # --- Grants (called only from services, which record the event) ------------------------------

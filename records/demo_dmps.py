@@ -10,6 +10,7 @@ from django.db import transaction
 
 from identity.demo import DEMO_PASSWORD, demo_email, ensure_account, ensure_totp
 from identity.models import Patient, Role, User
+from records import access
 from records.models import AccessAction, AuthorisationReason, CareRelation, EmergencyAccess
 from records.services.care import care_authorise, care_block, emergency_declare, read_traced
 from records.services.lifecycle import (
@@ -120,7 +121,7 @@ def seed_access(accounts: dict[str, User], patients: dict[str, Patient]) -> None
         professional=accounts["dr.roux"].professional,
     )
     for local_part in ("dr.martin", "dr.bernard", "ide.moreau"):
-        read_traced(actor=accounts[local_part], patient=alice, action=AccessAction.DMP_VIEW)
+        _demo_read(accounts[local_part], alice)
     # A past emergency access (SAMU is opposed by Alice; bris de glace is not).
     Patient.objects.filter(pk=alice.pk).update(opposes_samu=False)
     alice.refresh_from_db()
@@ -131,6 +132,14 @@ def seed_access(accounts: dict[str, User], patients: dict[str, Patient]) -> None
         reason="unconscious",
         reason_text="Malaise au cabinet de cardiologie, patiente inconsciente",
     )
-    read_traced(actor=accounts["dr.petit"], patient=alice, action=AccessAction.DMP_VIEW)
+    _demo_read(accounts["dr.petit"], alice)
     EmergencyAccess.objects.filter(pk=grant.pk).update(expires_at=grant.started_at)
     Patient.objects.filter(pk=alice.pk).update(opposes_samu=True)
+
+
+def _demo_read(actor: User, patient: Patient) -> None:
+    """A professional opens the DMP, as the page would (through the funnel, traced)."""
+    held = access.dmp_access(actor, patient)
+    if held is None:  # pragma: no cover - the demo grants it just before
+        raise RuntimeError(f"{actor} cannot read the demo DMP")
+    read_traced(actor=actor, dmp=held, action=AccessAction.DMP_VIEW)

@@ -5,7 +5,7 @@ access layer) and from the logged-in user."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -204,13 +204,26 @@ class ReportForm(SubmissionKeyForm):
     )
 
     def __init__(
-        self, *args: Any, too_large: bool = False, previous_pdf: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        document_types: frozenset[str],
+        too_large: bool = False,
+        previous_pdf: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.too_large = too_large
         self.previous_pdf = previous_pdf
         if not previous_pdf:
             del self.fields["keep_pdf"]
+        # Only the types the depositor may read (the funnel's DmpAccess.deposit_types): a type
+        # forged into the POST is refused like any unknown choice.
+        field = cast(forms.ChoiceField, self.fields["document_type"])
+        field.choices = [
+            (code, label)
+            for code, label in _document_type_choices()
+            if not code or code in document_types
+        ]
 
     def clean_act_date(self) -> Any:
         value = self.cleaned_data["act_date"]

@@ -187,6 +187,14 @@ class InscSearchForm(forms.Form):
         return validate_insc(self.cleaned_data["insc"])
 
 
+class NoEchoTextInput(forms.TextInput):
+    """A text input that never writes its value back into the page: the NIR typed for a
+    search is not kept anywhere, the result page included."""
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        return super().get_context(name, None, attrs)
+
+
 class TraitsSearchForm(forms.Form):
     first_names = forms.CharField(label=_("Prénom(s)"), max_length=100, required=False)
     birth_date = forms.DateField(label=_("Date de naissance"), widget=DateInput())
@@ -194,7 +202,7 @@ class TraitsSearchForm(forms.Form):
         label=_("NIR"),
         max_length=30,
         help_text=_("Sert à calculer l'INS-C, n'est pas conservé."),
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        widget=NoEchoTextInput(attrs={"autocomplete": "off"}),
     )
 
     def clean_first_names(self) -> str:

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from identity.errors import AccessDenied, UserError
 from identity.models import Patient, Professional, User
 from records import access, trail
 from records.models import (
@@ -36,12 +37,8 @@ from records.models import (
 logger = logging.getLogger(__name__)
 
 
-class AccessRefused(Exception):
+class AccessRefused(UserError):
     """An access request the rules refuse. ``message`` is for the user (French)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 # --- Notifications -----------------------------------------------------------------------------
@@ -77,41 +74,39 @@ def notify(*, recipient: User | None, patient: Patient | None, kind: str, messag
 def read_traced(
     *,
     actor: Any,
-    patient: Patient,
+    dmp: access.DmpAccess,
     action: str,
     entry: Entry | None = None,
     request: HttpRequest | None = None,
     detail: str = "",
 ) -> None:
-    """Record a read of patient data before it is served (refused if it cannot be written).
+    """The one way to trace a read of patient data, before it is served (refused if it
+    cannot be written). ``dmp`` is what the funnel returned for this actor.
 
     The first read by a professional the patient authorised tells the patient.
     """
-    mode = access.access_mode(actor, patient)
     with transaction.atomic(savepoint=False):
         trail.record_access(
             actor=actor,
-            patient=patient,
+            patient=dmp.patient,
             action=action,
-            mode=mode,
+            mode=dmp.mode,
             entry_public_id=entry.public_id if entry else None,
             detail=detail,
             request=request,
         )
-        # patients_for annotates whether a first-access notice is pending: no UPDATE on every
-        # read (a patient fetched another way, e.g. through an entry, checks with one query).
-        pending = getattr(patient, "_first_access_pending", True)
-        if pending and mode == AccessMode.NORMAL and getattr(actor, "is_professional", False):
+        # The funnel tells whether a first-access notice is pending: no UPDATE on every read.
+        if dmp.first_access_pending:
             first = CareRelation.objects.filter(
-                patient=patient,
+                patient=dmp.patient,
                 professional__user=actor,
                 status=CareRelationStatus.AUTHORISED,
                 first_access_at__isnull=True,
             ).update(first_access_at=timezone.now())
             if first:
                 notify(
-                    recipient=patient.user,
-                    patient=patient,
+                    recipient=dmp.patient.user,
+                    patient=dmp.patient,
                     kind=NotificationKind.FIRST_ACCESS,
                     message=f"{actor.professional.display_name} "
                     f"({actor.professional.title}) a consulté votre DMP pour la première fois.",
@@ -132,7 +127,7 @@ def _relation(patient: Patient, professional: Professional) -> CareRelation:
 
 def _require_patient(actor: User, patient: Patient) -> None:
     if not (actor.is_patient and patient.user_id == actor.pk and patient.is_open):
-        raise PermissionError("Only the patient changes who sees their open DMP.")
+        raise AccessDenied("Only the patient changes who sees their open DMP.")
 
 
 def care_authorise(
@@ -149,7 +144,7 @@ def care_authorise(
     if reason == AuthorisationReason.PATIENT:
         _require_patient(actor, patient)
     elif actor.pk != professional.user_id or not actor.is_verified_professional:
-        raise PermissionError("A professional authorises only themself, with consent.")
+        raise AccessDenied("A professional authorises only themself, with consent.")
     with transaction.atomic():
         relation = _relation(patient, professional)
         if relation.status == CareRelationStatus.BLOCKED and reason != AuthorisationReason.PATIENT:
@@ -260,7 +255,7 @@ def emergency_declare(
     the médecin traitant are told.
     """
     if not actor.is_verified_professional:
-        raise PermissionError("Only a verified professional declares an emergency.")
+        raise AccessDenied("Only a verified professional declares an emergency.")
     professional = actor.professional
     if samu and not professional.is_regulation_doctor:
         raise AccessRefused(

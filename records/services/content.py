@@ -270,7 +270,7 @@ def lab_report_deposit(
 ) -> Entry:
     """Deposit a lab report and its results (1 to 300 rows) in ``patient``'s DMP.
 
-    Who may: as ``entry_deposit`` (a verified professional with normal access; PermissionError
+    Who may: as ``entry_deposit`` (a verified professional with normal access; AccessDenied
     otherwise). Raises ``ValidationError`` (French; "Ligne n : …" for a row) and stores nothing
     when anything is wrong: unknown analyte or unit, a value that is not a finite number, low
     above high, a date in the future, a report dated before its specimen.

@@ -14,9 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from identity.errors import AccessDenied
 from identity.models import Patient, User
 from records import access, trail
-from records.models import AccessAction, AccessMode, Entry, NotificationKind
+from records.models import AccessAction, Entry, NotificationKind
 from records.services.care import _require_patient, notify
 
 # --- Entries' visibility ------------------------------------------------------------------------
@@ -46,8 +47,9 @@ def entry_mask(*, actor: User, entry: Entry, masked: bool) -> Entry:
 def entry_announce(*, actor: User, entry: Entry) -> Entry:
     """A professional with access marks an invisible-to-patient entry as announced: the
     patient sees it now and is told."""
-    if access.entry_for(actor, entry.public_id).pk != entry.pk:  # pragma: no cover
-        raise PermissionError
+    _scoped, held = access.entry_for(actor, entry.public_id)
+    if not held.may_deposit:
+        raise AccessDenied("announcing needs normal access (an emergency access only reads)")
     if not entry.invisible_to_patient or entry.announced_at:
         return entry
     with transaction.atomic():
@@ -125,16 +127,16 @@ def entry_deposit(
     """Create an entry in a DMP (the kind-specific rows are written by the caller inside the
     same transaction: call this from within ``transaction.atomic()``).
 
-    Who may: a verified professional who may read this DMP in normal mode (PermissionError
-    otherwise; an emergency access reads, it does not deposit). With ``replaces``, the old
+    Who may: whoever the funnel's ``DmpAccess.may_deposit_type`` lets deposit this type: a
+    verified professional in normal access (an emergency access reads, it does not deposit)
+    whose profession may read the type (AccessDenied otherwise). With ``replaces``, the old
     version is marked replaced and stays reachable from the new one. The patient is told of
     a new document unless it is invisible to them until announced.
     """
-    if not actor.is_verified_professional:
-        raise PermissionError("Only a verified professional deposits entries.")
-    scoped = access.patients_for(actor).filter(pk=patient.pk).first()
-    if scoped is None or access.access_mode(actor, scoped) != AccessMode.NORMAL:
-        raise PermissionError("No normal access to this DMP.")
+    held = access.dmp_access(actor, patient)
+    if held is None:
+        raise AccessDenied("No access to this DMP.")
+    held.require_deposit(document_type)
     if act_date > timezone.localdate():
         raise ValidationError(_("La date de l'acte est dans le futur."), code="future")
     with transaction.atomic():

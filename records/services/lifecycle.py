@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from identity.errors import AccessDenied, UserError
 from identity.ins import check_nir_against_traits, compute_insc, validate_nir
 from identity.models import (
     ActivationCode,
@@ -59,12 +60,8 @@ CONSENT_TEXT_REOPENING = (
 )
 
 
-class ActivationError(Exception):
+class ActivationError(UserError):
     """A wrong, expired, used or exhausted activation code. ``message`` is for the user."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -128,14 +125,14 @@ def dmp_open(
 ) -> OpeningResult:
     """Open a DMP during a consultation, with the patient's explicit consent.
 
-    Who may: a verified professional (PermissionError otherwise). The NIR is checked and used
+    Who may: a verified professional (AccessDenied otherwise). The NIR is checked and used
     only to compute the INS-C; it is never stored. If a DMP with that INS-C exists, nothing is
     created and the existing one is returned (``created=False``); the database's unique
     constraint settles two professionals opening the same patient at the same moment.
     Raises ValidationError on a bad NIR or NIR/traits incoherence.
     """
     if not actor.is_verified_professional:
-        raise PermissionError("Only a verified professional opens a DMP.")
+        raise AccessDenied("Only a verified professional opens a DMP.")
     if not consent_given:
         raise ValidationError(
             _("Le consentement explicite du patient est nécessaire pour ouvrir son DMP."),
@@ -294,7 +291,7 @@ def patient_account_create(*, activation: ActivationCode, email: str, password: 
 
 def _require_patient_actor(actor: User, patient: Patient) -> None:
     if not (actor.is_patient and patient.user_id == actor.pk):
-        raise PermissionError("Only the patient may do this on their own DMP.")
+        raise AccessDenied("Only the patient may do this on their own DMP.")
 
 
 def oppositions_set(*, actor: User, patient: Patient, bris_de_glace: bool, samu: bool) -> Patient:
@@ -386,7 +383,7 @@ def dmp_reopen(*, actor: User, patient: Patient, consent_given: bool = False) ->
     by_professional = not actor.is_patient
     if by_professional:
         if not actor.is_verified_professional:
-            raise PermissionError("Only the patient or a verified professional reopens a DMP.")
+            raise AccessDenied("Only the patient or a verified professional reopens a DMP.")
         if not consent_given:
             raise ValidationError(
                 _("Le consentement du patient est nécessaire pour rouvrir son DMP."),

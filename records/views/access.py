@@ -22,8 +22,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from identity.auth import patient_required, professional_required, sensitive_action
+from identity.errors import UserError
 from identity.models import Patient, Profession, Professional, VerificationStatus
-from records import access, trail
+from records import access
 from records.forms.dmp import (
     AttestConsentForm,
     DirectorySearchForm,
@@ -34,9 +35,6 @@ from records.models import (
     AccessAction,
     AccessEvent,
     AuthorisationReason,
-    CareRelation,
-    CareRelationStatus,
-    EmergencyAccess,
 )
 from records.services import care as care_services
 from records.services.lifecycle import medecin_traitant_set
@@ -49,37 +47,13 @@ EMERGENCY_SESSION_KEY = "dmp_emergencies"
 # --- The patient's controls --------------------------------------------------------------------
 
 
-def _access_rows(patient: Patient) -> dict[str, list[Any]]:
-    """Everyone with a relation to this DMP, grouped, in three queries whatever their number."""
-    relations = list(
-        CareRelation.objects.filter(patient=patient)
-        .select_related("professional__user")
-        .order_by("professional__user__last_name")
-    )
-    emergencies = list(
-        EmergencyAccess.objects.filter(patient=patient, expires_at__gt=timezone.now())
-        .select_related("professional__user")
-        .order_by("-expires_at")
-    )
-    traitant_id = patient.medecin_traitant_id
-    return {
-        "authorised": [r for r in relations if r.status == CareRelationStatus.AUTHORISED],
-        "blocked": [r for r in relations if r.status == CareRelationStatus.BLOCKED],
-        "revoked": [
-            r
-            for r in relations
-            if r.status == CareRelationStatus.REVOKED and r.professional_id != traitant_id
-        ],
-        "emergencies": emergencies,
-    }
-
-
 @never_cache
 @patient_required
 @require_GET
 def my_access(request: HttpRequest) -> HttpResponse:
     """Professionals with access and why; search the directory of verified professionals."""
-    patient = access.own_patient(request.user)
+    dmp = access.own_dmp(request.user)
+    patient = dmp.patient
     if not patient.is_open:
         return redirect("records:my_dmp")
     search = DirectorySearchForm(request.GET if "q" in request.GET else None)
@@ -95,13 +69,26 @@ def my_access(request: HttpRequest) -> HttpResponse:
             .select_related("user")
             .order_by("user__last_name", "user__first_name")[:20]
         )
-    trail.record_access(
-        actor=request.user, patient=patient, action=AccessAction.DMP_VIEW, detail="droits d'accès"
+    care_services.read_traced(
+        actor=request.user,
+        dmp=dmp,
+        action=AccessAction.DMP_VIEW,
+        detail="droits d'accès",
+        request=request,
     )
+    team = access.care_team(dmp)
     return render(
         request,
         "records/my_access.html",
-        {"patient": patient, "search": search, "found": found, **_access_rows(patient)},
+        {
+            "patient": patient,
+            "search": search,
+            "found": found,
+            "authorised": team.authorised,
+            "blocked": team.blocked,
+            "revoked": team.revoked,
+            "emergencies": team.emergencies,
+        },
     )
 
 
@@ -110,7 +97,7 @@ def my_access(request: HttpRequest) -> HttpResponse:
 @require_POST
 def my_access_change(request: HttpRequest) -> HttpResponse:
     """Authorise, revoke, block, unblock a professional, or name them médecin traitant."""
-    patient = access.own_patient(request.user)
+    patient = access.own_dmp(request.user).patient
     if not patient.is_open:
         return redirect("records:my_dmp")
     action = request.POST.get("action", "")
@@ -125,9 +112,10 @@ def my_access_change(request: HttpRequest) -> HttpResponse:
         return redirect("records:my_access")
     try:
         _ACTIONS[action](request.user, patient, professional)
-    except (ValidationError, care_services.AccessRefused) as error:
-        message = error.message if hasattr(error, "message") else str(error)
-        messages.error(request, str(message))
+    except UserError as error:
+        messages.error(request, error.message)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, _("C'est enregistré."))
     return redirect("records:my_access")
@@ -170,8 +158,8 @@ _ACTIONS = {
 # --- Access history -----------------------------------------------------------------------------
 
 
-def _history(patient: Patient, form: HistoryFilterForm) -> QuerySet[AccessEvent]:
-    events = AccessEvent.objects.filter(patient=patient).order_by("-at", "-seq")
+def _history(dmp: access.DmpAccess, form: HistoryFilterForm) -> QuerySet[AccessEvent]:
+    events = access.history_of(dmp)
     if not form.is_valid():
         return events
     data = form.cleaned_data
@@ -193,16 +181,19 @@ def _history(patient: Patient, form: HistoryFilterForm) -> QuerySet[AccessEvent]
 @require_GET
 def my_history(request: HttpRequest) -> HttpResponse:
     """Historique des accès: every access to the DMP, filterable; reading it is recorded."""
-    patient = access.own_patient(request.user)
+    dmp = access.own_dmp(request.user)
+    patient = dmp.patient
     form = HistoryFilterForm(request.GET or None)
     try:
         # Bounded: an absurd page number must not reach the database as an overflowing OFFSET.
         page = min(max(1, int(request.GET.get("page", "1"))), MAX_HISTORY_PAGE)
     except ValueError:
         page = 1
-    trail.record_access(actor=request.user, patient=patient, action=AccessAction.HISTORY_VIEW)
+    care_services.read_traced(
+        actor=request.user, dmp=dmp, action=AccessAction.HISTORY_VIEW, request=request
+    )
     offset = (page - 1) * HISTORY_PAGE_SIZE
-    rows = list(_history(patient, form)[offset : offset + HISTORY_PAGE_SIZE + 1])
+    rows = list(_history(dmp, form)[offset : offset + HISTORY_PAGE_SIZE + 1])
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -228,13 +219,17 @@ class _Echo:
 @require_GET
 def my_history_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The same history as CSV (UTF-8 with BOM for spreadsheets), streamed."""
-    patient = access.own_patient(request.user)
+    dmp = access.own_dmp(request.user)
     form = HistoryFilterForm(request.GET or None)
-    trail.record_access(
-        actor=request.user, patient=patient, action=AccessAction.EXPORT, detail="historique CSV"
+    care_services.read_traced(
+        actor=request.user,
+        dmp=dmp,
+        action=AccessAction.EXPORT,
+        detail="historique CSV",
+        request=request,
     )
     writer = csv.writer(_Echo(), delimiter=";")
-    events = _history(patient, form)
+    events = _history(dmp, form)
 
     def rows() -> Iterator[str]:
         yield "\ufeff"
@@ -266,11 +261,13 @@ def _csv_safe(value: str) -> str:
 # --- Professionals: attested consent and emergency access --------------------------------------
 
 
-def _patient_by_insc(insc: str) -> Patient:
-    patient = Patient.objects.filter(insc=insc).select_related("medecin_traitant__user").first()
-    if patient is None or not patient.is_open:
+def _open_dmp_by_insc(request: HttpRequest, insc: str, purpose: str) -> Patient:
+    """The open DMP a professional acts on before they may read it (consent, emergency):
+    looked up through the funnel, which traces it; 404 when there is none (or closed)."""
+    found = access.dmp_lookup(request.user, insc, request=request, purpose=purpose)
+    if found.patient is None or not found.patient.is_open:
         raise Http404("No such DMP")
-    return patient
+    return found.patient
 
 
 @professional_required
@@ -281,7 +278,7 @@ def attest_consent(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Le consentement du patient est nécessaire."))
         return redirect("records:patient_search")
-    patient = _patient_by_insc(form.cleaned_data["insc"])
+    patient = _open_dmp_by_insc(request, form.cleaned_data["insc"], "consentement attesté")
     try:
         care_services.care_authorise(
             actor=request.user,  # type: ignore[arg-type]
@@ -306,7 +303,7 @@ def emergency(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = EmergencyForm(data, initial={"insc": request.GET.get("insc", "")}, samu=samu)
     if request.method == "POST" and form.is_valid():
-        patient = _patient_by_insc(form.cleaned_data["insc"])
+        patient = _open_dmp_by_insc(request, form.cleaned_data["insc"], "accès en urgence")
         try:
             grant = care_services.emergency_declare(
                 actor=request.user,  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
-"""Identity pages: opening a DMP, finding a patient, the opening letter, patient activation,
-the patient's own settings, closing and reopening. Views are thin: access first, then a
-service does the work."""
+"""The DMP's own pages: opening a DMP, finding a patient, the opening letter, patient
+activation, the patient's DMP home and settings, closing and reopening. Views are thin: the
+first line asks the funnel (``records.access``), then a service does the work."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from identity.auth import (
     sensitive_action,
 )
 from identity.models import ActivationCode, DmpStatus, Patient
-from records import access, trail
+from records import access
 from records.forms.dmp import (
     ActivationCodeForm,
     AttestConsentForm,
@@ -39,8 +39,8 @@ from records.forms.dmp import (
     ReopenForm,
     TraitsSearchForm,
 )
-from records.models import AccessAction, Notification
-from records.services import lifecycle
+from records.models import AccessAction
+from records.services import content, lifecycle
 from records.services.care import read_traced
 
 _ACTIVATION_SESSION_KEY = "dmp_activation"
@@ -107,56 +107,28 @@ def dmp_open(request: HttpRequest) -> HttpResponse:
 
 
 def _existing_dmp_redirect(request: HttpRequest, patient: Patient) -> HttpResponse:
-    if access.may_read_dmp(request.user, patient):
+    """After "open" found an existing DMP: its page if readable, else what a search shows."""
+    if access.dmp_access(request.user, patient) is not None:
         return redirect("records:patient_home", public_id=patient.public_id)
-    return redirect(f"{reverse('records:patient_search')}?insc={patient.insc}")
+    return _search_page(request, access.dmp_lookup(request.user, patient.insc, request=request))
 
 
-@never_cache
-@professional_required
-@require_GET
-def patient_search(request: HttpRequest) -> HttpResponse:
-    """Find a DMP by INS-C, or by first names + date of birth + NIR (INS-C computed)."""
-    by_insc = InscSearchForm(request.GET if "insc" in request.GET else None)
-    by_traits = TraitsSearchForm(request.GET if "nir" in request.GET else None)
-    insc = None
-    if by_insc.is_bound and by_insc.is_valid():
-        insc = by_insc.cleaned_data["insc"]
-    elif by_traits.is_bound and by_traits.is_valid():
-        insc = by_traits.insc()
-    found = None
-    state = None
-    if insc:
-        found = Patient.objects.filter(insc=insc).first()
-        if found is None or found.dmp_status == DmpStatus.PURGED:
-            state = "none"
-            found = None
-        elif found.dmp_status == DmpStatus.CLOSED:
-            state = "closed"
-        elif access.may_read_dmp(request.user, found):
-            state = "readable"
-        else:
-            state = "no_access"
-        if found is not None:
-            # Telling a professional that a DMP exists (closed, or without access) is itself
-            # an access to patient data: the patient sees it in their history.
-            trail.record_access(
-                actor=request.user,
-                patient=found,
-                action=AccessAction.DMP_SEARCH_HIT,
-                detail={"readable": "", "closed": "DMP fermé", "no_access": "sans autorisation"}[
-                    state
-                ],
-                request=request,
-            )
+def _search_page(
+    request: HttpRequest,
+    found: access.DmpLookup | None,
+    by_insc: InscSearchForm | None = None,
+    by_traits: TraitsSearchForm | None = None,
+) -> HttpResponse:
+    state = found.state if found else None
+    insc = found.patient.insc if found and found.patient else None
     return render(
         request,
         "records/patient_search.html",
         {
-            "by_insc": by_insc,
-            "by_traits": by_traits,
+            "by_insc": by_insc or InscSearchForm(),
+            "by_traits": by_traits or TraitsSearchForm(),
             "state": state,
-            "found": found if state == "readable" else None,
+            "found": found.patient if found and state == "readable" else None,
             "insc": insc,
             "reopen_form": ReopenForm(initial={"insc": insc}) if state == "closed" else None,
             "attest_form": AttestConsentForm(initial={"insc": insc})
@@ -164,7 +136,28 @@ def patient_search(request: HttpRequest) -> HttpResponse:
             else None,
             "is_regulation_doctor": request.user.professional.is_regulation_doctor,  # type: ignore[union-attr]
         },
+        status=400 if request.method == "POST" and found is None else 200,
     )
+
+
+@never_cache
+@professional_required
+@require_http_methods(["GET", "POST"])
+def patient_search(request: HttpRequest) -> HttpResponse:
+    """Find a DMP by INS-C, or by first names + date of birth + NIR (the carte Vitale; the
+    INS-C is computed). A POST: neither the NIR nor the INS-C lands in a URL, the server's
+    access log or the browser's history."""
+    if request.method == "GET":
+        return _search_page(request, None)
+    by_insc = InscSearchForm(request.POST if request.POST.get("by") == "insc" else None)
+    by_traits = TraitsSearchForm(request.POST if request.POST.get("by") == "card" else None)
+    insc = None
+    if by_insc.is_bound and by_insc.is_valid():
+        insc = by_insc.cleaned_data["insc"]
+    elif by_traits.is_bound and by_traits.is_valid():
+        insc = by_traits.insc()
+    found = access.dmp_lookup(request.user, insc, request=request) if insc else None
+    return _search_page(request, found, by_insc, by_traits)
 
 
 @never_cache
@@ -172,14 +165,20 @@ def patient_search(request: HttpRequest) -> HttpResponse:
 @require_GET
 def patient_home(request: HttpRequest, public_id: str) -> HttpResponse:
     """A professional's view of one DMP (404 when out of scope, like a missing one)."""
-    patient = access.patient_for(request.user, public_id)
-    read_traced(actor=request.user, patient=patient, action=AccessAction.DMP_VIEW, request=request)
+    dmp = access.dmp_for(request.user, public_id)
+    patient = dmp.patient
+    read_traced(actor=request.user, dmp=dmp, action=AccessAction.DMP_VIEW, request=request)
+    types = dmp.deposit_types()  # one query, and none in emergency mode
+    fixed = {content.LAB_DOCUMENT_TYPE, content.ALLERGY_DOCUMENT_TYPE}
     return render(
         request,
         "records/patient_home.html",
         {
             "patient": patient,
-            "mode": access.access_mode(request.user, patient),
+            "mode": dmp.mode,
+            "may_deposit_lab": content.LAB_DOCUMENT_TYPE in types,
+            "may_deposit_report": bool(types - fixed),
+            "may_deposit_allergy": content.ALLERGY_DOCUMENT_TYPE in types,
             "has_account": patient.user_id is not None,
             "is_medecin_traitant": patient.medecin_traitant is not None
             and patient.medecin_traitant.user_id == request.user.pk,
@@ -192,14 +191,13 @@ def patient_home(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_POST
 def letter_reissue(request: HttpRequest, public_id: str) -> HttpResponse:
     """Print a new opening letter (new code; the previous ones stop working)."""
-    patient = access.patient_for(request.user, public_id)
+    dmp = access.dmp_for(request.user, public_id)
+    patient = dmp.patient
     if patient.user_id is not None:
         messages.info(request, _("Le patient a déjà activé son compte : aucun code à réémettre."))
         return redirect("records:patient_home", public_id=patient.public_id)
     code = lifecycle.activation_code_issue(actor=request.user, patient=patient)  # type: ignore[arg-type]
-    trail.record_access(
-        actor=request.user, patient=patient, action=AccessAction.LETTER_PRINT, request=request
-    )
+    read_traced(actor=request.user, dmp=dmp, action=AccessAction.LETTER_PRINT, request=request)
     return _letter_response(request, patient, code)
 
 
@@ -211,11 +209,12 @@ def dmp_reopen_by_professional(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Le consentement du patient est nécessaire."))
         return redirect(reverse("records:patient_search"))
-    patient = Patient.objects.filter(
-        insc=form.cleaned_data["insc"], dmp_status=DmpStatus.CLOSED
-    ).first()
-    if patient is None:
+    found = access.dmp_lookup(
+        request.user, form.cleaned_data["insc"], request=request, purpose="réouverture"
+    )
+    if found.state != "closed" or found.patient is None:
         return redirect(reverse("records:patient_search"))
+    patient = found.patient
     lifecycle.dmp_reopen(actor=request.user, patient=patient, consent_given=True)  # type: ignore[arg-type]
     messages.success(request, _("Le DMP est rouvert."))
     return redirect("records:patient_home", public_id=patient.public_id)
@@ -335,14 +334,11 @@ def activation_done(request: HttpRequest) -> HttpResponse:
 @require_GET
 def my_dmp(request: HttpRequest) -> HttpResponse:
     """The patient's DMP home (later issues add the timeline, allergies, images, history)."""
-    patient = access.own_patient(request.user)
-    trail.record_access(
-        actor=request.user, patient=patient, action=AccessAction.DMP_VIEW, request=request
-    )
+    dmp = access.own_dmp(request.user)
+    patient = dmp.patient
+    read_traced(actor=request.user, dmp=dmp, action=AccessAction.DMP_VIEW, request=request)
     transitions = patient.transitions.select_related("actor").order_by("-at", "-pk")[:20]
-    notifications = Notification.objects.filter(recipient_id=request.user.pk).order_by(
-        "-created_at"
-    )[:10]
+    notifications = access.notifications_for(request.user)[:10]
     return render(
         request,
         "records/my_dmp.html",
@@ -361,13 +357,14 @@ def my_dmp(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def my_settings(request: HttpRequest) -> HttpResponse:
     """Emergency-access oppositions and médecin traitant (re-authentication to change)."""
-    patient = access.own_patient(request.user)
+    dmp = access.own_dmp(request.user)
+    patient = dmp.patient
     if not patient.is_open:
         return redirect("records:my_dmp")
     if request.method == "GET":
-        trail.record_access(
+        read_traced(
             actor=request.user,
-            patient=patient,
+            dmp=dmp,
             action=AccessAction.DMP_VIEW,
             detail="paramètres",
             request=request,
@@ -417,7 +414,7 @@ def my_settings(request: HttpRequest) -> HttpResponse:
 @sensitive_action
 @require_http_methods(["GET", "POST"])
 def my_dmp_close(request: HttpRequest) -> HttpResponse:
-    patient = access.own_patient(request.user)
+    patient = access.own_dmp(request.user).patient
     if not patient.is_open:
         return redirect("records:my_dmp")
     form = DmpCloseForm(request.POST or None)
@@ -436,7 +433,7 @@ def my_dmp_close(request: HttpRequest) -> HttpResponse:
 @sensitive_action
 @require_http_methods(["GET", "POST"])
 def my_dmp_reopen(request: HttpRequest) -> HttpResponse:
-    patient = access.own_patient(request.user)
+    patient = access.own_dmp(request.user).patient
     if patient.dmp_status != DmpStatus.CLOSED:
         return redirect("records:my_dmp")
     if request.method == "POST":

@@ -51,12 +51,13 @@ from records.forms.content import (
     ReportForm,
     TimelineFilterForm,
 )
-from records.models import AccessAction, AccessMode, Entry, EntryKind, EntryStatus
+from records.models import AccessAction, Entry, EntryKind, EntryStatus
+from records.pdf import MAX_PDF_BYTES
 from records.services import care as care_services
 from records.services import content as content_services
 from records.services import entries as entry_services
 from records.trend_svg import render_trend_svg
-from records.uploads import capped_upload
+from records.uploads import capped_upload, upload_too_large
 
 logger = logging.getLogger(__name__)
 
@@ -68,29 +69,10 @@ _KIND_ROWS = ("lab_report", "report", "allergy")
 # --- Access helpers ----------------------------------------------------------------------------
 
 
-def _scoped_entry(user: Any, entry_id: uuid.UUID | str) -> Entry:
-    """One entry in ``user``'s scope, with its kind row; 404 when missing *or* forbidden."""
-    try:
-        return (
-            access.entries_for(user)
-            .select_related("patient__medecin_traitant__user", "author__user", *_KIND_ROWS)
-            .get(public_id=entry_id)
-        )
-    except (Entry.DoesNotExist, ValueError, ValidationError):
-        raise Http404("No such entry") from None
-
-
-def _viewer_patient(user: Any, entry: Entry) -> Patient:
-    """The entry's DMP as the viewer holds it (a professional's access mode is on the row)."""
-    if getattr(user, "is_patient", False):
-        return entry.patient
-    return access.patient_for(user, entry.patient.public_id)
-
-
-def _require_normal_access(user: Any, patient: Patient) -> None:
-    """Depositing needs normal access: an emergency access reads, it does not write (403)."""
-    if access.access_mode(user, patient) != AccessMode.NORMAL:
-        raise PermissionDenied("normal access required")
+def _scoped_entry(user: Any, entry_id: uuid.UUID | str) -> tuple[Entry, access.DmpAccess]:
+    """One entry in ``user``'s scope with its kind row, and how they hold its DMP (one query);
+    404 when missing *or* forbidden."""
+    return access.entry_for(user, entry_id, related=_KIND_ROWS)
 
 
 def _kind_row(entry: Entry, name: str) -> Any:
@@ -132,7 +114,7 @@ def _filtered(entries: QuerySet[Entry], data: dict[str, Any]) -> QuerySet[Entry]
     return entries
 
 
-def _timeline(request: HttpRequest, patient: Patient, *, professional: bool) -> HttpResponse:
+def _timeline(request: HttpRequest, dmp: access.DmpAccess, *, professional: bool) -> HttpResponse:
     filters = TimelineFilterForm(request.GET or None)
     if filters.is_bound:
         filters.is_valid()  # a wrong filter is shown with its error; the others still apply
@@ -141,8 +123,9 @@ def _timeline(request: HttpRequest, patient: Patient, *, professional: bool) -> 
     if professional and not data.get("tout") and not data.get("du"):
         window_start = timezone.localdate() - PRO_DEFAULT_WINDOW
     care_services.read_traced(
-        actor=request.user, patient=patient, action=AccessAction.TIMELINE_VIEW, request=request
+        actor=request.user, dmp=dmp, action=AccessAction.TIMELINE_VIEW, request=request
     )
+    patient = dmp.patient
     entries = _filtered(access.entries_for(request.user, patient), data)
     if window_start is not None:
         entries = entries.filter(act_date__gte=window_start)
@@ -170,8 +153,7 @@ def _timeline(request: HttpRequest, patient: Patient, *, professional: bool) -> 
             "has_next": len(fetched) > PAGE_SIZE,
             "window_start": window_start,
             "show_all": bool(data.get("tout")),
-            "can_deposit": professional
-            and access.access_mode(request.user, patient) == AccessMode.NORMAL,
+            "can_deposit": dmp.may_deposit,
         },
     )
 
@@ -181,8 +163,7 @@ def _timeline(request: HttpRequest, patient: Patient, *, professional: bool) -> 
 @require_GET
 def timeline_pro(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """A professional's view of the DMP's documents (default window: the last two years)."""
-    patient = access.patient_for(request.user, public_id)
-    return _timeline(request, patient, professional=True)
+    return _timeline(request, access.dmp_for(request.user, public_id), professional=True)
 
 
 @never_cache
@@ -190,10 +171,10 @@ def timeline_pro(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def timeline_patient(request: HttpRequest) -> HttpResponse:
     """The patient's own documents (those invisible to them until announced are not listed)."""
-    patient = access.own_patient(request.user)
-    if not patient.is_open:
+    dmp = access.own_dmp(request.user)
+    if not dmp.patient.is_open:
         return redirect("records:my_dmp")
-    return _timeline(request, patient, professional=False)
+    return _timeline(request, dmp, professional=False)
 
 
 # --- Entry detail --------------------------------------------------------------------------------
@@ -234,17 +215,13 @@ def _kind_context(user: Any, patient: Patient, entry: Entry) -> dict[str, Any]:
 @require_GET
 def entry_detail(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """One entry, for the patient and for professionals alike (each sees what is theirs)."""
-    entry = _scoped_entry(request.user, entry_id)
-    patient = _viewer_patient(request.user, entry)
+    entry, dmp = _scoped_entry(request.user, entry_id)
+    patient = dmp.patient
     care_services.read_traced(
-        actor=request.user,
-        patient=patient,
-        action=AccessAction.ENTRY_VIEW,
-        entry=entry,
-        request=request,
+        actor=request.user, dmp=dmp, action=AccessAction.ENTRY_VIEW, entry=entry, request=request
     )
-    is_patient = request.user.is_patient  # type: ignore[union-attr]
-    normal = not is_patient and access.access_mode(request.user, patient) == AccessMode.NORMAL
+    is_patient = dmp.is_patient
+    normal = dmp.may_deposit
     hidden = not is_patient and entry.hidden_from_patient_now()
     context = {
         "entry": entry,
@@ -267,17 +244,12 @@ def entry_detail(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def report_pdf(request: HttpRequest, entry_id: uuid.UUID) -> FileResponse:
     """The report's PDF, as a sandboxed attachment that no cache keeps."""
-    entry = _scoped_entry(request.user, entry_id)
+    entry, dmp = _scoped_entry(request.user, entry_id)
     report = _kind_row(entry, "report")
     if report is None or not report.pdf:
         raise Http404("No PDF")
-    patient = _viewer_patient(request.user, entry)
     care_services.read_traced(
-        actor=request.user,
-        patient=patient,
-        action=AccessAction.DOWNLOAD,
-        entry=entry,
-        request=request,
+        actor=request.user, dmp=dmp, action=AccessAction.DOWNLOAD, entry=entry, request=request
     )
     try:
         handle = default_storage.open(report.pdf.name, "rb")
@@ -299,7 +271,7 @@ def report_pdf(request: HttpRequest, entry_id: uuid.UUID) -> FileResponse:
 @require_POST
 def entry_mask(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """The patient masks (or unmasks) one of their entries from professionals."""
-    entry = _scoped_entry(request.user, entry_id)
+    entry, _dmp = _scoped_entry(request.user, entry_id)
     form = MaskForm(request.POST)
     masked = form.is_valid() and form.cleaned_data["masquer"]
     entry_services.entry_mask(actor=request.user, entry=entry, masked=masked)  # type: ignore[arg-type]
@@ -320,8 +292,7 @@ def entry_mask(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def entry_announce(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """After the consultation d'annonce: the patient sees the entry now, and is told."""
-    entry = _scoped_entry(request.user, entry_id)
-    _require_normal_access(request.user, _viewer_patient(request.user, entry))
+    entry, _dmp = _scoped_entry(request.user, entry_id)
     entry_services.entry_announce(actor=request.user, entry=entry)  # type: ignore[arg-type]
     messages.success(request, _("Le document est maintenant visible par le patient."))
     return redirect("records:entry_detail", entry_id=entry.public_id)
@@ -330,20 +301,23 @@ def entry_announce(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
 # --- Deposit forms -------------------------------------------------------------------------------
 
 
-def _form_patient(request: HttpRequest, public_id: uuid.UUID) -> Patient:
-    """The DMP a professional deposits into (404 out of scope, 403 without normal access).
-    Showing a blank deposit form reads the patient's identity: it is traced."""
-    patient = access.patient_for(request.user, public_id)
-    _require_normal_access(request.user, patient)
+def _form_dmp(
+    request: HttpRequest, public_id: uuid.UUID, document_type: str | None = None
+) -> access.DmpAccess:
+    """The DMP a professional deposits into (404 out of scope, 403 when they may not deposit:
+    an emergency access reads, it does not write). Showing a blank deposit form reads the
+    patient's identity: it is traced."""
+    dmp = access.dmp_for(request.user, public_id)
+    dmp.require_deposit(document_type)
     if request.method == "GET":
         care_services.read_traced(
             actor=request.user,
-            patient=patient,
+            dmp=dmp,
             action=AccessAction.DMP_VIEW,
             request=request,
             detail="formulaire de dépôt",
         )
-    return patient
+    return dmp
 
 
 def _duplicate(request: HttpRequest, error: content_services.DuplicateSubmission) -> HttpResponse:
@@ -374,7 +348,7 @@ def _with_more_rows(data: Any) -> Any:
 @require_http_methods(["GET", "POST"])
 def lab_report_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Deposit a lab report: the report's header and its result rows (a formset)."""
-    patient = _form_patient(request, public_id)
+    patient = _form_dmp(request, public_id, content_services.LAB_DOCUMENT_TYPE).patient
     adding = "ajouter_lignes" in request.POST
     data = _with_more_rows(request.POST) if adding else (request.POST or None)
     form = LabReportForm(data)
@@ -405,7 +379,10 @@ def lab_report_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 _LAB_FIELDS = ("laboratory", "specimen_collected_at", "reported_at", "invisible_to_patient")
 
 
-def _report_form(request: HttpRequest, patient: Patient, previous: Entry | None) -> HttpResponse:
+def _report_form(
+    request: HttpRequest, dmp: access.DmpAccess, previous: Entry | None
+) -> HttpResponse:
+    patient = dmp.patient
     old = _kind_row(previous, "report") if previous else None
     initial = {}
     if previous is not None and old is not None:
@@ -419,8 +396,9 @@ def _report_form(request: HttpRequest, patient: Patient, previous: Entry | None)
         request.POST or None,
         request.FILES or None,
         initial=initial,
-        too_large=getattr(request, "upload_too_large", False),
+        too_large=upload_too_large(request),
         previous_pdf=bool(old and old.pdf),
+        document_types=dmp.deposit_types(),
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -452,7 +430,7 @@ def _report_form(request: HttpRequest, patient: Patient, previous: Entry | None)
 
 def _form_status(request: HttpRequest) -> int:
     """200 for a form shown; 4xx when a submission was refused (nothing stored)."""
-    if getattr(request, "upload_too_large", False):
+    if upload_too_large(request):
         return 413
     return 400 if request.method == "POST" and "ajouter_lignes" not in request.POST else 200
 
@@ -471,11 +449,10 @@ def _trace_refused_file(request: HttpRequest, patient: Patient, reasons: Iterabl
 @never_cache
 @professional_required
 @require_http_methods(["GET", "POST"])
-@capped_upload
+@capped_upload(max_file=MAX_PDF_BYTES)
 def report_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Deposit a report: a text body and/or a PDF (20 MB at most, judged by its content)."""
-    patient = _form_patient(request, public_id)
-    return _report_form(request, patient, None)
+    return _report_form(request, _form_dmp(request, public_id), None)
 
 
 _ALLERGY_FIELDS = (
@@ -525,43 +502,46 @@ def _allergy_form(request: HttpRequest, patient: Patient, previous: Entry | None
 @require_http_methods(["GET", "POST"])
 def allergy_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Record an allergy or intolerance."""
-    patient = _form_patient(request, public_id)
-    return _allergy_form(request, patient, None)
+    dmp = _form_dmp(request, public_id, content_services.ALLERGY_DOCUMENT_TYPE)
+    return _allergy_form(request, dmp.patient, None)
 
 
 @never_cache
 @professional_required
 @require_http_methods(["GET", "POST"])
-@capped_upload
+@capped_upload(max_file=MAX_PDF_BYTES)
 def entry_new_version(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """A new version of a report or an allergy; the old one is kept, marked replaced."""
-    entry = _scoped_entry(request.user, entry_id)
-    patient = _viewer_patient(request.user, entry)
-    _require_normal_access(request.user, patient)
+    entry, dmp = _scoped_entry(request.user, entry_id)
+    dmp.require_deposit(entry.document_type)
+    patient = dmp.patient
     versionable = entry.kind in (EntryKind.REPORT, EntryKind.ALLERGY)
     if entry.status != EntryStatus.CURRENT or not versionable:
         raise PermissionDenied("only the current version of a report or allergy")
     if request.method == "GET":
         care_services.read_traced(
             actor=request.user,
-            patient=patient,
+            dmp=dmp,
             action=AccessAction.ENTRY_VIEW,
             entry=entry,
             request=request,
             detail="nouvelle version",
         )
     if entry.kind == EntryKind.REPORT:
-        return _report_form(request, patient, entry)
+        return _report_form(request, dmp, entry)
     return _allergy_form(request, patient, entry)
 
 
 # --- Allergy card --------------------------------------------------------------------------------
 
 
-def _allergy_card(request: HttpRequest, patient: Patient, *, professional: bool) -> HttpResponse:
+def _allergy_card(
+    request: HttpRequest, dmp: access.DmpAccess, *, professional: bool
+) -> HttpResponse:
+    patient = dmp.patient
     care_services.read_traced(
         actor=request.user,
-        patient=patient,
+        dmp=dmp,
         action=AccessAction.TIMELINE_VIEW,
         request=request,
         detail="carte des allergies",
@@ -598,8 +578,7 @@ def _allergy_card(request: HttpRequest, patient: Patient, *, professional: bool)
 @require_GET
 def allergy_card_pro(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The patient's allergy card, printable, as a professional sees it."""
-    patient = access.patient_for(request.user, public_id)
-    return _allergy_card(request, patient, professional=True)
+    return _allergy_card(request, access.dmp_for(request.user, public_id), professional=True)
 
 
 @never_cache
@@ -607,10 +586,10 @@ def allergy_card_pro(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
 @require_GET
 def allergy_card_patient(request: HttpRequest) -> HttpResponse:
     """The patient's own allergy card, printable."""
-    patient = access.own_patient(request.user)
-    if not patient.is_open:
+    dmp = access.own_dmp(request.user)
+    if not dmp.patient.is_open:
         return redirect("records:my_dmp")
-    return _allergy_card(request, patient, professional=False)
+    return _allergy_card(request, dmp, professional=False)
 
 
 # --- Trends --------------------------------------------------------------------------------------
@@ -643,14 +622,15 @@ def _series_rows(series: labs.Series, lang: str) -> list[tuple[labs.TrendPoint, 
 
 
 def _trend(
-    request: HttpRequest, patient: Patient, analyte_code: str, *, professional: bool
+    request: HttpRequest, dmp: access.DmpAccess, analyte_code: str, *, professional: bool
 ) -> HttpResponse:
     item = reference.find_analyte(analyte_code)
     if item is None:
         raise Http404("Unknown analyte")
+    patient = dmp.patient
     care_services.read_traced(
         actor=request.user,
-        patient=patient,
+        dmp=dmp,
         action=AccessAction.TIMELINE_VIEW,
         request=request,
         detail=f"courbe {item.short_label}",
@@ -701,8 +681,8 @@ def _trend(
 @require_GET
 def trend_pro(request: HttpRequest, public_id: uuid.UUID, analyte_code: str) -> HttpResponse:
     """One analyte across the reports a professional may read: chart and table."""
-    patient = access.patient_for(request.user, public_id)
-    return _trend(request, patient, analyte_code, professional=True)
+    dmp = access.dmp_for(request.user, public_id)
+    return _trend(request, dmp, analyte_code, professional=True)
 
 
 @never_cache
@@ -710,7 +690,7 @@ def trend_pro(request: HttpRequest, public_id: uuid.UUID, analyte_code: str) -> 
 @require_GET
 def trend_patient(request: HttpRequest, analyte_code: str) -> HttpResponse:
     """One analyte across the patient's own reports: chart and table."""
-    patient = access.own_patient(request.user)
-    if not patient.is_open:
+    dmp = access.own_dmp(request.user)
+    if not dmp.patient.is_open:
         return redirect("records:my_dmp")
-    return _trend(request, patient, analyte_code, professional=False)
+    return _trend(request, dmp, analyte_code, professional=False)

@@ -29,7 +29,10 @@ def test_bris_de_glace_then_alice_reads_it(
     base = live_server.url
     _login(page, base, stranger_doctor.user.email, totp=True)
     page.wait_for_url(f"{base}/")
-    page.goto(f"{base}/pro/dmp/rechercher/?insc={alice.insc}")
+    page.goto(f"{base}/pro/dmp/rechercher/")
+    page.get_by_label("INS-C (22 chiffres)").fill(alice.insc)
+    page.locator("form:has(input[name=by][value=insc])").get_by_role("button").click()
+    assert alice.insc not in page.url  # a POST: the INS-C stays out of the address bar
     page.get_by_role("link", name="Accès en urgence (bris de glace)").click()
     page.get_by_label("Motif de l'urgence").select_option("unconscious")
     page.get_by_label("Précisions").fill("Patiente inconsciente aux urgences")

@@ -27,8 +27,8 @@ def test_seed_imaging_is_idempotent() -> None:
     assert ImagingStudy.objects.filter(patient=alice, modalities=["DX"]).exists()
     assert ImagingStudy.objects.get(patient=bob).modalities == ["MR"]
     bernard = accounts["dr.bernard"]
-    scoped = access.patients_for(bernard).get(pk=alice.pk)
-    assert access.access_mode(bernard, scoped) == AccessMode.NORMAL
+    held = access.dmp_access(bernard, alice)
+    assert held is not None and held.mode == AccessMode.NORMAL
     count = Instance.objects.count()
     assert seed_imaging(patients, accounts) == 0
     assert Instance.objects.count() == count == 61

@@ -168,7 +168,7 @@ def test_emergency_journey(
     django_capture_on_commit_callbacks: object,
 ) -> None:
     fresh_login(client, stranger_doctor.user)
-    search = client.get(reverse("records:patient_search"), {"insc": alice.insc})
+    search = client.post(reverse("records:patient_search"), {"by": "insc", "insc": alice.insc})
     assert search.context["state"] == "no_access"
     url = reverse("records:emergency")
     assert client.get(url, {"insc": alice.insc}).status_code == 200
@@ -232,7 +232,7 @@ def test_a_search_revealing_a_dmp_without_access_is_traced(
     client: Client, alice: Patient, stranger_doctor: Professional
 ) -> None:
     client.force_login(stranger_doctor.user)
-    client.get(reverse("records:patient_search"), {"insc": alice.insc})
+    client.post(reverse("records:patient_search"), {"by": "insc", "insc": alice.insc})
     event = AccessEvent.objects.get(actor=stranger_doctor.user)
     assert (event.patient, event.action, event.detail) == (
         alice,

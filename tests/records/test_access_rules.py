@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils import timezone
 
+from identity.errors import AccessDenied
 from identity.models import Patient, Professional, User
 from records import access
 from records.models import (
@@ -64,7 +65,7 @@ def test_authorised_sees_blocked_and_stranger_do_not(
     assert visible(blocked_doctor.user, alice) == set()
     assert visible(stranger_doctor.user, alice) == set()
     with pytest.raises(Http404):
-        access.patient_for(blocked_doctor.user, alice.public_id)
+        access.dmp_for(blocked_doctor.user, alice.public_id)
 
 
 def test_staff_superuser_and_global_view_permission_grant_nothing(
@@ -166,12 +167,13 @@ def test_emergency_access_is_time_limited_and_keeps_masks(
     deposit(doctor, alice, title="open")
     deposit(doctor, alice, title="masked", masked=True)
     assert visible(emergency_doctor.user, alice) == {"open"}
-    patient = access.patient_for(emergency_doctor.user, alice.public_id)
-    assert access.access_mode(emergency_doctor.user, patient) == AccessMode.EMERGENCY
+    held = access.dmp_for(emergency_doctor.user, alice.public_id)
+    assert held.mode == AccessMode.EMERGENCY and held.is_emergency
+    assert not held.may_deposit
     EmergencyAccess.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert visible(emergency_doctor.user, alice) == set()
     # Emergency access reads; it does not deposit.
-    with pytest.raises(PermissionError):
+    with pytest.raises(AccessDenied):
         emergency_declare(actor=alice.user, patient=alice, samu=False, reason="vital")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 
+from identity.errors import AccessDenied
 from identity.models import Patient, Professional
 from records.content import Allergy, LabReport, Observation, Report, SubmissionKey
 from records.models import Entry, EntryStatus
@@ -169,6 +170,6 @@ def test_emergency_access_reads_but_does_not_deposit(
     alice: Patient, emergency_doctor: Professional, stranger_doctor: Professional
 ) -> None:
     for professional in (emergency_doctor, stranger_doctor):
-        with pytest.raises(PermissionError):
+        with pytest.raises(AccessDenied):
             allergy(professional, alice)
     assert not Entry.objects.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from identity.errors import AccessDenied
 from identity.models import DmpStatus, DmpTransition, Patient, Professional, TransitionKind
 from records.models import AccessAction, AccessEvent
 from records.services import lifecycle
@@ -24,17 +26,33 @@ def _kinds(patient: Patient) -> list[str]:
     return list(DmpTransition.objects.filter(patient=patient).values_list("kind", flat=True))
 
 
-def test_search_by_insc_and_by_card(client: Client, doctor: Professional, alice: Patient) -> None:
+def test_search_by_insc_and_by_card(
+    client: Client, doctor: Professional, alice: Patient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     client.force_login(doctor.user)
     url = reverse("records:patient_search")
-    response = client.get(url, {"insc": f" {alice.insc[:11]} {alice.insc[11:]} "})
+    response = client.post(url, {"by": "insc", "insc": f" {alice.insc[:11]} {alice.insc[11:]} "})
     assert response.context["state"] == "readable"
     assert AccessEvent.objects.filter(action=AccessAction.DMP_SEARCH_HIT).count() == 1
-    response = client.get(
-        url, {"first_names": "ALICE-MARIE", "birth_date": "1985-05-14", "nir": ALICE_NIR}
-    )
+    card = {"by": "card", "first_names": "ALICE-MARIE", "birth_date": "1985-05-14"}
+    response = client.post(url, {**card, "nir": ALICE_NIR})
     assert response.context["state"] == "readable"
-    response = client.get(url, {"insc": alice.insc[:-1] + str((int(alice.insc[-1]) + 1) % 10)})
+    # The carte Vitale search is a POST: the NIR is in no URL (the server's access log, the
+    # browser's history, a Referer), in no log line, and not on the result page.
+    nir_forms = {ALICE_NIR, ALICE_NIR.replace(" ", ""), ALICE_NIR.replace(" ", "")[:13]}
+    request_line = response.request["PATH_INFO"] + "?" + response.request.get("QUERY_STRING", "")
+    for form in nir_forms:
+        assert form not in request_line
+        assert form not in caplog.text
+        assert form not in response.content.decode()
+    # A search by GET only shows the blank forms: a NIR put in a link is not used.
+    shown = client.get(url, {**card, "nir": ALICE_NIR})
+    assert shown.status_code == 200 and shown.context["state"] is None
+    response = client.post(
+        url, {"by": "insc", "insc": alice.insc[:-1] + str((int(alice.insc[-1]) + 1) % 10)}
+    )
+    assert response.status_code == 400
     assert response.context["state"] is None
     assert "clé" in " ".join(response.context["by_insc"].errors["insc"])
 
@@ -43,7 +61,7 @@ def test_stranger_finds_the_dmp_but_cannot_open_it(
     client: Client, stranger_doctor: Professional, alice: Patient
 ) -> None:
     client.force_login(stranger_doctor.user)
-    response = client.get(reverse("records:patient_search"), {"insc": alice.insc})
+    response = client.post(reverse("records:patient_search"), {"by": "insc", "insc": alice.insc})
     assert response.context["state"] == "no_access"
     assert alice.birth_name not in response.content.decode()
     real = client.get(reverse("records:patient_home", args=[alice.public_id]))
@@ -75,13 +93,14 @@ def test_patient_names_their_medecin_traitant_and_changes_oppositions(
     assert _kinds(alice).count(TransitionKind.MEDECIN_TRAITANT_CHANGED) == 2
     # The médecin traitant sees the DMP without any grant.
     assert Patient.objects.filter(pk=alice.pk).exists()
-    from records.access import may_read_dmp
+    from records.access import dmp_access
 
-    assert may_read_dmp(stranger_doctor.user, alice)
+    held = dmp_access(stranger_doctor.user, alice)
+    assert held is not None and held.may_deposit
     nurse = make_professional("nurse@test.example", profession="infirmier", specialty="")
     with pytest.raises(ValidationError):
         lifecycle.medecin_traitant_set(actor=alice.user, patient=alice, professional=nurse)
-    with pytest.raises(PermissionError):
+    with pytest.raises(AccessDenied):
         lifecycle.oppositions_set(
             actor=stranger_doctor.user, patient=alice, bris_de_glace=False, samu=False
         )
@@ -107,7 +126,7 @@ def test_close_then_nobody_reads_then_reopen(
     assert alice.purge_after - alice.closed_at >= timedelta(days=3652)
     client.force_login(doctor.user)
     assert client.get(reverse("records:patient_home", args=[alice.public_id])).status_code == 404
-    search = client.get(reverse("records:patient_search"), {"insc": alice.insc})
+    search = client.post(reverse("records:patient_search"), {"by": "insc", "insc": alice.insc})
     assert search.context["state"] == "closed"
     # The patient still sees that it is closed, and may reopen it.
     patient_client = Client()

@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from identity.errors import AccessDenied
 from identity.models import Patient, Professional
 from records.models import AccessAction, AccessEvent, Entry
 from records.services.content import ObservationInput
@@ -137,6 +138,39 @@ def test_pharmacist_does_not_see_an_operative_report(
     assert _titles(client.get(reverse("records:timeline_pro", args=[alice.public_id]))) == ["Bilan"]
     for name in ("entry_detail", "report_pdf"):
         assert client.get(reverse(f"records:{name}", args=[operative.public_id])).status_code == 404
+
+
+def test_pharmacist_deposits_only_what_he_may_read(
+    alice: Patient, pharmacist: Professional
+) -> None:
+    """The DMP's rule: one deposits only the document types one may read. The matrix hides
+    operative reports (34874-8) from pharmacists: the form does not offer the type, a forged
+    POST is refused with nothing stored, and the service refuses it too."""
+    client = logged_in(pharmacist.user)
+    url = reverse("records:report_new", args=[alice.public_id])
+    form = client.get(url)
+    offered = [value for value, _label in form.context["form"].fields["document_type"].choices]
+    assert "34874-8" not in offered and "11488-4" in offered
+    before = Entry.objects.count()
+    forged = client.post(
+        url,
+        {
+            "document_type": "34874-8",
+            "title": "CR opératoire",
+            "act_date": f"{days_ago(1):%Y-%m-%d}",
+            "body": "texte",
+            "submission_key": "6b1f2c9e-3d4a-4b5c-8d7e-1f2a3b4c5d6e",
+        },
+    )
+    assert forged.status_code == 400
+    assert "Sélectionnez un choix valide" in forged.content.decode()
+    assert Entry.objects.count() == before
+    with pytest.raises(AccessDenied):
+        report(pharmacist, alice, title="CR opératoire", document_type="34874-8", body="x")
+    assert Entry.objects.count() == before
+    # What he may read, he may deposit.
+    report(pharmacist, alice, title="Conciliation", document_type="11488-4", body="x")
+    assert Entry.objects.count() == before + 1
 
 
 def test_pdf_download_headers_and_trace(alice: Patient, doctor: Professional) -> None:

@@ -112,10 +112,10 @@ def test_lab_report_detail(
     ]
     entry = lab(doctor, alice, rows)
     url = reverse("records:entry_detail", args=[entry.public_id])
-    # session, user, professional, entry + lab report (one join), DMP in scope (access mode),
-    # event (3), observations
-    statements = _pinned(logged_in(doctor.user), url, 5 + EVENT_PRO + 1, django_assert_num_queries)
-    assert len(statements) == 9
+    # session, user, professional, entry + lab report + how the DMP is held (one statement:
+    # the funnel's entry_for), event (3), observations
+    statements = _pinned(logged_in(doctor.user), url, 4 + EVENT_PRO + 1, django_assert_num_queries)
+    assert len(statements) == 8
     # The patient: session, user, entry + lab report, event (3), who can see it (relations
     # with their grant, emergencies, the matrix column), observations.
     statements = _pinned(patient_client, url, 3 + EVENT_PATIENT + 3 + 1, django_assert_num_queries)
@@ -130,14 +130,15 @@ def test_report_detail_with_versions_and_pdf(
     first = report(doctor, alice, pdf=pdf_bytes(), body="v1")
     current = report(doctor, alice, replaces=first, keep_pdf=True, body="v2")
     client = logged_in(doctor.user)
-    # session, user, professional, entry + report, DMP in scope, event (3), versions in scope
+    # session, user, professional, entry + report + how the DMP is held, event (3),
+    # versions in scope
     for entry in (first, current):
         url = reverse("records:entry_detail", args=[entry.public_id])
-        statements = _pinned(client, url, 5 + EVENT_PRO + 1, django_assert_num_queries)
-        assert len(statements) == 9
-    # The PDF: session, user, professional, entry + report, DMP in scope, event (3)
+        statements = _pinned(client, url, 4 + EVENT_PRO + 1, django_assert_num_queries)
+        assert len(statements) == 8
+    # The PDF: session, user, professional, entry + report + how the DMP is held, event (3)
     url = reverse("records:report_pdf", args=[current.public_id])
-    assert len(_pinned(client, url, 5 + EVENT_PRO, django_assert_num_queries)) == 8
+    assert len(_pinned(client, url, 4 + EVENT_PRO, django_assert_num_queries)) == 7
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -154,8 +155,9 @@ def test_allergy_detail_and_card(
         )
     client = logged_in(doctor.user)
     url = reverse("records:entry_detail", args=[last.public_id])
-    # session, user, professional, entry + allergy, DMP in scope, event (3); no version query
-    assert len(_pinned(client, url, 5 + EVENT_PRO, django_assert_num_queries)) == 8
+    # session, user, professional, entry + allergy + how the DMP is held, event (3); no
+    # version query
+    assert len(_pinned(client, url, 4 + EVENT_PRO, django_assert_num_queries)) == 7
     # The card: session, user, professional, DMP in scope, event (3), allergies (one join)
     url = reverse("records:allergy_card_pro", args=[alice.public_id])
     assert len(_pinned(client, url, 4 + EVENT_PRO + 1, django_assert_num_queries)) == 8

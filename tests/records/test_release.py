@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from identity.errors import AccessDenied
 from identity.models import Patient, Professional
 from records import access
 from records.models import Entry, Notification, NotificationKind
@@ -98,7 +99,7 @@ def test_deposit_rules(
     from django.core.exceptions import ValidationError
 
     for professional in (emergency_doctor, stranger_doctor):
-        with pytest.raises(PermissionError):
+        with pytest.raises(AccessDenied):
             entry_deposit(
                 actor=professional.user,
                 patient=alice,
