@@ -35,6 +35,17 @@ Sources and conventions
 * Triglycerides use the triolein convention, 885.7 g/mol (1 mmol/L = 0.8857 g/L, the IFCC
   and US convention); some French laboratories use the rounded factor 1.14 (g/L -> mmol/L),
   i.e. ~877 g/mol: results may differ by about 1 %.
+
+Data files
+----------
+The tables are data, not code: ``reference_data/`` holds ``document_categories.csv``,
+``document_types.csv``, ``units.csv``, ``analyte_groups.csv``, ``molar_masses.csv`` and
+``analytes.json`` (its rows nest: lists of units and codes, affine rules), described in
+``reference_data/README.md``. They are read once, at import, by the ``_load_*`` functions
+below, which check every row (LOINC check digits, unique codes, known categories, groups,
+units and molar masses, unambiguous unit spellings...) and raise
+``records.reference_io.ReferenceDataError`` naming the file and the row otherwise. The file
+order is the table order (of ``choices``, groups, trend series...).
 """
 
 from __future__ import annotations
@@ -46,6 +57,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
+
+from records.reference_io import Row, read_csv, read_json
 
 __all__ = [
     "ANALYTES",
@@ -128,6 +141,29 @@ def loinc_check_digit_ok(code: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
+# Reading the data files (reference_data/, through records.reference_io)
+# --------------------------------------------------------------------------------------------
+
+
+def _english(row: Row, name: str = "label_en") -> str:
+    """An English twin: optional here (display falls back to French), required by the tests."""
+    return row.text(name, required=False)
+
+
+def _loinc(row: Row, name: str, code: str) -> str:
+    if not loinc_check_digit_ok(code):
+        raise row.error(f"{name} {code!r} is not a LOINC code (NNNNN-C, mod-10 check digit C)")
+    return code
+
+
+def _positive(row: Row, name: str) -> float:
+    number = row.number(name)
+    if number <= 0:
+        raise row.error(f"{name} must be positive, not {number!r}")
+    return number
+
+
+# --------------------------------------------------------------------------------------------
 # Display language
 # --------------------------------------------------------------------------------------------
 
@@ -193,150 +229,34 @@ class DocumentType:
         return _pick(self.label, self.label_en, lang)
 
 
-DOCUMENT_CATEGORIES: tuple[DocumentCategory, ...] = (
-    DocumentCategory("biologie", "Biologie", "Laboratory medicine"),
-    DocumentCategory("imagerie", "Imagerie", "Imaging"),
-    DocumentCategory(
-        "anatomopathologie", "Anatomie et cytologie pathologiques", "Pathology and cytology"
-    ),
-    DocumentCategory("genetique", "Génétique", "Genetics"),
-    DocumentCategory("chirurgie", "Chirurgie et anesthésie", "Surgery and anaesthesia"),
-    DocumentCategory(
-        "hospitalisation", "Hospitalisation et urgences", "Hospital stays and emergencies"
-    ),
-    DocumentCategory("consultation", "Consultation", "Consultation"),
-    DocumentCategory("synthese", "Synthèse médicale", "Medical summaries"),
-    DocumentCategory("psychiatrie", "Psychiatrie et psychologie", "Psychiatry and psychology"),
-    DocumentCategory("maternite", "Grossesse et naissance", "Pregnancy and birth"),
-    DocumentCategory(
-        "actes", "Actes diagnostiques et thérapeutiques", "Diagnostic and therapeutic procedures"
-    ),
-    DocumentCategory(
-        "paramedical", "Soins paramédicaux et rééducation", "Allied health care and rehabilitation"
-    ),
-    DocumentCategory("prescription", "Prescription", "Prescription"),
-    DocumentCategory("dispensation", "Dispensation", "Dispensing"),
-    DocumentCategory("vaccination", "Vaccination", "Vaccination"),
-    DocumentCategory(
-        "certificat",
-        "Certificats et documents administratifs",
-        "Certificates and administrative documents",
-    ),
+def _load_keyed[K: _KeyedLabel](name: str, family: type[K]) -> tuple[K, ...]:
+    """A ``key,label,label_en`` file (document categories, analyte groups)."""
+    keys: dict[str, str] = {}
+    return tuple(
+        family(row.unique(row.key("key"), keys, "key"), row.text("label"), _english(row))
+        for row in read_csv(name, ("key", "label", "label_en"))
+    )
+
+
+def _load_document_types() -> tuple[DocumentType, ...]:
+    categories = {category.key for category in DOCUMENT_CATEGORIES}
+    codes: dict[str, str] = {}
+    return tuple(
+        DocumentType(
+            row.unique(_loinc(row, "code", row.text("code")), codes, "code"),
+            row.text("label"),
+            row.member(row.text("category"), categories, "document category"),
+            _english(row),
+        )
+        for row in read_csv("document_types.csv", ("code", "category", "label", "label_en"))
+    )
+
+
+DOCUMENT_CATEGORIES: tuple[DocumentCategory, ...] = _load_keyed(
+    "document_categories.csv", DocumentCategory
 )
 
-DOCUMENT_TYPES: tuple[DocumentType, ...] = (
-    DocumentType("11502-2", "CR d'examens biologiques", "biologie", label_en="Laboratory report"),
-    DocumentType(
-        "18748-4", "CR d'imagerie médicale", "imagerie", label_en="Diagnostic imaging report"
-    ),
-    DocumentType(
-        "60568-3",
-        "CR d'anatomie et de cytologie pathologiques",
-        "anatomopathologie",
-        label_en="Pathology and cytology report",
-    ),
-    DocumentType(
-        "51969-4", "CR de génétique moléculaire", "genetique", label_en="Molecular genetics report"
-    ),
-    DocumentType("34874-8", "CR opératoire", "chirurgie", label_en="Operative report"),
-    DocumentType("77436-4", "CR d'anesthésie", "chirurgie", label_en="Anaesthesia report"),
-    DocumentType(
-        "34749-2",
-        "CR de consultation pré-anesthésique",
-        "chirurgie",
-        label_en="Pre-anaesthesia consultation report",
-    ),
-    DocumentType(
-        "11490-0",
-        "Lettre de liaison à la sortie d'un établissement de soins",
-        "hospitalisation",
-        label_en="Discharge letter from a healthcare facility",
-    ),
-    DocumentType(
-        "34112-3", "CR hospitalier (séjour)", "hospitalisation", label_en="Hospital stay report"
-    ),
-    DocumentType(
-        "15507-7",
-        "CR de passage aux urgences",
-        "hospitalisation",
-        label_en="Emergency department visit report",
-    ),
-    DocumentType(
-        "18761-7",
-        "Note de transfert (dont lettre de liaison à l'entrée en établissement de soins)",
-        "hospitalisation",
-        label_en="Transfer note (including admission letter to a healthcare facility)",
-    ),
-    DocumentType(
-        "11488-4",
-        "CR ou fiche de consultation ou de visite",
-        "consultation",
-        label_en="Consultation or visit note",
-    ),
-    DocumentType("85208-7", "CR de télémédecine", "consultation", label_en="Telemedicine report"),
-    DocumentType("96349-6", "Lettre d'adressage", "consultation", label_en="Referral letter"),
-    DocumentType(
-        "34794-8",
-        "CR de réunion de concertation pluridisciplinaire",
-        "consultation",
-        label_en="Multidisciplinary team meeting report",
-    ),
-    DocumentType("60591-5", "Synthèse médicale", "synthese", label_en="Medical summary"),
-    DocumentType(
-        "34133-9", "Synthèse d'épisode de soins", "synthese", label_en="Episode of care summary"
-    ),
-    DocumentType(
-        "68599-0", "Synthèse psychiatrique", "psychiatrie", label_en="Psychiatric summary"
-    ),
-    DocumentType(
-        "83901-9", "Bilan psychologique", "psychiatrie", label_en="Psychological assessment"
-    ),
-    DocumentType("15508-5", "CR d'accouchement", "maternite", label_en="Delivery report"),
-    DocumentType(
-        "70004-7",
-        "CR d'acte diagnostique (autre)",
-        "actes",
-        label_en="Diagnostic procedure report (other)",
-    ),
-    DocumentType(
-        "11505-5",
-        "CR d'acte thérapeutique (autre)",
-        "actes",
-        label_en="Therapeutic procedure report (other)",
-    ),
-    DocumentType(
-        "11506-3",
-        "CR ou fiche de suivi de soins par auxiliaire médical",
-        "paramedical",
-        label_en="Allied health care follow-up note",
-    ),
-    DocumentType(
-        "47420-5", "CR de bilan fonctionnel", "paramedical", label_en="Functional assessment report"
-    ),
-    DocumentType(
-        "57833-6",
-        "Prescription de produits de santé",
-        "prescription",
-        label_en="Prescription of health products",
-    ),
-    DocumentType(
-        "57832-8", "Prescription de soins", "prescription", label_en="Prescription of care"
-    ),
-    DocumentType(
-        "60593-1", "Dispensation médicamenteuse", "dispensation", label_en="Medication dispensing"
-    ),
-    DocumentType(
-        "11369-6", "Historique des vaccinations", "vaccination", label_en="Immunisation history"
-    ),
-    DocumentType("87273-9", "Note de vaccination", "vaccination", label_en="Vaccination note"),
-    DocumentType("89601-9", "Certificat médical", "certificat", label_en="Medical certificate"),
-    DocumentType(
-        "51851-4", "Document administratif", "certificat", label_en="Administrative document"
-    ),
-    DocumentType(
-        "48765-2", "Allergies et intolérances", "synthese", label_en="Allergies and intolerances"
-    ),
-)
+DOCUMENT_TYPES: tuple[DocumentType, ...] = _load_document_types()
 
 _DOCUMENT_TYPES_BY_CODE: Mapping[str, DocumentType] = MappingProxyType(
     {doc.code: doc for doc in DOCUMENT_TYPES}
@@ -392,89 +312,7 @@ class Unit:
         return _pick(self.label, self.label_en, lang)
 
 
-UNITS: tuple[Unit, ...] = (
-    # Mass concentration (base g/L).
-    Unit("g/L", "g/L", "mass_conc", 1.0, ("g/l", "gramme/L", "grammes/L")),
-    Unit("g/dL", "g/dL", "mass_conc", 10.0, ("g/100mL", "g/100 mL")),
-    Unit("mg/L", "mg/L", "mass_conc", 1e-3),
-    Unit("mg/dL", "mg/dL", "mass_conc", 1e-2, ("mg/100mL", "mg%")),
-    Unit("ug/mL", "µg/mL", "mass_conc", 1e-3, ("mcg/mL",)),
-    Unit("ug/dL", "µg/dL", "mass_conc", 1e-5, ("mcg/dL",)),
-    Unit("ug/L", "µg/L", "mass_conc", 1e-6, ("mcg/L",)),
-    Unit("ng/mL", "ng/mL", "mass_conc", 1e-6),
-    Unit("ng/dL", "ng/dL", "mass_conc", 1e-8),
-    Unit("ng/L", "ng/L", "mass_conc", 1e-9),
-    Unit("pg/mL", "pg/mL", "mass_conc", 1e-9),
-    # Substance concentration (base mol/L).
-    Unit("mmol/L", "mmol/L", "subst_conc", 1e-3, ("mM",)),
-    Unit("umol/L", "µmol/L", "subst_conc", 1e-6, ("mcmol/L",)),
-    Unit("nmol/L", "nmol/L", "subst_conc", 1e-9),
-    Unit("pmol/L", "pmol/L", "subst_conc", 1e-12),
-    # Number concentration (base /L). "G" (capital) is giga, "g" (lower case) is gram.
-    Unit(
-        "10*9/L",
-        "G/L",
-        "number_conc",
-        1e9,
-        ("G/l", "giga/L", "x10*9/L", "10E9/L"),
-        label_en="×10⁹/L",
-    ),
-    Unit(
-        "10*12/L",
-        "T/L",
-        "number_conc",
-        1e12,
-        ("tera/L", "x10*12/L", "10E12/L"),
-        label_en="×10¹²/L",
-    ),
-    Unit("10*3/uL", "10³/µL", "number_conc", 1e9, ("10*3/mm3", "K/uL", "x10*3/uL")),
-    Unit("10*6/uL", "10⁶/µL", "number_conc", 1e12, ("10*6/mm3", "M/uL", "x10*6/uL")),
-    Unit("/mm3", "/mm³", "number_conc", 1e6, ("/uL", "par mm3")),
-    # Fractions.
-    Unit("%", "%", "fraction", 1e-2, ("pourcent", "pour cent")),
-    Unit("L/L", "L/L", "fraction", 1.0),
-    Unit("mmol/mol", "mmol/mol", "substance_fraction", 1e-3),
-    # Entitic (per cell) quantities.
-    Unit("fL", "fL", "entitic_volume", 1.0, ("fl", "µm3", "um3")),
-    Unit("pg", "pg", "entitic_mass", 1.0),
-    # Catalytic / arbitrary enzyme units (base U/L).
-    Unit("U/L", "UI/L", "u_conc", 1.0, ("IU/L", "U/l"), label_en="U/L"),
-    Unit("ukat/L", "µkat/L", "u_conc", 60.0),
-    Unit("U/mL", "U/mL", "u_conc", 1e3),
-    Unit("kU/L", "kU/L", "u_conc", 1e3),
-    # International units (base mUI/L).
-    Unit("m[IU]/L", "mUI/L", "iu_conc", 1.0, ("mIU/L", "mU/L", "mUI/l"), label_en="mIU/L"),
-    Unit(
-        "u[IU]/mL",
-        "µUI/mL",
-        "iu_conc",
-        1.0,
-        ("uIU/mL", "µU/mL", "uU/mL", "microUI/mL"),
-        label_en="µIU/mL",
-    ),
-    Unit("[IU]/mL", "UI/mL", "iu_conc", 1e3, ("IU/mL",), label_en="IU/mL"),
-    Unit("k[IU]/L", "kUI/L", "iu_conc", 1e3, ("kIU/L",), label_en="kIU/L"),
-    # Coagulation, sedimentation, filtration.
-    Unit("s", "s", "time", 1.0, ("sec", "seconde", "secondes")),
-    Unit("{INR}", "INR", "inr", 1.0),
-    Unit("mm/h", "mm/h", "sedimentation", 1.0, ("mm/1h", "mm/heure", "mm/1re heure")),
-    Unit(
-        "mL/min/{1.73_m2}",
-        "mL/min/1,73 m²",
-        "gfr",
-        1.0,
-        ("mL/min/1.73m2", "mL/min/1.73 m2", "mL/min/1,73m2"),
-        label_en="mL/min/1.73 m²",
-    ),
-    # Urinary ratios and 24-hour outputs.
-    Unit("g/g", "g/g", "mass_ratio", 1.0),
-    Unit("mg/g", "mg/g", "mass_ratio", 1e-3),
-    Unit("mg/mmol", "mg/mmol", "mass_per_substance", 1.0),
-    Unit("g/(24.h)", "g/24 h", "mass_rate", 1.0, ("g/24h", "g/j", "g/jour", "g/d")),
-    Unit("mg/(24.h)", "mg/24 h", "mass_rate", 1e-3, ("mg/24h", "mg/j", "mg/jour", "mg/d")),
-)
-
-_UNITS_BY_CODE: Mapping[str, Unit] = MappingProxyType({u.code: u for u in UNITS})
+UNIT_MAX_LENGTH = 40
 
 _SPACES_RE = re.compile(r"\s+")
 
@@ -487,21 +325,51 @@ def _unit_key(text: str) -> str:
     return key
 
 
+def _unit_spellings(u: Unit) -> tuple[str, ...]:
+    return (u.code, u.label, *u.aliases, *((u.label_en,) if u.label_en else ()))
+
+
+def _load_units() -> tuple[Unit, ...]:
+    """``units.csv``; every spelling (code, labels, aliases) must name one unit only."""
+    units: list[Unit] = []
+    codes: dict[str, str] = {}
+    spelled: dict[str, str] = {}  # _unit_key -> code
+    for row in read_csv("units.csv", ("code", "label", "label_en", "kind", "factor", "aliases")):
+        item = Unit(
+            row.unique(row.text("code"), codes, "unit code"),
+            row.text("label"),
+            row.key("kind"),
+            _positive(row, "factor"),
+            row.texts("aliases"),
+            row.text("label_en", required=False),  # only where it differs from the French
+        )
+        for spelling in _unit_spellings(item):
+            if len(spelling) > UNIT_MAX_LENGTH:
+                raise row.error(f"{spelling!r} is longer than {UNIT_MAX_LENGTH} characters")
+            owner = spelled.setdefault(_unit_key(spelling), item.code)
+            if owner != item.code:
+                raise row.error(f"the spelling {spelling!r} already means the unit {owner!r}")
+        units.append(item)
+    return tuple(units)
+
+
+UNITS: tuple[Unit, ...] = _load_units()
+
+_UNITS_BY_CODE: Mapping[str, Unit] = MappingProxyType({u.code: u for u in UNITS})
+
+
 def _build_unit_indexes() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
-    exact: dict[str, str] = {}
+    exact: dict[str, str] = {}  # unambiguous: checked by _load_units
     folded: dict[str, set[str]] = {}
     for u in UNITS:
-        for spelling in (u.code, u.label, *u.aliases, *((u.label_en,) if u.label_en else ())):
+        for spelling in _unit_spellings(u):
             key = _unit_key(spelling)
-            if exact.setdefault(key, u.code) != u.code:
-                raise RuntimeError(f"unit spelling {spelling!r} is ambiguous")
+            exact[key] = u.code
             folded.setdefault(key.casefold(), set()).add(u.code)
     return exact, {k: frozenset(v) for k, v in folded.items()}
 
 
 _UNIT_EXACT, _UNIT_FOLDED = _build_unit_indexes()
-
-UNIT_MAX_LENGTH = 40
 
 
 def normalize_unit(text: str) -> str:
@@ -611,1257 +479,109 @@ class Analyte:
         return _pick(self.short_label, self.short_label_en, lang)
 
 
-ANALYTE_GROUPS: tuple[AnalyteGroup, ...] = (
-    AnalyteGroup("hematologie", "Hématologie / NFS", "Haematology / full blood count"),
-    AnalyteGroup("ionogramme", "Ionogramme", "Electrolytes"),
-    AnalyteGroup("renal", "Fonction rénale", "Renal function"),
-    AnalyteGroup("glycemie", "Glycémie et diabète", "Blood glucose and diabetes"),
-    AnalyteGroup("lipides", "Bilan lipidique", "Lipid profile"),
-    AnalyteGroup("hepatique", "Bilan hépatique", "Liver function tests"),
-    AnalyteGroup("pancreas", "Pancréas", "Pancreas"),
-    AnalyteGroup("thyroide", "Thyroïde", "Thyroid"),
-    AnalyteGroup("inflammation", "Inflammation", "Inflammation"),
-    AnalyteGroup("coagulation", "Coagulation", "Coagulation"),
-    AnalyteGroup("fer", "Bilan martial", "Iron studies"),
-    AnalyteGroup("vitamines", "Vitamines", "Vitamins"),
-    AnalyteGroup("marqueurs_tumoraux", "Marqueurs tumoraux", "Tumour markers"),
-    AnalyteGroup("cardiaque", "Marqueurs cardiaques", "Cardiac markers"),
-    AnalyteGroup("urines", "Urines", "Urine"),
-    AnalyteGroup("metabolisme", "Métabolisme et hormones", "Metabolism and hormones"),
+ANALYTE_GROUPS: tuple[AnalyteGroup, ...] = _load_keyed("analyte_groups.csv", AnalyteGroup)
+
+
+def _load_molar_masses() -> Mapping[str, float]:
+    """``molar_masses.csv``: g/mol by substance key (the ``note`` column is for readers)."""
+    keys: dict[str, str] = {}
+    masses: dict[str, float] = {}
+    for row in read_csv("molar_masses.csv", ("key", "molar_mass_g_per_mol", "note")):
+        key = row.unique(row.key("key"), keys, "key")
+        masses[key] = _positive(row, "molar_mass_g_per_mol")
+        row.text("note", required=False)
+    return MappingProxyType(masses)
+
+
+_ANALYTE_KEYS = (
+    "code",
+    "alt_codes",
+    "group",
+    "label",
+    "label_en",
+    "short_label",
+    "short_label_en",
+    "default_unit",
+    "units",
+    "molar_mass",
+    "denominator_molar_mass",
+    "affine",
 )
+_AFFINE_KEYS = ("from_unit", "to_unit", "slope", "intercept", "formula", "formula_en")
 
-# Molar masses (g/mol) used for conversions.
-_GLUCOSE = 180.16
-_CREATININE = 113.12
-_CHOLESTEROL = 386.65
-_TRIGLYCERIDES = 885.7  # triolein convention, see module docstring
-_UREA = 60.06
-_UREA_NITROGEN = 28.014  # 2 N per urea molecule: BUN mg/dL <-> urea mmol/L
-_CALCIUM = 40.08
-_PHOSPHORUS = 30.97
-_MAGNESIUM = 24.305
-_URIC_ACID = 168.11
-_BILIRUBIN = 584.66
-_IRON = 55.845
-_CALCIDIOL = 400.64  # 25-OH vitamin D3, also the usual convention for D2 + D3
-_COBALAMIN = 1355.37
-_FOLATE = 441.4
-_FREE_T4 = 776.87
-_FREE_T3 = 650.97
-_CORTISOL = 362.46
-_LACTATE = 90.08
-_HOMOCYSTEINE = 135.18
-_PTH = 9425.0  # intact PTH 1-84
-_NT_PROBNP = 8457.0
 
-_HBA1C_SLOPE = 10.929
-_HBA1C_OFFSET = 2.15
-_HBA1C = (
-    AffineConversion(
-        "%",
-        "mmol/mol",
-        _HBA1C_SLOPE,
-        -_HBA1C_OFFSET * _HBA1C_SLOPE,
-        "mmol/mol = (% − 2,15) × 10,929",
-        "mmol/mol = (% − 2.15) × 10.929",
-    ),
-    AffineConversion(
-        "mmol/mol",
-        "%",
-        1 / _HBA1C_SLOPE,
-        _HBA1C_OFFSET,
-        "% = mmol/mol ÷ 10,929 + 2,15",
-        "% = mmol/mol ÷ 10.929 + 2.15",
-    ),
-)
+def _load_analytes(masses: Mapping[str, float]) -> tuple[Analyte, ...]:
+    """``analytes.json``: LOINC codes unique across main and alternative codes, known group,
+    units and molar masses (by key of ``molar_masses.csv``), affine rules between own units."""
+    groups = {group.key for group in ANALYTE_GROUPS}
+    codes: dict[str, str] = {}
+    result: list[Analyte] = []
+    for row in read_json("analytes.json", _ANALYTE_KEYS):
+        code = row.unique(_loinc(row, "code", row.text("code")), codes, "LOINC code")
+        alt_codes = tuple(
+            row.unique(_loinc(row, "alt_codes", alt), codes, "LOINC code")
+            for alt in row.texts("alt_codes")
+        )
+        units = _analyte_units(row)
+        result.append(
+            Analyte(
+                code,
+                row.text("label"),
+                row.text("short_label"),
+                row.member(row.text("group"), groups, "analyte group"),
+                units[0],
+                units,
+                alt_codes,
+                molar_mass=_molar_mass(row, "molar_mass", masses),
+                denominator_molar_mass=_molar_mass(row, "denominator_molar_mass", masses),
+                affine=_affine_rules(row, units),
+                label_en=_english(row),
+                short_label_en=_english(row, "short_label_en"),
+            )
+        )
+    return tuple(result)
 
-_COUNT = ("10*9/L", "10*3/uL", "/mm3")
-_RBC = ("10*12/L", "10*6/uL")
-_ENZYME = ("U/L", "ukat/L")
-_TROPONIN = ("ng/L", "ug/L", "pg/mL", "ng/mL")
-_NG_ML = ("ng/mL", "ug/L")
-_A = Analyte
 
-ANALYTES: tuple[Analyte, ...] = (
-    # --- Hématologie / NFS ---
-    _A(
-        "718-7",
-        "Hémoglobine",
-        "Hb",
-        "hematologie",
-        "g/dL",
-        ("g/dL", "g/L"),
-        label_en="Haemoglobin",
-        short_label_en="Hb",
-    ),
-    _A(
-        "4544-3",
-        "Hématocrite",
-        "Ht",
-        "hematologie",
-        "%",
-        ("%", "L/L"),
-        label_en="Haematocrit",
-        short_label_en="Hct",
-    ),
-    _A(
-        "789-8",
-        "Érythrocytes (globules rouges)",
-        "GR",
-        "hematologie",
-        "10*12/L",
-        _RBC,
-        label_en="Erythrocytes (red blood cells)",
-        short_label_en="RBC",
-    ),
-    _A(
-        "787-2",
-        "Volume globulaire moyen",
-        "VGM",
-        "hematologie",
-        "fL",
-        ("fL",),
-        label_en="Mean corpuscular volume",
-        short_label_en="MCV",
-    ),
-    _A(
-        "785-6",
-        "Teneur corpusculaire moyenne en hémoglobine",
-        "TCMH",
-        "hematologie",
-        "pg",
-        ("pg",),
-        label_en="Mean corpuscular haemoglobin",
-        short_label_en="MCH",
-    ),
-    _A(
-        "786-4",
-        "Concentration corpusculaire moyenne en hémoglobine",
-        "CCMH",
-        "hematologie",
-        "g/dL",
-        ("g/dL", "g/L"),
-        label_en="Mean corpuscular haemoglobin concentration",
-        short_label_en="MCHC",
-    ),
-    _A(
-        "788-0",
-        "Indice de distribution des globules rouges",
-        "IDR",
-        "hematologie",
-        "%",
-        ("%",),
-        label_en="Red cell distribution width",
-        short_label_en="RDW",
-    ),
-    _A(
-        "6690-2",
-        "Leucocytes (globules blancs)",
-        "GB",
-        "hematologie",
-        "10*9/L",
-        _COUNT,
-        label_en="Leukocytes (white blood cells)",
-        short_label_en="WBC",
-    ),
-    _A(
-        "751-8",
-        "Polynucléaires neutrophiles",
-        "PNN",
-        "hematologie",
-        "10*9/L",
-        _COUNT,
-        label_en="Neutrophils",
-        short_label_en="Neut",
-    ),
-    _A(
-        "711-2",
-        "Polynucléaires éosinophiles",
-        "PNE",
-        "hematologie",
-        "10*9/L",
-        _COUNT,
-        label_en="Eosinophils",
-        short_label_en="Eos",
-    ),
-    _A(
-        "704-7",
-        "Polynucléaires basophiles",
-        "PNB",
-        "hematologie",
-        "10*9/L",
-        _COUNT,
-        label_en="Basophils",
-        short_label_en="Baso",
-    ),
-    _A(
-        "731-0",
-        "Lymphocytes",
-        "Lympho",
-        "hematologie",
-        "10*9/L",
-        _COUNT,
-        label_en="Lymphocytes",
-        short_label_en="Lymph",
-    ),
-    _A(
-        "742-7",
-        "Monocytes",
-        "Mono",
-        "hematologie",
-        "10*9/L",
-        _COUNT,
-        label_en="Monocytes",
-        short_label_en="Mono",
-    ),
-    _A(
-        "777-3",
-        "Plaquettes",
-        "Plaq",
-        "hematologie",
-        "10*9/L",
-        _COUNT,
-        label_en="Platelets",
-        short_label_en="Plt",
-    ),
-    _A(
-        "32623-1",
-        "Volume plaquettaire moyen",
-        "VPM",
-        "hematologie",
-        "fL",
-        ("fL",),
-        label_en="Mean platelet volume",
-        short_label_en="MPV",
-    ),
-    # --- Ionogramme ---
-    _A(
-        "2951-2",
-        "Sodium",
-        "Na",
-        "ionogramme",
-        "mmol/L",
-        ("mmol/L",),
-        label_en="Sodium",
-        short_label_en="Na",
-    ),
-    _A(
-        "2823-3",
-        "Potassium",
-        "K",
-        "ionogramme",
-        "mmol/L",
-        ("mmol/L",),
-        label_en="Potassium",
-        short_label_en="K",
-    ),
-    _A(
-        "2075-0",
-        "Chlore",
-        "Cl",
-        "ionogramme",
-        "mmol/L",
-        ("mmol/L",),
-        label_en="Chloride",
-        short_label_en="Cl",
-    ),
-    _A(
-        "1963-8",
-        "Bicarbonates",
-        "HCO3",
-        "ionogramme",
-        "mmol/L",
-        ("mmol/L",),
-        label_en="Bicarbonate",
-        short_label_en="HCO3",
-    ),
-    _A(
-        "17861-6",
-        "Calcium",
-        "Ca",
-        "ionogramme",
-        "mmol/L",
-        ("mmol/L", "mg/L", "mg/dL"),
-        alt_codes=("2000-8",),
-        molar_mass=_CALCIUM,
-        label_en="Calcium",
-        short_label_en="Ca",
-    ),
-    _A(
-        "1994-3",
-        "Calcium ionisé",
-        "Ca ionisé",
-        "ionogramme",
-        "mmol/L",
-        ("mmol/L", "mg/L", "mg/dL"),
-        molar_mass=_CALCIUM,
-        label_en="Ionised calcium",
-        short_label_en="iCa",
-    ),
-    _A(
-        "2777-1",
-        "Phosphore (phosphates)",
-        "P",
-        "ionogramme",
-        "mmol/L",
-        ("mmol/L", "mg/L", "mg/dL"),
-        alt_codes=("14879-1",),
-        molar_mass=_PHOSPHORUS,
-        label_en="Phosphorus (phosphate)",
-        short_label_en="P",
-    ),
-    _A(
-        "19123-9",
-        "Magnésium",
-        "Mg",
-        "ionogramme",
-        "mmol/L",
-        ("mmol/L", "mg/L", "mg/dL"),
-        alt_codes=("2601-3",),
-        molar_mass=_MAGNESIUM,
-        label_en="Magnesium",
-        short_label_en="Mg",
-    ),
-    # --- Fonction rénale ---
-    _A(
-        "2160-0",
-        "Créatinine",
-        "Créat",
-        "renal",
-        "umol/L",
-        ("umol/L", "mg/L", "mg/dL"),
-        alt_codes=("14682-9",),
-        molar_mass=_CREATININE,
-        label_en="Creatinine",
-        short_label_en="Creat",
-    ),
-    _A(
-        "62238-1",
-        "Débit de filtration glomérulaire estimé (CKD-EPI)",
-        "DFG CKD-EPI",
-        "renal",
-        "mL/min/{1.73_m2}",
-        ("mL/min/{1.73_m2}",),
-        label_en="Estimated glomerular filtration rate (CKD-EPI)",
-        short_label_en="eGFR CKD-EPI",
-    ),
-    _A(
-        "98979-8",
-        "Débit de filtration glomérulaire estimé (CKD-EPI 2021)",
-        "DFG CKD-EPI 2021",
-        "renal",
-        "mL/min/{1.73_m2}",
-        ("mL/min/{1.73_m2}",),
-        label_en="Estimated glomerular filtration rate (CKD-EPI 2021)",
-        short_label_en="eGFR CKD-EPI 2021",
-    ),
-    _A(
-        "33914-3",
-        "Débit de filtration glomérulaire estimé (MDRD)",
-        "DFG MDRD",
-        "renal",
-        "mL/min/{1.73_m2}",
-        ("mL/min/{1.73_m2}",),
-        label_en="Estimated glomerular filtration rate (MDRD)",
-        short_label_en="eGFR MDRD",
-    ),
-    _A(
-        "3091-6",
-        "Urée",
-        "Urée",
-        "renal",
-        "mmol/L",
-        ("mmol/L", "g/L", "mg/dL"),
-        alt_codes=("22664-7",),
-        molar_mass=_UREA,
-        label_en="Urea",
-        short_label_en="Urea",
-    ),
-    _A(
-        "3094-0",
-        "Azote uréique (BUN)",
-        "BUN",
-        "renal",
-        "mg/dL",
-        ("mg/dL", "mmol/L"),
-        molar_mass=_UREA_NITROGEN,
-        label_en="Blood urea nitrogen (BUN)",
-        short_label_en="BUN",
-    ),
-    _A(
-        "3084-1",
-        "Acide urique",
-        "Ac. urique",
-        "renal",
-        "umol/L",
-        ("umol/L", "mg/L", "mg/dL"),
-        alt_codes=("14933-6",),
-        molar_mass=_URIC_ACID,
-        label_en="Uric acid",
-        short_label_en="Uric acid",
-    ),
-    _A(
-        "33863-2",
-        "Cystatine C",
-        "Cystatine C",
-        "renal",
-        "mg/L",
-        ("mg/L",),
-        label_en="Cystatin C",
-        short_label_en="Cystatin C",
-    ),
-    # --- Glycémie et diabète ---
-    _A(
-        "2345-7",
-        "Glucose (glycémie)",
-        "Glycémie",
-        "glycemie",
-        "g/L",
-        ("g/L", "mmol/L", "mg/dL"),
-        alt_codes=("14749-6",),
-        molar_mass=_GLUCOSE,
-        label_en="Glucose (blood glucose)",
-        short_label_en="Glucose",
-    ),
-    _A(
-        "1558-6",
-        "Glucose à jeun (glycémie à jeun)",
-        "Glycémie à jeun",
-        "glycemie",
-        "g/L",
-        ("g/L", "mmol/L", "mg/dL"),
-        alt_codes=("14771-0",),
-        molar_mass=_GLUCOSE,
-        label_en="Fasting glucose",
-        short_label_en="Fasting glucose",
-    ),
-    _A(
-        "4548-4",
-        "Hémoglobine glyquée (HbA1c)",
-        "HbA1c",
-        "glycemie",
-        "%",
-        ("%", "mmol/mol"),
-        alt_codes=("59261-8", "17856-6"),
-        affine=_HBA1C,
-        label_en="Glycated haemoglobin (HbA1c)",
-        short_label_en="HbA1c",
-    ),
-    # --- Bilan lipidique ---
-    _A(
-        "2093-3",
-        "Cholestérol total",
-        "CT",
-        "lipides",
-        "g/L",
-        ("g/L", "mmol/L", "mg/dL"),
-        alt_codes=("14647-2",),
-        molar_mass=_CHOLESTEROL,
-        label_en="Total cholesterol",
-        short_label_en="TC",
-    ),
-    _A(
-        "2085-9",
-        "HDL-cholestérol",
-        "HDL-c",
-        "lipides",
-        "g/L",
-        ("g/L", "mmol/L", "mg/dL"),
-        alt_codes=("14646-4",),
-        molar_mass=_CHOLESTEROL,
-        label_en="HDL cholesterol",
-        short_label_en="HDL-C",
-    ),
-    _A(
-        "13457-7",
-        "LDL-cholestérol (calculé)",
-        "LDL-c calc.",
-        "lipides",
-        "g/L",
-        ("g/L", "mmol/L", "mg/dL"),
-        alt_codes=("39469-2",),
-        molar_mass=_CHOLESTEROL,
-        label_en="LDL cholesterol (calculated)",
-        short_label_en="LDL-C calc.",
-    ),
-    _A(
-        "18262-6",
-        "LDL-cholestérol (dosage direct)",
-        "LDL-c direct",
-        "lipides",
-        "g/L",
-        ("g/L", "mmol/L", "mg/dL"),
-        alt_codes=("69419-0",),
-        molar_mass=_CHOLESTEROL,
-        label_en="LDL cholesterol (direct assay)",
-        short_label_en="LDL-C direct",
-    ),
-    _A(
-        "2089-1",
-        "LDL-cholestérol",
-        "LDL-c",
-        "lipides",
-        "g/L",
-        ("g/L", "mmol/L", "mg/dL"),
-        alt_codes=("22748-8",),
-        molar_mass=_CHOLESTEROL,
-        label_en="LDL cholesterol",
-        short_label_en="LDL-C",
-    ),
-    _A(
-        "2571-8",
-        "Triglycérides",
-        "TG",
-        "lipides",
-        "g/L",
-        ("g/L", "mmol/L", "mg/dL"),
-        alt_codes=("14927-8",),
-        molar_mass=_TRIGLYCERIDES,
-        label_en="Triglycerides",
-        short_label_en="TG",
-    ),
-    _A(
-        "43396-1",
-        "Cholestérol non-HDL",
-        "non-HDL-c",
-        "lipides",
-        "g/L",
-        ("g/L", "mmol/L", "mg/dL"),
-        molar_mass=_CHOLESTEROL,
-        label_en="Non-HDL cholesterol",
-        short_label_en="Non-HDL-C",
-    ),
-    _A(
-        "10835-7",
-        "Lipoprotéine (a)",
-        "Lp(a)",
-        "lipides",
-        "g/L",
-        ("g/L", "mg/L", "mg/dL", "nmol/L"),
-        alt_codes=("43583-4",),
-        label_en="Lipoprotein(a)",
-        short_label_en="Lp(a)",
-    ),
-    _A(
-        "1884-6",
-        "Apolipoprotéine B",
-        "Apo B",
-        "lipides",
-        "g/L",
-        ("g/L", "mg/dL"),
-        label_en="Apolipoprotein B",
-        short_label_en="Apo B",
-    ),
-    _A(
-        "1869-7",
-        "Apolipoprotéine A1",
-        "Apo A1",
-        "lipides",
-        "g/L",
-        ("g/L", "mg/dL"),
-        label_en="Apolipoprotein A1",
-        short_label_en="Apo A1",
-    ),
-    # --- Bilan hépatique ---
-    _A(
-        "1920-8",
-        "Aspartate aminotransférase (ASAT, TGO)",
-        "ASAT",
-        "hepatique",
-        "U/L",
-        _ENZYME,
-        label_en="Aspartate aminotransferase (AST)",
-        short_label_en="AST",
-    ),
-    _A(
-        "1742-6",
-        "Alanine aminotransférase (ALAT, TGP)",
-        "ALAT",
-        "hepatique",
-        "U/L",
-        _ENZYME,
-        label_en="Alanine aminotransferase (ALT)",
-        short_label_en="ALT",
-    ),
-    _A(
-        "2324-2",
-        "Gamma-glutamyltransférase",
-        "GGT",
-        "hepatique",
-        "U/L",
-        _ENZYME,
-        label_en="Gamma-glutamyl transferase",
-        short_label_en="GGT",
-    ),
-    _A(
-        "6768-6",
-        "Phosphatases alcalines",
-        "PAL",
-        "hepatique",
-        "U/L",
-        _ENZYME,
-        label_en="Alkaline phosphatase",
-        short_label_en="ALP",
-    ),
-    _A(
-        "1975-2",
-        "Bilirubine totale",
-        "Bili. totale",
-        "hepatique",
-        "umol/L",
-        ("umol/L", "mg/L", "mg/dL"),
-        alt_codes=("14631-6",),
-        molar_mass=_BILIRUBIN,
-        label_en="Total bilirubin",
-        short_label_en="Total bili.",
-    ),
-    _A(
-        "1968-7",
-        "Bilirubine conjuguée (directe)",
-        "Bili. conj.",
-        "hepatique",
-        "umol/L",
-        ("umol/L", "mg/L", "mg/dL"),
-        alt_codes=("14629-0",),
-        molar_mass=_BILIRUBIN,
-        label_en="Conjugated (direct) bilirubin",
-        short_label_en="Direct bili.",
-    ),
-    _A(
-        "1751-7",
-        "Albumine",
-        "Alb",
-        "hepatique",
-        "g/L",
-        ("g/L", "g/dL"),
-        label_en="Albumin",
-        short_label_en="Alb",
-    ),
-    _A(
-        "2885-2",
-        "Protéines totales (protidémie)",
-        "Prot",
-        "hepatique",
-        "g/L",
-        ("g/L", "g/dL"),
-        label_en="Total protein",
-        short_label_en="Total prot.",
-    ),
-    _A(
-        "14338-8",
-        "Préalbumine (transthyrétine)",
-        "Préalb",
-        "hepatique",
-        "g/L",
-        ("g/L", "mg/L", "mg/dL"),
-        label_en="Prealbumin (transthyretin)",
-        short_label_en="Prealb",
-    ),
-    # --- Pancréas ---
-    _A(
-        "3040-3",
-        "Lipase",
-        "Lipase",
-        "pancreas",
-        "U/L",
-        _ENZYME,
-        label_en="Lipase",
-        short_label_en="Lipase",
-    ),
-    _A(
-        "1798-8",
-        "Amylase",
-        "Amylase",
-        "pancreas",
-        "U/L",
-        _ENZYME,
-        label_en="Amylase",
-        short_label_en="Amylase",
-    ),
-    # --- Thyroïde ---
-    _A(
-        "3016-3",
-        "Thyréostimuline (TSH)",
-        "TSH",
-        "thyroide",
-        "m[IU]/L",
-        ("m[IU]/L", "u[IU]/mL"),
-        label_en="Thyroid-stimulating hormone (TSH)",
-        short_label_en="TSH",
-    ),
-    _A(
-        "3024-7",
-        "Thyroxine libre (T4 libre)",
-        "T4L",
-        "thyroide",
-        "pmol/L",
-        ("pmol/L", "ng/L", "ng/dL"),
-        alt_codes=("14920-3",),
-        molar_mass=_FREE_T4,
-        label_en="Free thyroxine (free T4)",
-        short_label_en="FT4",
-    ),
-    _A(
-        "3051-0",
-        "Triiodothyronine libre (T3 libre)",
-        "T3L",
-        "thyroide",
-        "pmol/L",
-        ("pmol/L", "pg/mL", "ng/L"),
-        alt_codes=("14928-6",),
-        molar_mass=_FREE_T3,
-        label_en="Free triiodothyronine (free T3)",
-        short_label_en="FT3",
-    ),
-    _A(
-        "8099-4",
-        "Anticorps anti-thyroperoxydase",
-        "Ac anti-TPO",
-        "thyroide",
-        "[IU]/mL",
-        ("[IU]/mL", "k[IU]/L"),
-        label_en="Thyroid peroxidase antibodies",
-        short_label_en="Anti-TPO",
-    ),
-    # --- Inflammation ---
-    _A(
-        "1988-5",
-        "Protéine C réactive",
-        "CRP",
-        "inflammation",
-        "mg/L",
-        ("mg/L", "mg/dL"),
-        label_en="C-reactive protein",
-        short_label_en="CRP",
-    ),
-    _A(
-        "30522-7",
-        "Protéine C réactive ultrasensible",
-        "CRPus",
-        "inflammation",
-        "mg/L",
-        ("mg/L", "mg/dL"),
-        label_en="High-sensitivity C-reactive protein",
-        short_label_en="hs-CRP",
-    ),
-    _A(
-        "4537-7",
-        "Vitesse de sédimentation (1re heure)",
-        "VS",
-        "inflammation",
-        "mm/h",
-        ("mm/h",),
-        alt_codes=("30341-2",),
-        label_en="Erythrocyte sedimentation rate (1st hour)",
-        short_label_en="ESR",
-    ),
-    _A(
-        "33959-8",
-        "Procalcitonine",
-        "PCT",
-        "inflammation",
-        "ng/mL",
-        _NG_ML,
-        label_en="Procalcitonin",
-        short_label_en="PCT",
-    ),
-    # --- Coagulation ---
-    _A(
-        "5902-2",
-        "Temps de Quick",
-        "TQ",
-        "coagulation",
-        "s",
-        ("s",),
-        label_en="Prothrombin time",
-        short_label_en="PT",
-    ),
-    _A(
-        "5894-1",
-        "Taux de prothrombine",
-        "TP",
-        "coagulation",
-        "%",
-        ("%",),
-        label_en="Prothrombin activity",
-        short_label_en="PT activity",
-    ),
-    _A(
-        "6301-6",
-        "INR",
-        "INR",
-        "coagulation",
-        "{INR}",
-        ("{INR}",),
-        alt_codes=("34714-6", "38875-1"),
-        label_en="INR",
-        short_label_en="INR",
-    ),
-    _A(
-        "14979-9",
-        "Temps de céphaline activée",
-        "TCA",
-        "coagulation",
-        "s",
-        ("s",),
-        alt_codes=("3173-2",),
-        label_en="Activated partial thromboplastin time",
-        short_label_en="aPTT",
-    ),
-    _A(
-        "3255-7",
-        "Fibrinogène",
-        "Fib",
-        "coagulation",
-        "g/L",
-        ("g/L", "mg/dL"),
-        label_en="Fibrinogen",
-        short_label_en="Fib",
-    ),
-    _A(
-        "48065-7",
-        "D-dimères (unités FEU)",
-        "D-dimères",
-        "coagulation",
-        "ng/mL",
-        ("ng/mL", "ug/mL", "mg/L", "ug/L"),
-        label_en="D-dimer (FEU)",
-        short_label_en="D-dimer",
-    ),
-    # --- Bilan martial ---
-    _A(
-        "2276-4",
-        "Ferritine",
-        "Ferritine",
-        "fer",
-        "ug/L",
-        ("ug/L", "ng/mL"),
-        label_en="Ferritin",
-        short_label_en="Ferritin",
-    ),
-    _A(
-        "2498-4",
-        "Fer sérique",
-        "Fer",
-        "fer",
-        "umol/L",
-        ("umol/L", "ug/dL", "mg/L"),
-        alt_codes=("14798-3",),
-        molar_mass=_IRON,
-        label_en="Serum iron",
-        short_label_en="Iron",
-    ),
-    _A(
-        "3034-6",
-        "Transferrine",
-        "Trf",
-        "fer",
-        "g/L",
-        ("g/L", "mg/dL"),
-        label_en="Transferrin",
-        short_label_en="Trf",
-    ),
-    _A(
-        "2502-3",
-        "Coefficient de saturation de la transferrine",
-        "CST",
-        "fer",
-        "%",
-        ("%",),
-        label_en="Transferrin saturation",
-        short_label_en="TSAT",
-    ),
-    _A(
-        "2500-7",
-        "Capacité totale de fixation du fer",
-        "CTF",
-        "fer",
-        "umol/L",
-        ("umol/L", "ug/dL"),
-        alt_codes=("14800-7",),
-        molar_mass=_IRON,
-        label_en="Total iron-binding capacity",
-        short_label_en="TIBC",
-    ),
-    # --- Vitamines ---
-    _A(
-        "62292-8",
-        "Vitamine D (25-OH D2 + D3)",
-        "25-OH vit. D",
-        "vitamines",
-        "nmol/L",
-        ("nmol/L", "ng/mL", "ug/L"),
-        molar_mass=_CALCIDIOL,
-        label_en="Vitamin D (25-OH D2 + D3)",
-        short_label_en="25-OH vit. D",
-    ),
-    _A(
-        "1989-3",
-        "25-OH vitamine D3",
-        "25-OH vit. D3",
-        "vitamines",
-        "nmol/L",
-        ("nmol/L", "ng/mL", "ug/L"),
-        alt_codes=("14635-7",),
-        molar_mass=_CALCIDIOL,
-        label_en="25-OH vitamin D3",
-        short_label_en="25-OH vit. D3",
-    ),
-    _A(
-        "2132-9",
-        "Vitamine B12 (cobalamine)",
-        "Vit. B12",
-        "vitamines",
-        "pmol/L",
-        ("pmol/L", "pg/mL", "ng/L"),
-        alt_codes=("14685-2",),
-        molar_mass=_COBALAMIN,
-        label_en="Vitamin B12 (cobalamin)",
-        short_label_en="Vit. B12",
-    ),
-    _A(
-        "2284-8",
-        "Folates sériques (vitamine B9)",
-        "Folates",
-        "vitamines",
-        "nmol/L",
-        ("nmol/L", "ng/mL", "ug/L"),
-        alt_codes=("14732-2",),
-        molar_mass=_FOLATE,
-        label_en="Serum folate (vitamin B9)",
-        short_label_en="Folate",
-    ),
-    # --- Marqueurs tumoraux ---
-    _A(
-        "2857-1",
-        "Antigène prostatique spécifique total",
-        "PSA total",
-        "marqueurs_tumoraux",
-        "ng/mL",
-        _NG_ML,
-        label_en="Total prostate-specific antigen",
-        short_label_en="Total PSA",
-    ),
-    _A(
-        "10886-0",
-        "Antigène prostatique spécifique libre",
-        "PSA libre",
-        "marqueurs_tumoraux",
-        "ng/mL",
-        _NG_ML,
-        label_en="Free prostate-specific antigen",
-        short_label_en="Free PSA",
-    ),
-    _A(
-        "2039-6",
-        "Antigène carcino-embryonnaire",
-        "ACE",
-        "marqueurs_tumoraux",
-        "ng/mL",
-        _NG_ML,
-        label_en="Carcinoembryonic antigen",
-        short_label_en="CEA",
-    ),
-    _A(
-        "10334-1",
-        "Antigène CA 125",
-        "CA 125",
-        "marqueurs_tumoraux",
-        "U/mL",
-        ("U/mL", "kU/L"),
-        label_en="CA 125 antigen",
-        short_label_en="CA 125",
-    ),
-    _A(
-        "24108-3",
-        "Antigène CA 19-9",
-        "CA 19-9",
-        "marqueurs_tumoraux",
-        "U/mL",
-        ("U/mL", "kU/L"),
-        label_en="CA 19-9 antigen",
-        short_label_en="CA 19-9",
-    ),
-    _A(
-        "6875-9",
-        "Antigène CA 15-3",
-        "CA 15-3",
-        "marqueurs_tumoraux",
-        "U/mL",
-        ("U/mL", "kU/L"),
-        label_en="CA 15-3 antigen",
-        short_label_en="CA 15-3",
-    ),
-    _A(
-        "1834-1",
-        "Alpha-fœtoprotéine",
-        "AFP",
-        "marqueurs_tumoraux",
-        "ng/mL",
-        _NG_ML,
-        label_en="Alpha-fetoprotein",
-        short_label_en="AFP",
-    ),
-    # --- Marqueurs cardiaques ---
-    _A(
-        "10839-9",
-        "Troponine I cardiaque",
-        "TnI",
-        "cardiaque",
-        "ng/L",
-        _TROPONIN,
-        label_en="Cardiac troponin I",
-        short_label_en="TnI",
-    ),
-    _A(
-        "89579-7",
-        "Troponine I cardiaque ultrasensible",
-        "TnI us",
-        "cardiaque",
-        "ng/L",
-        _TROPONIN,
-        label_en="High-sensitivity cardiac troponin I",
-        short_label_en="hs-TnI",
-    ),
-    _A(
-        "6598-7",
-        "Troponine T cardiaque",
-        "TnT",
-        "cardiaque",
-        "ng/L",
-        _TROPONIN,
-        label_en="Cardiac troponin T",
-        short_label_en="TnT",
-    ),
-    _A(
-        "67151-1",
-        "Troponine T cardiaque ultrasensible",
-        "TnT us",
-        "cardiaque",
-        "ng/L",
-        _TROPONIN,
-        label_en="High-sensitivity cardiac troponin T",
-        short_label_en="hs-TnT",
-    ),
-    _A(
-        "30934-4",
-        "Peptide natriurétique de type B (BNP)",
-        "BNP",
-        "cardiaque",
-        "pg/mL",
-        ("pg/mL", "ng/L"),
-        label_en="B-type natriuretic peptide (BNP)",
-        short_label_en="BNP",
-    ),
-    _A(
-        "33762-6",
-        "NT-proBNP",
-        "NT-proBNP",
-        "cardiaque",
-        "pg/mL",
-        ("pg/mL", "ng/L", "pmol/L"),
-        molar_mass=_NT_PROBNP,
-        label_en="NT-proBNP",
-        short_label_en="NT-proBNP",
-    ),
-    _A(
-        "2157-6",
-        "Créatine kinase (CK, CPK)",
-        "CK",
-        "cardiaque",
-        "U/L",
-        _ENZYME,
-        label_en="Creatine kinase (CK, CPK)",
-        short_label_en="CK",
-    ),
-    _A(
-        "13969-1",
-        "Créatine kinase MB (masse)",
-        "CK-MB",
-        "cardiaque",
-        "ug/L",
-        ("ug/L", "ng/mL"),
-        label_en="Creatine kinase MB (mass)",
-        short_label_en="CK-MB",
-    ),
-    _A(
-        "2532-0",
-        "Lactate déshydrogénase",
-        "LDH",
-        "cardiaque",
-        "U/L",
-        _ENZYME,
-        label_en="Lactate dehydrogenase",
-        short_label_en="LDH",
-    ),
-    _A(
-        "2639-3",
-        "Myoglobine",
-        "Myoglobine",
-        "cardiaque",
-        "ug/L",
-        ("ug/L", "ng/mL"),
-        label_en="Myoglobin",
-        short_label_en="Myoglobin",
-    ),
-    # --- Urines ---
-    _A(
-        "14959-1",
-        "Rapport microalbuminurie / créatininurie",
-        "RAC",
-        "urines",
-        "mg/mmol",
-        ("mg/mmol", "mg/g"),
-        denominator_molar_mass=_CREATININE,
-        label_en="Urine microalbumin / creatinine ratio",
-        short_label_en="ACR",
-    ),
-    _A(
-        "9318-7",
-        "Rapport albuminurie / créatininurie",
-        "RAC (alb.)",
-        "urines",
-        "mg/mmol",
-        ("mg/mmol", "mg/g"),
-        denominator_molar_mass=_CREATININE,
-        label_en="Urine albumin / creatinine ratio",
-        short_label_en="ACR (alb.)",
-    ),
-    _A(
-        "14957-5",
-        "Microalbuminurie",
-        "Microalb.",
-        "urines",
-        "mg/L",
-        ("mg/L",),
-        label_en="Urine microalbumin",
-        short_label_en="Microalb.",
-    ),
-    _A(
-        "2888-6",
-        "Protéinurie",
-        "Protéinurie",
-        "urines",
-        "g/L",
-        ("g/L", "mg/L", "mg/dL"),
-        label_en="Urine protein",
-        short_label_en="Urine prot.",
-    ),
-    _A(
-        "2889-4",
-        "Protéinurie des 24 heures",
-        "Protéinurie 24 h",
-        "urines",
-        "g/(24.h)",
-        ("g/(24.h)", "mg/(24.h)"),
-        label_en="24-hour urine protein",
-        short_label_en="24 h urine prot.",
-    ),
-    _A(
-        "2890-2",
-        "Rapport protéinurie / créatininurie",
-        "RPC",
-        "urines",
-        "mg/mmol",
-        ("mg/mmol", "g/g", "mg/g"),
-        denominator_molar_mass=_CREATININE,
-        label_en="Urine protein / creatinine ratio",
-        short_label_en="UPCR",
-    ),
-    _A(
-        "2161-8",
-        "Créatinine urinaire",
-        "Créat. urin.",
-        "urines",
-        "mmol/L",
-        ("mmol/L", "umol/L", "mg/dL", "g/L"),
-        alt_codes=("14683-7",),
-        molar_mass=_CREATININE,
-        label_en="Urine creatinine",
-        short_label_en="Urine creat.",
-    ),
-    _A(
-        "2955-3",
-        "Sodium urinaire",
-        "Na urin.",
-        "urines",
-        "mmol/L",
-        ("mmol/L",),
-        label_en="Urine sodium",
-        short_label_en="Urine Na",
-    ),
-    _A(
-        "2828-2",
-        "Potassium urinaire",
-        "K urin.",
-        "urines",
-        "mmol/L",
-        ("mmol/L",),
-        label_en="Urine potassium",
-        short_label_en="Urine K",
-    ),
-    # --- Métabolisme et hormones ---
-    _A(
-        "2524-7",
-        "Lactates",
-        "Lactates",
-        "metabolisme",
-        "mmol/L",
-        ("mmol/L", "mg/dL", "mg/L"),
-        alt_codes=("14118-4",),
-        molar_mass=_LACTATE,
-        label_en="Lactate",
-        short_label_en="Lactate",
-    ),
-    _A(
-        "13965-9",
-        "Homocystéine",
-        "Homocystéine",
-        "metabolisme",
-        "umol/L",
-        ("umol/L", "mg/L"),
-        alt_codes=("2428-1",),
-        molar_mass=_HOMOCYSTEINE,
-        label_en="Homocysteine",
-        short_label_en="Homocysteine",
-    ),
-    _A(
-        "2143-6",
-        "Cortisol",
-        "Cortisol",
-        "metabolisme",
-        "nmol/L",
-        ("nmol/L", "ug/dL", "ug/L", "ng/mL"),
-        alt_codes=("14675-3",),
-        molar_mass=_CORTISOL,
-        label_en="Cortisol",
-        short_label_en="Cortisol",
-    ),
-    _A(
-        "2731-8",
-        "Parathormone intacte",
-        "PTH",
-        "metabolisme",
-        "pg/mL",
-        ("pg/mL", "ng/L", "pmol/L"),
-        alt_codes=("14866-8",),
-        molar_mass=_PTH,
-        label_en="Intact parathyroid hormone",
-        short_label_en="PTH",
-    ),
-)
+def _analyte_units(row: Row) -> tuple[str, ...]:
+    """The accepted units, known UCUM codes, the default (``default_unit``) first."""
+    units = tuple(row.member(code, _UNITS_BY_CODE, "unit") for code in row.texts("units"))
+    default = row.member(row.text("default_unit"), _UNITS_BY_CODE, "unit")
+    if not units or units[0] != default:
+        raise row.error(f"units must start with the default_unit {default!r}")
+    return units
 
-del _A
+
+def _molar_mass(row: Row, name: str, masses: Mapping[str, float]) -> float | None:
+    key = row.text(name, required=False)
+    return masses[row.member(key, masses, "molar mass (molar_masses.csv)")] if key else None
+
+
+def _affine_rules(row: Row, units: tuple[str, ...]) -> tuple[AffineConversion, ...]:
+    rules: list[AffineConversion] = []
+    pairs: dict[str, str] = {}
+    for rule in row.rows("affine", _AFFINE_KEYS):
+        source = rule.member(rule.text("from_unit"), units, "unit of this analyte")
+        target = rule.member(rule.text("to_unit"), units, "unit of this analyte")
+        rule.unique(f"{source} -> {target}", pairs, "conversion")
+        slope = rule.number("slope")
+        if source == target or slope == 0:
+            raise rule.error("an affine conversion maps one unit to another, slope not 0")
+        formula = rule.text("formula")
+        formula_en = _english(rule, "formula_en")
+        rules.append(
+            AffineConversion(source, target, slope, rule.number("intercept"), formula, formula_en)
+        )
+    return tuple(rules)
+
+
+_MOLAR_MASSES = _load_molar_masses()
+
+ANALYTES: tuple[Analyte, ...] = _load_analytes(_MOLAR_MASSES)
 
 
 def _index_analytes() -> Mapping[str, Analyte]:
-    index: dict[str, Analyte] = {}
-    for item in ANALYTES:
-        for code in item.codes:
-            if code in index:
-                raise RuntimeError(f"LOINC code {code} appears twice in ANALYTES")
-            index[code] = item
-    return MappingProxyType(index)
+    # Codes are unique across main and alternative codes: checked by _load_analytes.
+    return MappingProxyType({code: item for item in ANALYTES for code in item.codes})
 
 
 _ANALYTES_BY_CODE = _index_analytes()
