@@ -84,7 +84,7 @@ from pydicom.uid import generate_uid  # noqa: E402
 from imaging.ingest import inspect_paths  # noqa: E402
 from imaging.models import ImagingStudy, Instance, PreviewStatus  # noqa: E402
 from imaging.previews import previews_make  # noqa: E402
-from imaging.services import study_import  # noqa: E402
+from imaging.services.imports import study_import  # noqa: E402
 from tests.cast import make_patient, make_professional, make_user  # noqa: E402
 from tests.imaging import dicom_factory as F  # noqa: E402
 

@@ -27,7 +27,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 from identity.models import Patient, User
 from imaging.ingest import inspect_paths
 from imaging.models import ImagingStudy
-from imaging.services import study_import
+from imaging.services.imports import study_import
 from records import access
 from records.models import AuthorisationReason
 from records.services.care import care_authorise
@@ -258,7 +258,7 @@ def _authorised(actor: User, patient: Patient) -> None:
 
 def _ct_report(actor: User, patient: Patient, study: ImagingStudy) -> None:
     """A CR d'imagerie for the CT, attached to it (through the records and imaging services)."""
-    from imaging.services import study_attach_report
+    from imaging.services.imports import study_attach_report
     from records.services.content import report_deposit
 
     report = report_deposit(

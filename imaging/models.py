@@ -3,7 +3,7 @@
 An ``ImagingStudy`` is the kind-specific row of one DMP ``Entry`` (kind ``imaging_study``), so it
 obeys exactly the same access rules (decided in ``records/access.py``, applied through
 ``imaging/access.py``). Files live in the private default storage under random keys: no patient
-identifier and no DICOM UID in any storage path. Writes are in ``imaging/services.py``.
+identifier and no DICOM UID in any storage path. Writes are in ``imaging/services/``.
 """
 
 from __future__ import annotations

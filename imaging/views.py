@@ -1,7 +1,7 @@
 """Imaging pages and image responses. Thin: the first line decides access (``imaging.access``,
 404 when out of scope, like a missing id), a service does the work.
 
-Every image or file response is permission-checked and traced (see ``imaging.services``:
+Every image or file response is permission-checked and traced (see ``imaging.services.reads``:
 one event per page view, one per download, one THUMBNAIL event per user × study per
 10 minutes for images), sent with ``nosniff``, ``no-store`` and ``CSP: sandbox``.
 """
@@ -34,7 +34,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from identity.auth import patient_required, professional_required
-from imaging import previews, services
+from imaging import previews
 from imaging.access import (
     REPORT_DOCUMENT_TYPE,
     instance_for,
@@ -50,6 +50,7 @@ from imaging.dicom import DicomRejected
 from imaging.forms import ConfirmForm, ReportForm, UploadForm
 from imaging.ingest import Refusal, display_name
 from imaging.models import Instance, PreviewStatus
+from imaging.services import imports, reads, upload
 from imaging.uploads import (
     CappedUploadHandler,
     discard,
@@ -164,7 +165,7 @@ def _refused_upload(
     request: HttpRequest, dmp: access.DmpAccess, message: str, code: str, status: int
 ) -> Any:
     """The whole upload refused before any file was judged: nothing was kept."""
-    services.uploads_refused_trace(
+    imports.uploads_refused_trace(
         actor=request.user,  # type: ignore[arg-type]
         patient=dmp.patient,
         refusals=[Refusal("", code, message)],
@@ -197,7 +198,7 @@ def _upload(
         )
         return staged.token
 
-    outcome = services.upload_receive(
+    outcome = upload.upload_receive(
         actor=request.user,  # type: ignore[arg-type]
         patient=patient,
         files=files,
@@ -283,7 +284,7 @@ def _confirm_import(request: HttpRequest, dmp: access.DmpAccess, staged: Any) ->
     if staged.report_id:
         report = report_for(request.user, dmp.patient, staged.report_id)
     try:
-        result, refused = services.staged_import(
+        result, refused = upload.staged_import(
             actor=request.user,  # type: ignore[arg-type]
             patient=dmp.patient,
             paths=staged.paths(),
@@ -328,7 +329,7 @@ def my_studies(request: HttpRequest) -> HttpResponse:
 def study_detail(request: HttpRequest, entry_id: str) -> HttpResponse:
     """One study: its series with thumbnails, its report, who deposited it."""
     study = study_for(request.user, entry_id)
-    services.study_read_traced(actor=request.user, study=study, request=request)
+    reads.study_read_traced(actor=request.user, study=study, request=request)
     can_edit = may_edit_study(request.user, study)
     return render(
         request,
@@ -359,7 +360,7 @@ def study_report(request: HttpRequest, entry_id: str) -> HttpResponse:
         raise PermissionDenied("no normal access")
     form = ReportForm(request.POST, actor=request.user, patient=study.entry.patient)
     if form.is_valid():
-        services.study_attach_report(
+        imports.study_attach_report(
             actor=request.user,  # type: ignore[arg-type]
             study=study,
             report=form.cleaned_data["report"],
@@ -402,9 +403,7 @@ def series_viewer(request: HttpRequest, series_id: str) -> HttpResponse:
     plain links without), key tags, download of the original."""
     series = series_for(request.user, series_id)
     study = series.study
-    services.study_read_traced(
-        actor=request.user, study=study, request=request, detail="visionneuse"
-    )
+    reads.study_read_traced(actor=request.user, study=study, request=request, detail="visionneuse")
     light = list(
         series.instances.order_by("instance_number", "pk").values_list(
             "public_id", "frames", "instance_number", "preview_status"
@@ -521,7 +520,7 @@ def instance_render(request: HttpRequest, instance_id: str) -> HttpResponseBase:
     params = _render_params(request, instance)
     if params is None:
         return HttpResponseBadRequest("paramètres d'affichage invalides")
-    services.image_read_traced(actor=request.user, study=instance.series.study, request=request)
+    reads.image_read_traced(actor=request.user, study=instance.series.study, request=request)
     frame, window, size = params
     try:
         data = previews.instance_render(instance=instance, frame=frame, window=window, size=size)
@@ -538,7 +537,7 @@ def instance_thumbnail(request: HttpRequest, instance_id: str) -> HttpResponseBa
     instance = instance_for(request.user, instance_id)
     if not instance.preview:
         raise Http404("no preview")
-    services.image_read_traced(actor=request.user, study=instance.series.study, request=request)
+    reads.image_read_traced(actor=request.user, study=instance.series.study, request=request)
     with default_storage.open(instance.preview.name or "", "rb") as fh:
         return _png(fh.read())
 
@@ -551,7 +550,7 @@ def series_thumbnail(request: HttpRequest, series_id: str) -> HttpResponseBase:
     series = series_for(request.user, series_id)
     if not series.thumbnail:
         raise Http404("no thumbnail")
-    services.image_read_traced(actor=request.user, study=series.study, request=request)
+    reads.image_read_traced(actor=request.user, study=series.study, request=request)
     with default_storage.open(series.thumbnail.name or "", "rb") as fh:
         return _png(fh.read())
 
@@ -562,7 +561,7 @@ def series_thumbnail(request: HttpRequest, series_id: str) -> HttpResponseBase:
 def instance_download(request: HttpRequest, instance_id: str) -> HttpResponseBase:
     """The original DICOM file as stored (preamble zeroed), as an attachment."""
     instance = instance_for(request.user, instance_id)
-    services.instance_download_traced(actor=request.user, instance=instance, request=request)
+    reads.instance_download_traced(actor=request.user, instance=instance, request=request)
     response = FileResponse(
         default_storage.open(instance.file.name or "", "rb"),
         as_attachment=True,

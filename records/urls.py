@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from records.views import access, dmp, documents
+from records.views import access, deposits, dmp, documents
 
 app_name = "records"
 
@@ -18,10 +18,10 @@ urlpatterns = [
     path(_PRO, dmp.patient_home, name="patient_home"),
     path(f"{_PRO}courrier/", dmp.letter_reissue, name="letter_reissue"),
     path(f"{_PRO}documents/", documents.timeline_pro, name="timeline_pro"),
-    path(f"{_PRO}biologie/nouveau/", documents.lab_report_new, name="lab_report_new"),
+    path(f"{_PRO}biologie/nouveau/", deposits.lab_report_new, name="lab_report_new"),
     path(f"{_PRO}biologie/tendance/<str:analyte_code>/", documents.trend_pro, name="trend_pro"),
-    path(f"{_PRO}comptes-rendus/nouveau/", documents.report_new, name="report_new"),
-    path(f"{_PRO}allergies/nouveau/", documents.allergy_new, name="allergy_new"),
+    path(f"{_PRO}comptes-rendus/nouveau/", deposits.report_new, name="report_new"),
+    path(f"{_PRO}allergies/nouveau/", deposits.allergy_new, name="allergy_new"),
     path(f"{_PRO}allergies/carte/", documents.allergy_card_pro, name="allergy_card_pro"),
     # The patient's side: activation, their DMP, settings, access, history.
     path("activation/", dmp.activation, name="activation"),
@@ -49,7 +49,7 @@ urlpatterns = [
     path("document/<uuid:entry_id>/annoncer/", documents.entry_announce, name="entry_announce"),
     path(
         "document/<uuid:entry_id>/nouvelle-version/",
-        documents.entry_new_version,
+        deposits.entry_new_version,
         name="entry_new_version",
     ),
 ]

@@ -125,7 +125,7 @@ def _relation(patient: Patient, professional: Professional) -> CareRelation:
     return relation
 
 
-def _require_patient(actor: User, patient: Patient) -> None:
+def require_patient(actor: User, patient: Patient) -> None:
     if not (actor.is_patient and patient.user_id == actor.pk and patient.is_open):
         raise AccessDenied("Only the patient changes who sees their open DMP.")
 
@@ -142,7 +142,7 @@ def care_authorise(
     if not professional.is_verified:
         raise ValidationError(_("Ce professionnel n'est pas vérifié."), code="unverified")
     if reason == AuthorisationReason.PATIENT:
-        _require_patient(actor, patient)
+        require_patient(actor, patient)
     elif actor.pk != professional.user_id or not actor.is_verified_professional:
         raise AccessDenied("A professional authorises only themself, with consent.")
     with transaction.atomic():
@@ -177,7 +177,7 @@ def care_authorise(
 
 def care_revoke(*, actor: User, patient: Patient, professional: Professional) -> CareRelation:
     """The patient withdraws an authorisation (the médecin traitant keeps access by role)."""
-    _require_patient(actor, patient)
+    require_patient(actor, patient)
     with transaction.atomic():
         relation = _relation(patient, professional)
         if relation.status == CareRelationStatus.AUTHORISED:
@@ -198,7 +198,7 @@ def care_block(*, actor: User, patient: Patient, professional: Professional) -> 
 
     The médecin traitant cannot be blocked (ValidationError).
     """
-    _require_patient(actor, patient)
+    require_patient(actor, patient)
     if patient.medecin_traitant_id == professional.pk:
         raise ValidationError(
             _(
@@ -227,7 +227,7 @@ def care_block(*, actor: User, patient: Patient, professional: Professional) -> 
 
 def care_unblock(*, actor: User, patient: Patient, professional: Professional) -> CareRelation:
     """Lift a block. The professional is not authorised again by this alone."""
-    _require_patient(actor, patient)
+    require_patient(actor, patient)
     with transaction.atomic():
         relation = _relation(patient, professional)
         if relation.status == CareRelationStatus.BLOCKED:

@@ -18,7 +18,7 @@ from identity.errors import AccessDenied
 from identity.models import Patient, User
 from records import access, trail
 from records.models import AccessAction, Entry, NotificationKind
-from records.services.care import _require_patient, notify
+from records.services.care import notify, require_patient
 
 # --- Entries' visibility ------------------------------------------------------------------------
 
@@ -26,7 +26,7 @@ from records.services.care import _require_patient, notify
 def entry_mask(*, actor: User, entry: Entry, masked: bool) -> Entry:
     """The patient masks (or unmasks) an entry from professionals (author and médecin traitant
     keep it). Per-entry rows exist only while masked."""
-    _require_patient(actor, entry.patient)
+    require_patient(actor, entry.patient)
     with transaction.atomic():
         entry.masked = masked
         entry.save(update_fields=["masked"])

@@ -1,3 +1,3 @@
 """The DMP's pages: ``dmp`` (opening, finding a patient, activation, the patient's DMP and
 settings), ``access`` (who sees what, history, attested consent, emergency), ``documents``
-(timeline, entries, deposit forms, allergy card, trends)."""
+(timeline, entries, allergy card, trends), ``deposits`` (the professionals' deposit forms)."""

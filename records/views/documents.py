@@ -1,5 +1,5 @@
-"""Records pages: the timeline (document list), entry details, the deposit forms, the allergy
-card, lab trends, the PDF download, masking and announcing.
+"""Records pages: the timeline (document list), entry details, the allergy card, lab trends,
+the PDF download, masking and announcing (the deposit forms are in ``deposits``).
 
 The first line of every view decides access through ``records.access`` (out of scope ≡
 missing: 404); every read writes its access event (``read_traced``) before anything is
@@ -11,13 +11,12 @@ from __future__ import annotations
 import datetime
 import logging
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -27,11 +26,11 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from identity.auth import patient_required, professional_required, sensitive_action
 from identity.models import Patient
-from records import access, labs, reference, trail
+from records import access, labs, reference
 from records.content import (
     CRITICALITY_ORDER,
     SEVERITY_ORDER,
@@ -42,22 +41,13 @@ from records.content import (
     Observation,
 )
 from records.forms.content import (
-    ADD_ROWS,
-    AllergyForm,
-    BaseObservationFormSet,
-    LabReportForm,
     MaskForm,
-    ObservationFormSet,
-    ReportForm,
     TimelineFilterForm,
 )
 from records.models import AccessAction, Entry, EntryKind, EntryStatus
-from records.pdf import MAX_PDF_BYTES
 from records.services import care as care_services
-from records.services import content as content_services
 from records.services import entries as entry_services
 from records.trend_svg import render_trend_svg
-from records.uploads import capped_upload, upload_too_large
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +59,13 @@ _KIND_ROWS = ("lab_report", "report", "allergy")
 # --- Access helpers ----------------------------------------------------------------------------
 
 
-def _scoped_entry(user: Any, entry_id: uuid.UUID | str) -> tuple[Entry, access.DmpAccess]:
+def scoped_entry(user: Any, entry_id: uuid.UUID | str) -> tuple[Entry, access.DmpAccess]:
     """One entry in ``user``'s scope with its kind row, and how they hold its DMP (one query);
     404 when missing *or* forbidden."""
     return access.entry_for(user, entry_id, related=_KIND_ROWS)
 
 
-def _kind_row(entry: Entry, name: str) -> Any:
+def kind_row(entry: Entry, name: str) -> Any:
     try:
         return getattr(entry, name)
     except ObjectDoesNotExist:
@@ -195,7 +185,7 @@ def _versions(user: Any, patient: Patient, entry: Entry) -> dict[str, Entry | No
 
 def _kind_context(user: Any, patient: Patient, entry: Entry) -> dict[str, Any]:
     if entry.kind == EntryKind.LAB_REPORT:
-        lab = _kind_row(entry, "lab_report")
+        lab = kind_row(entry, "lab_report")
         observations = list(lab.observations.all()) if lab else []
         return {
             "lab_report": lab,
@@ -204,9 +194,9 @@ def _kind_context(user: Any, patient: Patient, entry: Entry) -> dict[str, Any]:
             ],
         }
     if entry.kind == EntryKind.REPORT:
-        return {"report": _kind_row(entry, "report")}
+        return {"report": kind_row(entry, "report")}
     if entry.kind == EntryKind.ALLERGY:
-        return {"allergy": _kind_row(entry, "allergy")}
+        return {"allergy": kind_row(entry, "allergy")}
     return {}
 
 
@@ -215,7 +205,7 @@ def _kind_context(user: Any, patient: Patient, entry: Entry) -> dict[str, Any]:
 @require_GET
 def entry_detail(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """One entry, for the patient and for professionals alike (each sees what is theirs)."""
-    entry, dmp = _scoped_entry(request.user, entry_id)
+    entry, dmp = scoped_entry(request.user, entry_id)
     patient = dmp.patient
     care_services.read_traced(
         actor=request.user, dmp=dmp, action=AccessAction.ENTRY_VIEW, entry=entry, request=request
@@ -244,8 +234,8 @@ def entry_detail(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def report_pdf(request: HttpRequest, entry_id: uuid.UUID) -> FileResponse:
     """The report's PDF, as a sandboxed attachment that no cache keeps."""
-    entry, dmp = _scoped_entry(request.user, entry_id)
-    report = _kind_row(entry, "report")
+    entry, dmp = scoped_entry(request.user, entry_id)
+    report = kind_row(entry, "report")
     if report is None or not report.pdf:
         raise Http404("No PDF")
     care_services.read_traced(
@@ -271,7 +261,7 @@ def report_pdf(request: HttpRequest, entry_id: uuid.UUID) -> FileResponse:
 @require_POST
 def entry_mask(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """The patient masks (or unmasks) one of their entries from professionals."""
-    entry, _dmp = _scoped_entry(request.user, entry_id)
+    entry, _dmp = scoped_entry(request.user, entry_id)
     form = MaskForm(request.POST)
     masked = form.is_valid() and form.cleaned_data["masquer"]
     entry_services.entry_mask(actor=request.user, entry=entry, masked=masked)  # type: ignore[arg-type]
@@ -292,244 +282,10 @@ def entry_mask(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def entry_announce(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """After the consultation d'annonce: the patient sees the entry now, and is told."""
-    entry, _dmp = _scoped_entry(request.user, entry_id)
+    entry, _dmp = scoped_entry(request.user, entry_id)
     entry_services.entry_announce(actor=request.user, entry=entry)  # type: ignore[arg-type]
     messages.success(request, _("Le document est maintenant visible par le patient."))
     return redirect("records:entry_detail", entry_id=entry.public_id)
-
-
-# --- Deposit forms -------------------------------------------------------------------------------
-
-
-def _form_dmp(
-    request: HttpRequest, public_id: uuid.UUID, document_type: str | None = None
-) -> access.DmpAccess:
-    """The DMP a professional deposits into (404 out of scope, 403 when they may not deposit:
-    an emergency access reads, it does not write). Showing a blank deposit form reads the
-    patient's identity: it is traced."""
-    dmp = access.dmp_for(request.user, public_id)
-    dmp.require_deposit(document_type)
-    if request.method == "GET":
-        care_services.read_traced(
-            actor=request.user,
-            dmp=dmp,
-            action=AccessAction.DMP_VIEW,
-            request=request,
-            detail="formulaire de dépôt",
-        )
-    return dmp
-
-
-def _duplicate(request: HttpRequest, error: content_services.DuplicateSubmission) -> HttpResponse:
-    messages.info(
-        request,
-        _("Ce formulaire a déjà été envoyé : le document n'est enregistré qu'une fois."),
-    )
-    if error.entry is not None:
-        return redirect("records:entry_detail", entry_id=error.entry.public_id)
-    return redirect("home")
-
-
-def _deposited(request: HttpRequest, entry: Entry) -> HttpResponse:
-    messages.success(request, _("Le document est déposé dans le DMP."))
-    return redirect("records:entry_detail", entry_id=entry.public_id)
-
-
-def _with_more_rows(data: Any) -> Any:
-    """The no-JavaScript "add rows" button: the same POST, a few more empty rows."""
-    data = data.copy()
-    total = int(data.get("form-TOTAL_FORMS", 0) or 0)
-    data["form-TOTAL_FORMS"] = str(min(total + ADD_ROWS, 60))
-    return data
-
-
-@never_cache
-@professional_required
-@require_http_methods(["GET", "POST"])
-def lab_report_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    """Deposit a lab report: the report's header and its result rows (a formset)."""
-    patient = _form_dmp(request, public_id, content_services.LAB_DOCUMENT_TYPE).patient
-    adding = "ajouter_lignes" in request.POST
-    data = _with_more_rows(request.POST) if adding else (request.POST or None)
-    form = LabReportForm(data)
-    rows = cast(BaseObservationFormSet, ObservationFormSet(data))
-    if request.method == "POST" and not adding and form.is_valid() and rows.is_valid():
-        try:
-            entry = content_services.lab_report_deposit(
-                actor=request.user,  # type: ignore[arg-type]
-                patient=patient,
-                observations=rows.rows(),
-                submission_key=form.cleaned_data["submission_key"],
-                **{k: form.cleaned_data[k] for k in _LAB_FIELDS},
-            )
-        except content_services.DuplicateSubmission as error:
-            return _duplicate(request, error)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return _deposited(request, entry)
-    return render(
-        request,
-        "records/labreport_form.html",
-        {"patient": patient, "form": form, "rows": rows, "units": reference.UNITS},
-        status=_form_status(request),
-    )
-
-
-_LAB_FIELDS = ("laboratory", "specimen_collected_at", "reported_at", "invisible_to_patient")
-
-
-def _report_form(
-    request: HttpRequest, dmp: access.DmpAccess, previous: Entry | None
-) -> HttpResponse:
-    patient = dmp.patient
-    old = _kind_row(previous, "report") if previous else None
-    initial = {}
-    if previous is not None and old is not None:
-        initial = {
-            "document_type": previous.document_type,
-            "title": previous.title,
-            "act_date": previous.act_date,
-            "body": old.body,
-        }
-    form = ReportForm(
-        request.POST or None,
-        request.FILES or None,
-        initial=initial,
-        too_large=upload_too_large(request),
-        previous_pdf=bool(old and old.pdf),
-        document_types=dmp.deposit_types(),
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            entry = content_services.report_deposit(
-                actor=request.user,  # type: ignore[arg-type]
-                patient=patient,
-                document_type=data["document_type"],
-                title=data["title"],
-                act_date=data["act_date"],
-                body=data["body"],
-                pdf=data["pdf"],
-                keep_pdf=bool(data.get("keep_pdf")),
-                replaces=previous,
-                invisible_to_patient=data["invisible_to_patient"],
-                submission_key=data["submission_key"],
-            )
-        except content_services.DuplicateSubmission as error:
-            return _duplicate(request, error)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return _deposited(request, entry)
-    if form.errors.get("pdf"):
-        _trace_refused_file(request, patient, [str(e) for e in form.errors["pdf"]])
-    context = {"patient": patient, "form": form, "previous": previous}
-    return render(request, "records/report_form.html", context, status=_form_status(request))
-
-
-def _form_status(request: HttpRequest) -> int:
-    """200 for a form shown; 4xx when a submission was refused (nothing stored)."""
-    if upload_too_large(request):
-        return 413
-    return 400 if request.method == "POST" and "ajouter_lignes" not in request.POST else 200
-
-
-def _trace_refused_file(request: HttpRequest, patient: Patient, reasons: Iterable[str]) -> None:
-    """A refused upload leaves an event with its reason in the trail (QUALITY §1)."""
-    trail.record_access(
-        actor=request.user,
-        patient=patient,
-        action=AccessAction.DEPOSIT_REFUSED,
-        detail=f"dépôt refusé : {' '.join(reasons)}"[:300],
-        request=request,
-    )
-
-
-@never_cache
-@professional_required
-@require_http_methods(["GET", "POST"])
-@capped_upload(max_file=MAX_PDF_BYTES)
-def report_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    """Deposit a report: a text body and/or a PDF (20 MB at most, judged by its content)."""
-    return _report_form(request, _form_dmp(request, public_id), None)
-
-
-_ALLERGY_FIELDS = (
-    "substance_code",
-    "category",
-    "reactions",
-    "severity",
-    "criticality",
-    "clinical_status",
-    "verification_status",
-    "onset_date",
-    "note",
-)
-
-
-def _allergy_form(request: HttpRequest, patient: Patient, previous: Entry | None) -> HttpResponse:
-    old = _kind_row(previous, "allergy") if previous else None
-    initial = {}
-    if old is not None:
-        initial = {name: getattr(old, name) for name in _ALLERGY_FIELDS}
-        if not old.substance_code:
-            initial["substance_label"] = old.substance_label
-    form = AllergyForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        key = data.pop("submission_key")
-        try:
-            entry = content_services.allergy_record(
-                actor=request.user,  # type: ignore[arg-type]
-                patient=patient,
-                replaces=previous,
-                submission_key=key,
-                **data,
-            )
-        except content_services.DuplicateSubmission as error:
-            return _duplicate(request, error)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return _deposited(request, entry)
-    context = {"patient": patient, "form": form, "previous": previous}
-    return render(request, "records/allergy_form.html", context, status=_form_status(request))
-
-
-@never_cache
-@professional_required
-@require_http_methods(["GET", "POST"])
-def allergy_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    """Record an allergy or intolerance."""
-    dmp = _form_dmp(request, public_id, content_services.ALLERGY_DOCUMENT_TYPE)
-    return _allergy_form(request, dmp.patient, None)
-
-
-@never_cache
-@professional_required
-@require_http_methods(["GET", "POST"])
-@capped_upload(max_file=MAX_PDF_BYTES)
-def entry_new_version(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
-    """A new version of a report or an allergy; the old one is kept, marked replaced."""
-    entry, dmp = _scoped_entry(request.user, entry_id)
-    dmp.require_deposit(entry.document_type)
-    patient = dmp.patient
-    versionable = entry.kind in (EntryKind.REPORT, EntryKind.ALLERGY)
-    if entry.status != EntryStatus.CURRENT or not versionable:
-        raise PermissionDenied("only the current version of a report or allergy")
-    if request.method == "GET":
-        care_services.read_traced(
-            actor=request.user,
-            dmp=dmp,
-            action=AccessAction.ENTRY_VIEW,
-            entry=entry,
-            request=request,
-            detail="nouvelle version",
-        )
-    if entry.kind == EntryKind.REPORT:
-        return _report_form(request, dmp, entry)
-    return _allergy_form(request, patient, entry)
 
 
 # --- Allergy card --------------------------------------------------------------------------------

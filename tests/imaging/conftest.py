@@ -163,7 +163,7 @@ def deposit(
     """Import files through the real service (as the upload view does), previews made."""
     from imaging.ingest import inspect_paths
     from imaging.previews import previews_make
-    from imaging.services import study_import
+    from imaging.services.imports import study_import
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

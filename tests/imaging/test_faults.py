@@ -121,9 +121,9 @@ def _flaky_create(monkeypatch: pytest.MonkeyPatch, fails: Any) -> None:
 def test_database_failing_between_file_and_row_deletes_the_file(
     client: Client, alice: Patient, private_storage: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from imaging import services
+    from imaging.services import imports
 
-    monkeypatch.setattr(services, "IMPORT_CHUNK", 2)  # rows of 2 files per transaction
+    monkeypatch.setattr(imports, "IMPORT_CHUNK", 2)  # rows of 2 files per transaction
     _flaky_create(monkeypatch, lambda n: n >= 3)  # the database goes away after 2 rows
     response = upload(client, alice, ct_series(5))
     page = client.get(response["Location"])

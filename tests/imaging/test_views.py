@@ -294,12 +294,12 @@ def test_an_image_fetched_directly_is_traced_once(
 def test_an_image_is_not_served_if_its_event_cannot_be_written(
     study: ImagingStudy, doctor: Professional, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from imaging import services
+    from imaging.services import reads
 
     def broken(**_kwargs: Any) -> None:
         raise RuntimeError("trail unavailable")
 
-    monkeypatch.setattr(services, "read_traced", broken)
+    monkeypatch.setattr(reads, "read_traced", broken)
     client = logged_in(doctor.user)
     client.raise_request_exception = False
     response = client.get(_urls(study)["series_thumbnail"][0])

@@ -14,14 +14,11 @@ made by a background task (``imaging.previews``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
@@ -29,26 +26,21 @@ from django.utils import timezone
 
 from identity.errors import AccessDenied
 from identity.models import Patient, User
-from imaging.access import REPORT_DOCUMENT_TYPE, dmp_of, report_choices
+from imaging.access import REPORT_DOCUMENT_TYPE, report_choices
 from imaging.dicom import DicomInfo
 from imaging.ingest import (
     Candidate,
     DicomIdentity,
     IdentityMismatch,
-    Inspection,
     Refusal,
     identity_mismatches,
-    inspect_paths,
-    inspect_uploads,
     parse_dicom_date,
 )
 from imaging.models import ImagingStudy, Instance, Series
 from imaging.previews import enqueue_previews
 from imaging.storage import delete_quietly, store
-from imaging.uploads import refusal_rows
 from records import access, trail
 from records.models import AccessAction, Entry, EntryKind
-from records.services.care import read_traced
 from records.services.entries import entry_deposit
 
 logger = logging.getLogger(__name__)
@@ -115,7 +107,7 @@ class ImportResult:
 # --------------------------------------------------------------------------- access
 
 
-def _require_depositor(actor: User, patient: Patient) -> access.DmpAccess:
+def require_depositor(actor: User, patient: Patient) -> access.DmpAccess:
     """As ``entry_deposit``: whoever the funnel lets deposit an imaging study here."""
     held = access.dmp_access(actor, patient)
     if held is None:
@@ -469,8 +461,8 @@ def study_import(
     database fails, what was committed is kept, nothing else remains, and the rest is
     reported not stored. Previews are made by a background task once the rows are committed.
     """
-    _require_depositor(actor, patient)
-    return _import_checked(
+    require_depositor(actor, patient)
+    return import_checked(
         actor=actor,
         patient=patient,
         candidates=candidates,
@@ -480,7 +472,7 @@ def study_import(
     )
 
 
-def _import_checked(
+def import_checked(
     *,
     actor: User,
     patient: Patient,
@@ -571,7 +563,7 @@ def study_attach_report(
     the report must be a CR d'imagerie of the same DMP they can read (ValidationError).
     """
     patient = study.patient
-    _require_depositor(actor, patient)
+    require_depositor(actor, patient)
     if not access.entries_for(actor, patient).filter(pk=study.entry_id).exists():
         raise AccessDenied("Study out of scope.")
     _check_report(actor, patient, report)
@@ -587,137 +579,3 @@ def study_attach_report(
             request=request,
         )
     return study
-
-
-# ------------------------------------------------------------------- the upload workflow
-
-
-@dataclass(frozen=True)
-class UploadOutcome:
-    """What became of an upload: the files refused (rows for the page), and either what the
-    import did or the token of the files staged for the uploader's identity confirmation."""
-
-    refused_rows: list[dict[str, str]]
-    result: ImportResult | None = None
-    staged_token: str | None = None
-
-
-Stager = Callable[[Inspection, list[IdentityMismatch], list[dict[str, str]]], str]
-
-
-def upload_receive(
-    *,
-    actor: User,
-    patient: Patient,
-    files: Sequence[Any],
-    refused: Sequence[Refusal],
-    report: Entry | None,
-    stage: Stager,
-    request: HttpRequest | None = None,
-) -> UploadOutcome:
-    """The imaging upload, HTTP aside: judge every file by its content (ZIP archives
-    expanded under their caps), trace the refusals (``refused``: those the byte cap already
-    refused), compare the patient identity in the files with the DMP's, then import — or,
-    on a mismatch, ``stage`` the judged files (it returns a token) so that the uploader
-    confirms or cancels: nothing is ever attached silently.
-
-    Who may: as ``study_import`` (AccessDenied otherwise, before any file is stored).
-    """
-    _require_depositor(actor, patient)
-    refusals = list(refused)
-    with inspect_uploads(files, tempdir=settings.FILE_UPLOAD_TEMP_DIR) as inspection:
-        refusals += inspection.refusals
-        uploads_refused_trace(actor=actor, patient=patient, refusals=refusals, request=request)
-        rows = refusal_rows(refusals)
-        mismatches = identity_mismatches(inspection.candidates, patient)
-        if mismatches:
-            return UploadOutcome(rows, staged_token=stage(inspection, mismatches, rows))
-        result = _import_checked(
-            actor=actor,
-            patient=patient,
-            candidates=inspection.candidates,
-            report=report,
-            identity_confirmed=False,
-            request=request,
-        )
-    return UploadOutcome(rows, result=result)
-
-
-def staged_import(
-    *,
-    actor: User,
-    patient: Patient,
-    paths: Sequence[tuple[str, Path]],
-    report: Entry | None,
-    request: HttpRequest | None = None,
-) -> tuple[ImportResult, list[dict[str, str]]]:
-    """Import files staged for an identity confirmation, once the uploader confirmed: they
-    are judged again (the decision is on these bytes). Returns the result and the rows of
-    the files refused now. Who may: as ``study_import``."""
-    inspection = inspect_paths(paths)
-    result = study_import(
-        actor=actor,
-        patient=patient,
-        candidates=inspection.candidates,
-        report=report,
-        identity_confirmed=True,
-        request=request,
-    )
-    return result, refusal_rows(inspection.refusals)
-
-
-# ----------------------------------------------------------------------- reads
-
-
-def image_read_traced(*, actor: Any, study: ImagingStudy, request: HttpRequest | None) -> None:
-    """Trace the read of a study's images (thumbnails, previews, renders) before serving.
-
-    One THUMBNAIL event per user × study per 10 minutes, not one per image: scrolling a
-    400-slice series must not write 400 events. Raises (and forgets the window) if the event
-    cannot be written, so the image is not served.
-    """
-    key = f"imaging:traced:{getattr(actor, 'pk', 0)}:{study.entry_id}"
-    if not cache.add(key, 1, IMAGE_TRACE_WINDOW):
-        return
-    try:
-        read_traced(
-            actor=actor,
-            dmp=dmp_of(actor, study.entry.patient),
-            action=AccessAction.THUMBNAIL,
-            entry=study.entry,
-            request=request,
-            detail="images de l'examen",
-        )
-    except BaseException:
-        cache.delete(key)
-        raise
-
-
-def study_read_traced(
-    *, actor: Any, study: ImagingStudy, request: HttpRequest | None, detail: str = ""
-) -> None:
-    """Trace a page view of a study (study page, viewer): one ENTRY_VIEW event."""
-    read_traced(
-        actor=actor,
-        dmp=dmp_of(actor, study.entry.patient),
-        action=AccessAction.ENTRY_VIEW,
-        entry=study.entry,
-        request=request,
-        detail=detail,
-    )
-    cache.add(f"imaging:traced:{getattr(actor, 'pk', 0)}:{study.entry_id}", 1, IMAGE_TRACE_WINDOW)
-
-
-def instance_download_traced(
-    *, actor: Any, instance: Instance, request: HttpRequest | None
-) -> None:
-    """Trace the download of an original DICOM file (one DOWNLOAD event per download)."""
-    study = instance.series.study
-    read_traced(
-        actor=actor,
-        dmp=dmp_of(actor, study.entry.patient),
-        action=AccessAction.DOWNLOAD,
-        entry=study.entry,
-        request=request,
-        detail=f"DICOM original {instance.download_name}",
-    )
