@@ -50,6 +50,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from identity.errors import AccessDenied
 from identity.models import DmpStatus, Patient, PatientUserObjectPermission, User
+from records.content import Allergy, Observation
 from records.models import (
     AccessAction,
     AccessEvent,
@@ -393,6 +394,17 @@ def entry_for(
         pending=_annotation(entry, "_first_access_pending"),
         denied=_annotation(entry, "_denied_types"),
     )
+
+
+def allergies_for(user: Any, patient: Patient) -> QuerySet[Allergy]:
+    """The allergy rows of ``patient`` that ``user`` may read: those of entries in scope."""
+    return Allergy.objects.filter(entry__in=entries_for(user, patient))
+
+
+def observations_for(user: Any, patient: Patient) -> QuerySet[Observation]:
+    """The lab results of ``patient`` that ``user`` may read: those of lab reports in scope
+    (a masked or invisible report hides its values, from trends too)."""
+    return Observation.objects.filter(lab_report__entry__in=entries_for(user, patient))
 
 
 @dataclass(frozen=True)

@@ -256,6 +256,12 @@ def activation_code_check(*, code: str, birth_date: datetime.date) -> Activation
     return activation
 
 
+def activation_code_pending(code_id: int) -> ActivationCode | None:
+    """The activation code a visitor checked a moment ago (its id kept in their session, for
+    the account step), with its patient; None if it is gone."""
+    return ActivationCode.objects.select_related("patient").filter(pk=code_id).first()
+
+
 def patient_account_create(*, activation: ActivationCode, email: str, password: str) -> User:
     """Create the patient's account from a checked activation code, and use the code up.
 

@@ -271,7 +271,7 @@ def _pending_activation(request: HttpRequest) -> ActivationCode | None:
     pending = request.session.get(_ACTIVATION_SESSION_KEY)
     if not pending or timezone.now().timestamp() - pending["at"] > _ACTIVATION_SESSION_TTL:
         return None
-    return ActivationCode.objects.select_related("patient").filter(pk=pending["id"]).first()
+    return lifecycle.activation_code_pending(pending["id"])
 
 
 @never_cache

@@ -34,7 +34,6 @@ from records import access, labs, reference
 from records.content import (
     CRITICALITY_ORDER,
     SEVERITY_ORDER,
-    Allergy,
     AllergyVerification,
     ClinicalStatus,
     Criticality,
@@ -303,8 +302,8 @@ def _allergy_card(
         detail="carte des allergies",
     )
     allergies = list(
-        Allergy.objects.filter(
-            entry__in=access.entries_for(request.user, patient),
+        access.allergies_for(request.user, patient)
+        .filter(
             entry__status=EntryStatus.CURRENT,
             clinical_status=ClinicalStatus.ACTIVE,
         )
@@ -392,8 +391,8 @@ def _trend(
         detail=f"courbe {item.short_label}",
     )
     observations = list(
-        Observation.objects.filter(
-            lab_report__entry__in=access.entries_for(request.user, patient),
+        access.observations_for(request.user, patient)
+        .filter(
             lab_report__entry__status=EntryStatus.CURRENT,
             analyte_code__in=item.codes,
         )
