@@ -1,8 +1,10 @@
-"""The one access funnel: who may see which DMP and which entry, and the trail of every access.
+"""The one access funnel: who may see which DMP and which entry, and what they may do with it.
 
 This is the only module that imports django-guardian (ruff's banned-api rule keeps it so; the
 direct foreign-key permission models sit beside the models they protect). Every queryset of
-patient data that a view, form, export or admin page uses comes from here.
+patient data that a view, form, export or admin page uses comes from here, and every fetch
+returns the object with what the user may do (``DmpAccess``: the mode, ``may_deposit``), asked
+once. The trail that records each access is ``records.trail``.
 
 The rules (PRODUCT.md §4, in order of precedence), all decided inside database queries:
 
