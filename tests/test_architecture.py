@@ -58,3 +58,22 @@ def test_no_view_or_template_decides_clinical_access_with_has_perm() -> None:
         if ".has_perm(" in text or "get_obj_perms" in text or "perms." in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_dependencies_point_one_way() -> None:
+    """identity ← records ← imaging ← dmp_portal: an app never imports one built on it (the
+    purge erases imaging's rows through their foreign keys to records, never by name)."""
+    built_on = {
+        "identity": ("records", "imaging", "dmp_portal"),
+        "records": ("imaging", "dmp_portal"),
+        "imaging": ("dmp_portal",),
+    }
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for app, later in built_on.items()
+        for path in _app_modules()
+        if path.relative_to(ROOT).parts[0] == app
+        for name in _imports(path)
+        if name.split(".")[0] in later
+    ]
+    assert offenders == []
