@@ -1,11 +1,14 @@
 """Writes on accounts and professionals. Keyword-only ``entity_verb(*, actor, …)`` functions.
 
 The DMP's lifecycle (opening, activation, closing, purge) is traced, so it lives in
-``records.services.lifecycle``.
+``records.services.lifecycle`` and ``records.services.purge``; the purge calls
+``patient_account_erase`` here.
 """
 
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from django.db import transaction
 from django.utils import timezone
 
@@ -60,4 +63,36 @@ def patient_email_code_set(*, user: User, enabled: bool) -> User:
         raise AccessDenied("Only patients use the e-mail code second factor.")
     user.email_code_login = enabled
     user.save(update_fields=["email_code_login"])
+    return user
+
+
+def patient_account_erase(*, user: User) -> User:
+    """Anonymise the account of a patient whose DMP is purged: it never logs in again and
+    holds no name, e-mail address, password or second factor.
+
+    Who may: ``records.services.purge.dmp_purge`` only (PermissionError for a non-patient
+    account). The row stays, anonymous and inactive: the access trail's chain covers the id of
+    the account that acted, and deleting the account would null it. Its open sessions end at
+    their next request: they are bound to the password hash, which changes, and an inactive
+    account is refused.
+    """
+    if not user.is_patient:
+        raise PermissionError("Only a patient's account is erased with their DMP.")
+    with transaction.atomic():
+        EmailAddress.objects.filter(user=user).delete()
+        Authenticator.objects.filter(user=user).delete()
+        user.email = f"compte-supprime-{user.public_id}@dmp.invalid"
+        user.first_name = user.last_name = ""
+        user.set_unusable_password()
+        user.is_active = user.email_code_login = False
+        user.save(
+            update_fields=[
+                "email",
+                "first_name",
+                "last_name",
+                "password",
+                "is_active",
+                "email_code_login",
+            ]
+        )
     return user

@@ -1,4 +1,7 @@
-"""``manage.py sweep_imaging_orphans``'s work: what crashes and abandoned uploads left."""
+"""``manage.py sweep_imaging_orphans``'s work: what crashes, abandoned uploads and purges left.
+
+Imaging builds on records, so it also sweeps the reports' PDFs (records cannot import it).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,11 @@ from imaging.models import Instance, PreviewStatus, Series
 from imaging.previews import enqueue_previews
 from imaging.storage import delete_quietly
 from imaging.uploads import sweep_staging
+from records.models import Report
+from records.services.content import REPORT_STORAGE_PREFIX
+
+# Where the private storage keeps files that rows point at (``_referenced`` knows the fields).
+SWEPT_PREFIXES = ("imaging", REPORT_STORAGE_PREFIX)
 
 
 @dataclass
@@ -43,23 +51,25 @@ def _referenced(names: list[str]) -> set[str]:
     found.update(Instance.objects.filter(file__in=names).values_list("file", flat=True))
     found.update(Instance.objects.filter(preview__in=names).values_list("preview", flat=True))
     found.update(Series.objects.filter(thumbnail__in=names).values_list("thumbnail", flat=True))
+    pdfs = Report.objects.filter(pdf__in=names).values_list("pdf", flat=True)
+    found.update(name for name in pdfs if name)
     return found
 
 
 def orphans_sweep(*, grace_seconds: int, dry_run: bool = False) -> SweepReport:
     """Remove what a crash or an abandoned upload left behind, older than the grace period.
 
-    Staged uploads nobody confirmed; storage objects under ``imaging/`` that no row points
-    at (a worker killed between the file write and the commit, rows deleted with their DMP);
-    and previews still pending (a task lost) are enqueued again. Run by
-    ``manage.py sweep_imaging_orphans``; safe to run at any time, concurrently with uploads
-    (the grace period covers files whose rows are being written).
+    Staged uploads nobody confirmed; storage objects under ``imaging/`` and the reports' PDFs
+    that no row points at (a worker killed between the file write and the commit, a purge
+    whose file deletions failed after its commit); and previews still pending (a task lost)
+    are enqueued again. Run by ``manage.py sweep_imaging_orphans``; safe to run at any time,
+    concurrently with uploads (the grace period covers files whose rows are being written).
     """
     report = SweepReport()
     cutoff = timezone.now() - timedelta(seconds=grace_seconds)
     if not dry_run:
         report.staged_removed = sweep_staging(older_than=grace_seconds)
-    for names in _storage_names("imaging"):
+    for names in (batch for prefix in SWEPT_PREFIXES for batch in _storage_names(prefix)):
         report.objects_checked += len(names)
         for name in sorted(set(names) - _referenced(names)):
             try:

@@ -547,10 +547,14 @@ def dmp_revoke(*, patient: Patient, user: User) -> None:
     remove_perm(VIEW_DMP, user, patient)
 
 
-def dmp_revoke_all(*, patient: Patient) -> None:
-    """Drop every DMP-level and per-entry grant of a purged DMP."""
-    PatientUserObjectPermission.objects.filter(content_object=patient).delete()
-    EntryUserObjectPermission.objects.filter(content_object__patient=patient).delete()
+def dmp_revoke_all(*, patient: Patient) -> dict[str, int]:
+    """Drop every DMP-level and per-entry grant of a DMP being purged; returns how many rows
+    went, by model label."""
+    _count, dmp_level = PatientUserObjectPermission.objects.filter(content_object=patient).delete()
+    _count, per_entry = EntryUserObjectPermission.objects.filter(
+        content_object__patient=patient
+    ).delete()
+    return {**dmp_level, **per_entry}
 
 
 def masked_entry_grant(*, entry: Entry) -> None:

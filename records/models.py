@@ -324,7 +324,10 @@ class AccessEvent(models.Model):
     """One read or write of patient data. Append-only; ``digest`` chains it to the previous one.
 
     Identity of the actor is copied (RPPS, profession) so the trail stays readable even if the
-    professional's profile changes later.
+    professional's profile changes later. The free texts (``actor_label``, ``detail``) may say
+    something clinical (an emergency's reason, an analyte's name) or name the patient: the chain
+    covers only ``detail_digest``, a salted commitment to them, so that purging a DMP erases
+    them (and the salt) and the chain still verifies (``records.trail``).
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -344,6 +347,9 @@ class AccessEvent(models.Model):
     action = models.CharField(max_length=30, choices=AccessAction.choices)
     mode = models.CharField(max_length=20, choices=AccessMode.choices, default=AccessMode.NORMAL)
     detail = models.CharField(max_length=300, blank=True)
+    # Random per event; blank once the free texts are erased (the commitment stays, unopenable).
+    detail_salt = models.CharField(max_length=32, blank=True)
+    detail_digest = models.CharField(max_length=64, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     previous_digest = models.CharField(max_length=64)
     digest = models.CharField(max_length=64)

@@ -342,10 +342,13 @@ def _read_pdf(pdf: IO[bytes] | bytes) -> tuple[bytes, PdfInfo]:
         raise ValidationError({"pdf": [str(error)]}) from None
 
 
+REPORT_STORAGE_PREFIX = "dmp/reports"  # swept for orphans by imaging's sweeper
+
+
 def new_storage_key() -> str:
     """A random private storage key: nothing about the patient or the original file name."""
     token = secrets.token_hex(16)
-    return f"dmp/reports/{token[:2]}/{token}.pdf"
+    return f"{REPORT_STORAGE_PREFIX}/{token[:2]}/{token}.pdf"
 
 
 def _pages(report: Report | None) -> int | None:

@@ -1,5 +1,5 @@
 """The DMP's lifecycle: opening with consent, activation codes and the patient's account,
-oppositions, médecin traitant, closing, reopening, purge.
+oppositions, médecin traitant, closing, reopening (the purge is in ``records.services.purge``).
 
 Keyword-only ``entity_verb(*, actor, …)`` functions: who may act is checked first, writes go
 inside one transaction with their access event.
@@ -427,46 +427,3 @@ def dmp_reopen(*, actor: User, patient: Patient, consent_given: bool = False) ->
         _transition(patient, TransitionKind.REOPENED, actor)
         trail.record_access(actor=actor, patient=patient, action=AccessAction.DMP_REOPEN)
     return patient
-
-
-def dmp_purge(*, patient: Patient) -> Patient:
-    """Erase a closed DMP whose retention (or early-erasure delay) has passed.
-
-    Content, consents and codes are deleted and identity traits blanked; a tombstone remains
-    (INS-C and dates) so the INS-C is never reused silently. Idempotent.
-    """
-    if patient.dmp_status == DmpStatus.PURGED:
-        return patient
-    if patient.dmp_status != DmpStatus.CLOSED:
-        raise ValidationError("Only a closed DMP is purged.", code="not_closed")
-    with transaction.atomic():
-        for purge_content in _CONTENT_PURGERS:
-            purge_content(patient)
-        patient.consents.all().delete()
-        patient.activation_codes.all().delete()
-        patient.transitions.update(detail={})
-        account = patient.user
-        patient.birth_name = patient.first_names = patient.used_name = ""
-        patient.birth_place_code = patient.matricule_ins = patient.matricule_oid = ""
-        patient.sex = ""
-        patient.birth_date = None
-        patient.medecin_traitant = None
-        patient.user = None
-        patient.dmp_status = DmpStatus.PURGED
-        patient.purged_at = timezone.now()
-        patient.save()
-        access.dmp_revoke_all(patient=patient)
-        if account is not None:
-            account.is_active = False
-            account.save(update_fields=["is_active"])
-        _transition(patient, TransitionKind.PURGED, None)
-    return patient
-
-
-# Apps holding DMP content register a function here that deletes one patient's content and
-# files (records: entries; imaging: studies). Called inside dmp_purge's transaction.
-_CONTENT_PURGERS: list[Any] = []
-
-
-def register_content_purger(purger: Any) -> None:
-    _CONTENT_PURGERS.append(purger)

@@ -16,11 +16,14 @@ from django.core.management import call_command
 from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from identity.models import Patient, Professional
 from imaging.models import ImagingStudy, Instance, PreviewStatus
 from imaging.storage import random_key
 from imaging.sweeper import orphans_sweep
+from records.pdf import build_text_pdf
+from records.services.content import report_deposit
 
 from .conftest import Census, ct_series, deposit, logged_in, stored_files, upload
 
@@ -209,8 +212,22 @@ def test_sweeper_dry_run_removes_nothing(study: ImagingStudy, private_storage: P
     assert report.objects_checked == len(stored_files(private_storage))
 
 
-def test_sweeper_never_touches_other_apps_files(private_storage: Path, db: None) -> None:
-    other = default_storage.save("dmp/reports/ab/abcdef.pdf", io.BytesIO(b"%PDF"))
-    _age(private_storage / other, 10 * 86400)
-    orphans_sweep(grace_seconds=0)
-    assert (private_storage / other).exists()
+def test_sweeper_removes_orphan_report_pdfs_and_nothing_else(
+    private_storage: Path, doctor: Professional, alice: Patient
+) -> None:
+    entry = report_deposit(
+        actor=doctor.user,
+        patient=alice,
+        document_type="11488-4",
+        title="CR",
+        act_date=timezone.localdate(),
+        pdf=build_text_pdf("CR", ["ligne"]),
+    )
+    referenced = private_storage / entry.report.pdf.name
+    orphan = default_storage.save("dmp/reports/ab/abcdef.pdf", io.BytesIO(b"%PDF"))
+    elsewhere = default_storage.save("exports/ab/abcdef.zip", io.BytesIO(b"PK"))
+    for path in (referenced, private_storage / orphan, private_storage / elsewhere):
+        _age(path, 10 * 86400)
+    assert orphans_sweep(grace_seconds=3600).objects_removed == 1
+    assert referenced.exists() and (private_storage / elsewhere).exists()
+    assert not (private_storage / orphan).exists()

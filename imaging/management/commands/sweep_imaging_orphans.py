@@ -1,5 +1,6 @@
 """``manage.py sweep_imaging_orphans``: remove abandoned staged uploads and storage objects
-without rows (after a grace period), and enqueue previews left pending. Schedule it hourly."""
+without rows, images and reports' PDFs (after a grace period), and enqueue previews left
+pending. Schedule it hourly."""
 
 from __future__ import annotations
 

@@ -28,8 +28,8 @@ chunks, so PostgreSQL never queues millions of deferred checks. Nothing is dropp
 streamed (the only per-entry memory is 16 bytes of public id, for the events that name an
 entry). INS-C are real (``identity.ins.compute_insc`` of synthetic NIRs, unique by
 construction); passwords are unusable (``!`` + random); every professional is verified. Access
-events are digested by ``records.trail._digest`` itself, continuing the existing chain
-head, so ``manage.py verify_access_log`` passes. Then ANALYZE.
+events are sealed and digested by ``records.trail.seal_details`` and ``_digest`` themselves,
+continuing the existing chain head, so ``manage.py verify_access_log`` passes. Then ANALYZE.
 
 Not created (no page under benchmark reads them): consents, DMP transitions, activation codes,
 e-mail addresses and authenticators of the non-designated accounts, the kind rows (lab
@@ -85,7 +85,7 @@ from records.models import (
     EntryUserObjectPermission,
 )
 from records.reference import DOCUMENT_TYPES
-from records.trail import _digest
+from records.trail import _digest, seal_details
 
 FULL = {"patients": 100_000, "entries": 2_000_000, "professionals": 20_000, "events": 5_000_000}
 DOMAIN = "bench.example"
@@ -185,14 +185,18 @@ class PatientSeed:
 
 
 class _EventFields:
-    """The attributes ``_digest`` reads, reused for every event (no model instance per row)."""
+    """The attributes ``seal_details`` and ``_digest`` read and write, reused for every event
+    (no model instance per row)."""
 
     __slots__ = (
         "action",
         "actor_id",
+        "actor_label",
         "actor_rpps",
         "at",
         "detail",
+        "detail_digest",
+        "detail_salt",
         "entry_public_id",
         "mode",
         "patient_insc",
@@ -208,7 +212,10 @@ class _EventFields:
         self.entry_public_id: uuid.UUID | None = None
         self.action = ""
         self.mode = ""
+        self.actor_label = ""
         self.detail = ""
+        self.detail_salt = ""
+        self.detail_digest = ""
 
 
 def _with_defaults(model: type[Model], columns: list[str]) -> tuple[list[str], tuple[Any, ...]]:
@@ -633,14 +640,15 @@ class Loader:
                 fields.seq = seq + 1 + k
                 fields.at = start + dt.timedelta(microseconds=k * step + self.rng.randrange(step))
                 patient = 0 if k % stride == 0 else self.rng.randrange(1, self.plan.patients)
-                actor, label, profession = self._event_kind(fields, patient)
+                actor, fields.actor_label, profession = self._event_kind(fields, patient)
+                seal_details(fields)
                 previous, digest = digest, _digest(digest, cast(AccessEvent, fields))
                 yield (
                     first_id + k,
                     self.uuid4(),
                     fields.seq,
                     fields.at,
-                    label,
+                    fields.actor_label,
                     fields.actor_rpps,
                     profession,
                     fields.patient_insc,
@@ -648,6 +656,8 @@ class Loader:
                     fields.action,
                     fields.mode,
                     fields.detail,
+                    fields.detail_salt,
+                    fields.detail_digest,
                     "",
                     previous,
                     digest,
@@ -660,8 +670,8 @@ class Loader:
             AccessEvent,
             (
                 "id public_id seq at actor_label actor_rpps actor_profession patient_insc "
-                "entry_public_id action mode detail request_id previous_digest digest actor_id "
-                "patient_id"
+                "entry_public_id action mode detail detail_salt detail_digest request_id "
+                "previous_digest digest actor_id patient_id"
             ),
             rows(),
         )

@@ -1,7 +1,8 @@
 """``manage.py verify_access_log``: walk the hash chain of the access trail.
 
 Exit status 0 when intact; 1 with the first broken link otherwise (tampered, deleted or
-re-ordered event).
+re-ordered event, or free texts that do not match their commitment). Events whose texts a
+purge erased are checked by their links and commitment only.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class Command(BaseCommand):
         if broken is not None:
             raise CommandError(
                 f"Broken link at event #{broken.seq} (id {broken.pk}, "
-                f"{broken.at:%Y-%m-%d %H:%M:%S}) after {checked} valid events."
+                f"{broken.at:%Y-%m-%d %H:%M:%S}) after {checked} valid events: the event, its "
+                "details or its link to the previous one was altered, or an event is missing."
             )
         if head is not None and (head.seq != checked or (checked and head.digest == "0" * 64)):
             raise CommandError(
