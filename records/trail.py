@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
 
-from identity.models import Patient
+from identity.models import Patient, User
 from records.models import AccessAction, AccessChainHead, AccessEvent, AccessMode
 
 GENESIS_DIGEST = "0" * 64
@@ -39,7 +38,7 @@ def _digest(previous: str, event: AccessEvent) -> str:
 
 def record_access(
     *,
-    actor: Any,
+    actor: User | None,
     patient: Patient | None,
     action: str,
     mode: str = AccessMode.NORMAL,
@@ -82,7 +81,7 @@ def record_access(
     return event
 
 
-def record_denied(*, actor: Any, detail: str, request: HttpRequest | None = None) -> None:
+def record_denied(*, actor: User, detail: str, request: HttpRequest | None = None) -> None:
     """Trace a refused attempt (no patient named: a refusal must not reveal who exists)."""
     record_access(
         actor=actor, patient=None, action=AccessAction.DENIED, detail=detail, request=request
