@@ -18,8 +18,9 @@ Usage (from the repository root; PostgreSQL on 127.0.0.1:5432, user postgres)::
 
    a. ``timeline``: ``records:timeline_pro`` of the big patient (1 000 entries, page 1 of 50,
       ``?tout=on``: the whole DMP, not just the last two years) as that professional;
-   b. ``history``: ``records:my_history`` (50 events a page) as the big patient;
-   c. ``authorise`` / ``revoke``: ``records.services.care_authorise`` then ``care_revoke`` of
+   b. ``entry``: ``records:entry_detail`` of the big patient's newest entry that both read;
+   c. ``history``: ``records:my_history`` (50 events a page) as the big patient;
+   d. ``authorise`` / ``revoke``: ``records.services.care_authorise`` then ``care_revoke`` of
       a professional on the big patient, as the patient (reason PATIENT). The professional is
       ``fresh.typical@bench.example`` (3 DMPs) in the typical user's turn and
       ``fresh.heavy@bench.example`` (as many DMPs as the heavy one) in the heavy user's turn:
@@ -70,7 +71,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVER = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 DATABASES = {"1pct": ("dmp_bench_1pct", 0.01), "full": ("dmp_bench_full", 1.0)}
 USERS = ("typical", "heavy")
-OPERATIONS = ("timeline", "history", "authorise", "revoke")
+OPERATIONS = ("timeline", "entry", "history", "authorise", "revoke")
 FULL_OVER_1PCT = 1.15
 HEAVY_OVER_TYPICAL = 1.10
 TIMELINE_QUERY = "?tout=on"
@@ -198,6 +199,21 @@ def timeline_url(patient: Any) -> str:
         return reverse("records:patient_home", args=[patient.public_id])
 
 
+def entry_url(subjects: Subjects) -> str:
+    """The big patient's newest entry that both professionals read (the same for both)."""
+    from django.urls import reverse
+
+    from records import access
+
+    readable = access.entries_for(subjects.professionals["typical"], subjects.patient).filter(
+        pk__in=access.entries_for(subjects.professionals["heavy"], subjects.patient).values("pk")
+    )
+    entry = readable.order_by("-act_date", "-pk").first()
+    if entry is None:
+        raise SystemExit("no entry of the big patient is readable by both professionals")
+    return reverse("records:entry_detail", args=[entry.public_id])
+
+
 Measure = Callable[[], Any]
 
 
@@ -229,6 +245,7 @@ def operations(subjects: Subjects, user: str, urls: dict[str, str]) -> dict[str,
     changed = subjects.changed[user]
     return {
         "timeline": _get(subjects.clients[user], urls["timeline"]),
+        "entry": _get(subjects.clients[user], urls["entry"]),
         "history": _get(subjects.clients["patient"], urls["history"]),
         "authorise": lambda: care_authorise(
             actor=subjects.patient_user,
@@ -255,6 +272,7 @@ def run_rounds(rounds: int, repeat: int, max_seconds: float) -> tuple[Samples, i
         subjects[db] = load_subjects()
         urls[db] = {
             "timeline": timeline_url(subjects[db].patient),
+            "entry": entry_url(subjects[db]),
             "history": reverse("records:my_history"),
         }
     samples: Samples = defaultdict(list)

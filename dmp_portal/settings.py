@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,10 @@ from dmp_portal.env import (
     env_redis_url,
     env_str,
 )
+
+# Django's generic classes (ModelAdmin[Model], ModelChoiceField[Model], BaseFormSet[Form]) are
+# written with their type arguments for mypy --strict; this makes them subscriptable at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DMP_VAR_DIR", str(BASE_DIR / "var")))

@@ -11,7 +11,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 
-class AccountAdapter(DefaultAccountAdapter):
+# allauth ships no type hints (no py.typed): its base class is Any to mypy.
+class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Professionals register themselves (verified later by an administrator); patients get
         # their account through the activation code printed on the DMP opening letter.

@@ -5,15 +5,15 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from identity.auth import AuthenticatedHttpRequest
 from identity.models import Professional, User, VerificationStatus
 from identity.services import professional_reject, professional_verify
 
 
-class ProfessionalInline(admin.StackedInline):
+class ProfessionalInline(admin.StackedInline[Professional, User]):
     model = Professional
     fk_name = "user"
     can_delete = False
@@ -22,7 +22,7 @@ class ProfessionalInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BaseUserAdmin[User]):
     ordering = ("email",)
     list_display = ("email", "first_name", "last_name", "role", "is_active", "is_staff")
     list_filter = ("role", "is_active", "is_staff", "is_superuser")
@@ -50,7 +50,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Professional)
-class ProfessionalAdmin(admin.ModelAdmin):
+class ProfessionalAdmin(admin.ModelAdmin[Professional]):
     list_display = (
         "display_name",
         "rpps",
@@ -65,17 +65,17 @@ class ProfessionalAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     readonly_fields = ("public_id", "verification_status", "verified_at", "verified_by")
     raw_id_fields = ("user",)
-    actions = ("verify", "reject")
+    actions = ("verify", "reject")  # run behind admin_view: a logged-in, active staff member
 
     @admin.display(description=_("nom"), ordering="user__last_name")
     def display_name(self, obj: Professional) -> str:
         return obj.display_name
 
     @admin.action(description=_("Vérifier les professionnels sélectionnés"))
-    def verify(self, request: HttpRequest, queryset: QuerySet[Professional]) -> None:
+    def verify(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Professional]) -> None:
         count = 0
         for professional in queryset.exclude(verification_status=VerificationStatus.VERIFIED):
-            professional_verify(actor=request.user, professional=professional)  # type: ignore[arg-type]
+            professional_verify(actor=request.user, professional=professional)
             count += 1
         self.message_user(
             request,
@@ -84,10 +84,10 @@ class ProfessionalAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description=_("Refuser / retirer la vérification"))
-    def reject(self, request: HttpRequest, queryset: QuerySet[Professional]) -> None:
+    def reject(self, request: AuthenticatedHttpRequest, queryset: QuerySet[Professional]) -> None:
         count = 0
         for professional in queryset:
-            professional_reject(actor=request.user, professional=professional)  # type: ignore[arg-type]
+            professional_reject(actor=request.user, professional=professional)
             count += 1
         self.message_user(
             request,

@@ -21,7 +21,8 @@ from identity.rpps import validate_rpps
 from identity.services import professional_register
 
 
-class ProfessionalSignupForm(SignupForm):
+# allauth ships no type hints (no py.typed): its base class is Any to mypy.
+class ProfessionalSignupForm(SignupForm):  # type: ignore[misc]
     """Self-registration of a health professional; an administrator verifies the profile."""
 
     first_name = forms.CharField(label=_("Prénom"), max_length=150, strip=True)

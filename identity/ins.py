@@ -488,7 +488,7 @@ def compute_insc(first_names: str, birth_date: datetime.date | str, nir: str) ->
         raise _error(
             _("Le prénom doit être une chaîne de caractères."), code="first_names_type"
         ) from None
-    n = _unpack_u64(_sha256((name + birth_date + nir).encode("ascii")).digest())[0]
+    n: int = _unpack_u64(_sha256((name + birth_date + nir).encode("ascii")).digest())[0]
     # str.zfill is about twice as fast as f"{n:020d}" here.
     return str(n).zfill(20) + _INSC_KEYS[n % 97]
 

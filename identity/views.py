@@ -4,22 +4,22 @@ allauth's (with ``identity.forms.ProfessionalSignupForm``); the DMP's pages are 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from identity import services
-from identity.auth import patient_required, sensitive_action
+from identity.auth import AuthenticatedHttpRequest, patient_required, sensitive_action
 
 
 @patient_required
 @sensitive_action
 @require_POST
-def email_code_login(request: HttpRequest) -> HttpResponse:
+def email_code_login(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient turns the e-mail code second factor on or off (re-authentication first)."""
     enabled = request.POST.get("enabled") == "1"
-    services.patient_email_code_set(user=request.user, enabled=enabled)  # type: ignore[arg-type]
+    services.patient_email_code_set(user=request.user, enabled=enabled)
     if enabled:
         messages.success(
             request,

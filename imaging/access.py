@@ -9,12 +9,11 @@ not make.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 
-from identity.models import Patient
+from identity.models import Patient, User
 from imaging.models import ImagingStudy, Instance, PreviewStatus, Series
 from records import access
 from records.models import Entry, EntryKind, EntryStatus
@@ -22,7 +21,7 @@ from records.models import Entry, EntryKind, EntryStatus
 REPORT_DOCUMENT_TYPE = "18748-4"  # CR d'imagerie médicale (records/reference.py)
 
 
-def studies_for(user: Any, patient: Patient | None = None) -> QuerySet[ImagingStudy]:
+def studies_for(user: User, patient: Patient | None = None) -> QuerySet[ImagingStudy]:
     """The studies ``user`` may see (of ``patient`` when given), with what a list shows.
 
     Query plan of a list: this one query (study, entry, author, report) plus one prefetch of
@@ -40,7 +39,7 @@ def studies_for(user: Any, patient: Patient | None = None) -> QuerySet[ImagingSt
     )
 
 
-def study_for(user: Any, entry_id: uuid.UUID | str) -> ImagingStudy:
+def study_for(user: User, entry_id: uuid.UUID | str) -> ImagingStudy:
     """One study by its entry's public id, in ``user``'s scope; Http404 when missing or not."""
     try:
         return (
@@ -52,7 +51,7 @@ def study_for(user: Any, entry_id: uuid.UUID | str) -> ImagingStudy:
         raise Http404("No such study") from None
 
 
-def series_for(user: Any, series_id: uuid.UUID | str) -> Series:
+def series_for(user: User, series_id: uuid.UUID | str) -> Series:
     """One series in ``user``'s scope (with its study, entry and patient); Http404 otherwise."""
     try:
         return (
@@ -64,7 +63,7 @@ def series_for(user: Any, series_id: uuid.UUID | str) -> Series:
         raise Http404("No such series") from None
 
 
-def instance_for(user: Any, instance_id: uuid.UUID | str) -> Instance:
+def instance_for(user: User, instance_id: uuid.UUID | str) -> Instance:
     """One instance in ``user``'s scope (with series, study, entry, patient); Http404 otherwise."""
     try:
         return (
@@ -76,7 +75,7 @@ def instance_for(user: Any, instance_id: uuid.UUID | str) -> Instance:
         raise Http404("No such image") from None
 
 
-def dmp_of(user: Any, patient: Patient) -> access.DmpAccess:
+def dmp_of(user: User, patient: Patient) -> access.DmpAccess:
     """How ``user`` holds the DMP of a study already in scope (mode, may deposit), for the
     access event and the page's actions: the funnel's answer. Http404 if out of scope."""
     held = access.dmp_access(user, patient)
@@ -85,7 +84,7 @@ def dmp_of(user: Any, patient: Patient) -> access.DmpAccess:
     return held
 
 
-def report_choices(user: Any, patient: Patient) -> QuerySet[Entry]:
+def report_choices(user: User, patient: Patient) -> QuerySet[Entry]:
     """The imaging reports (CR d'imagerie) of ``patient`` that ``user`` may read and attach."""
     return (
         access.entries_for(user, patient)
@@ -98,7 +97,7 @@ def report_choices(user: Any, patient: Patient) -> QuerySet[Entry]:
     )
 
 
-def report_for(user: Any, patient: Patient, public_id: str) -> Entry | None:
+def report_for(user: User, patient: Patient, public_id: str) -> Entry | None:
     """A report chosen earlier (staged upload), if ``user`` may still read and attach it."""
     try:
         return report_choices(user, patient).get(public_id=public_id)
@@ -106,14 +105,14 @@ def report_for(user: Any, patient: Patient, public_id: str) -> Entry | None:
         return None
 
 
-def report_visible(user: Any, study: ImagingStudy) -> bool:
+def report_visible(user: User, study: ImagingStudy) -> bool:
     """Whether ``user`` may read the study's report (it may be masked from them)."""
     if study.report_id is None:
         return False
     return access.entries_for(user).filter(pk=study.report_id).exists()
 
 
-def may_edit_study(user: Any, study: ImagingStudy) -> bool:
+def may_edit_study(user: User, study: ImagingStudy) -> bool:
     """Whoever may deposit an imaging report in the study's DMP (the funnel's rule)."""
     held = access.dmp_access(user, study.entry.patient)
     return held is not None and held.may_deposit_type(REPORT_DOCUMENT_TYPE)

@@ -8,17 +8,17 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from identity.models import Patient
+from identity.models import Patient, User
 from imaging.access import report_choices
 from records.models import Entry
 
 
-class ReportChoiceField(forms.ModelChoiceField):
+class ReportChoiceField(forms.ModelChoiceField[Entry]):
     def label_from_instance(self, obj: Entry) -> str:
         return f"{obj.title} — {obj.act_date:%d/%m/%Y}"
 
 
-def _report_field(actor: Any, patient: Patient) -> ReportChoiceField:
+def _report_field(actor: User, patient: Patient) -> ReportChoiceField:
     return ReportChoiceField(
         label=_("Compte rendu d'imagerie à rattacher"),
         queryset=report_choices(actor, patient),
@@ -32,7 +32,7 @@ def _report_field(actor: Any, patient: Patient) -> ReportChoiceField:
 class UploadForm(forms.Form):
     """The report to attach; the files themselves come from ``request.FILES["files"]``."""
 
-    def __init__(self, *args: Any, actor: Any, patient: Patient, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, actor: User, patient: Patient, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["report"] = _report_field(actor, patient)
 

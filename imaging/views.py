@@ -33,7 +33,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from identity.auth import patient_required, professional_required
+from identity.auth import AuthenticatedHttpRequest, patient_required, professional_required
 from imaging import previews
 from imaging.access import (
     REPORT_DOCUMENT_TYPE,
@@ -52,7 +52,6 @@ from imaging.ingest import Refusal, display_name
 from imaging.models import Instance, PreviewStatus
 from imaging.services import imports, reads, upload
 from imaging.uploads import (
-    CappedUploadHandler,
     discard,
     install_upload_handlers,
     max_request_bytes,
@@ -64,6 +63,7 @@ from imaging.uploads import (
 from records import access
 from records.models import AccessAction
 from records.services.care import read_traced
+from records.uploads import CappedUploadHandler
 
 VIEWER_SIZE = 768
 MAX_RENDER_SIZE = 1024
@@ -96,7 +96,9 @@ def _png(data: bytes) -> HttpResponseBase:
 # --------------------------------------------------------------- professional: list + upload
 
 
-def _list_context(request: HttpRequest, dmp: access.DmpAccess, **extra: Any) -> dict[str, Any]:
+def _list_context(
+    request: AuthenticatedHttpRequest, dmp: access.DmpAccess, **extra: Any
+) -> dict[str, Any]:
     patient = dmp.patient
     can_upload = dmp.may_deposit_type(REPORT_DOCUMENT_TYPE)
     return {
@@ -113,7 +115,7 @@ def _list_context(request: HttpRequest, dmp: access.DmpAccess, **extra: Any) -> 
 @never_cache
 @professional_required
 @require_http_methods(["GET", "POST"])
-def patient_studies(request: HttpRequest, public_id: str) -> HttpResponse:
+def patient_studies(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """A DMP's imaging studies, and the upload form (POST: files, many files or a ZIP)."""
     dmp = access.dmp_for(request.user, public_id)  # before a byte of the body is read
     if request.method == "POST":
@@ -136,8 +138,8 @@ def patient_studies(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def _receive_upload(
-    request: HttpRequest, dmp: access.DmpAccess, capped: CappedUploadHandler
-) -> Any:
+    request: AuthenticatedHttpRequest, dmp: access.DmpAccess, capped: CappedUploadHandler
+) -> HttpResponse:
     try:
         files = request.FILES.getlist("files")
     except TooManyFilesSent:
@@ -162,11 +164,11 @@ def _size_label(size: int) -> str:
 
 
 def _refused_upload(
-    request: HttpRequest, dmp: access.DmpAccess, message: str, code: str, status: int
-) -> Any:
+    request: AuthenticatedHttpRequest, dmp: access.DmpAccess, message: str, code: str, status: int
+) -> HttpResponse:
     """The whole upload refused before any file was judged: nothing was kept."""
     imports.uploads_refused_trace(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         patient=dmp.patient,
         refusals=[Refusal("", code, message)],
         request=request,
@@ -176,8 +178,8 @@ def _refused_upload(
 
 
 def _upload(
-    request: HttpRequest, dmp: access.DmpAccess, files: list[Any], oversized: list[str]
-) -> Any:
+    request: AuthenticatedHttpRequest, dmp: access.DmpAccess, files: list[Any], oversized: list[str]
+) -> HttpResponse:
     patient = dmp.patient
     form = UploadForm(request.POST, actor=request.user, patient=patient)
     if not form.is_valid() or not (files or oversized):
@@ -199,7 +201,7 @@ def _upload(
         return staged.token
 
     outcome = upload.upload_receive(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         patient=patient,
         files=files,
         refused=[Refusal(name, "file_too_large", FILE_TOO_LARGE) for name in oversized],
@@ -223,7 +225,10 @@ def _redirect(request: HttpRequest, url: str) -> HttpResponse:
 
 
 def _after_import(
-    request: HttpRequest, dmp: access.DmpAccess, rows: list[dict[str, str]], result: Any
+    request: AuthenticatedHttpRequest,
+    dmp: access.DmpAccess,
+    rows: list[dict[str, str]],
+    result: Any,
 ) -> HttpResponse:
     patient = dmp.patient
     order = {"refused": 0, "duplicate": 1, "stored": 2}
@@ -253,7 +258,7 @@ def _after_import(
 @never_cache
 @professional_required
 @require_http_methods(["GET", "POST"])
-def upload_confirm(request: HttpRequest, public_id: str, token: str) -> HttpResponse:
+def upload_confirm(request: AuthenticatedHttpRequest, public_id: str, token: str) -> HttpResponse:
     """The patient identity in the files differs from the DMP's: confirm or cancel."""
     dmp = access.dmp_for(request.user, public_id)
     dmp.require_deposit(REPORT_DOCUMENT_TYPE)  # an emergency access reads, it does not write
@@ -279,13 +284,15 @@ def upload_confirm(request: HttpRequest, public_id: str, token: str) -> HttpResp
     )
 
 
-def _confirm_import(request: HttpRequest, dmp: access.DmpAccess, staged: Any) -> HttpResponse:
+def _confirm_import(
+    request: AuthenticatedHttpRequest, dmp: access.DmpAccess, staged: Any
+) -> HttpResponse:
     report = None
     if staged.report_id:
         report = report_for(request.user, dmp.patient, staged.report_id)
     try:
         result, refused = upload.staged_import(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             patient=dmp.patient,
             paths=staged.paths(),
             report=report,
@@ -302,7 +309,7 @@ def _confirm_import(request: HttpRequest, dmp: access.DmpAccess, staged: Any) ->
 @never_cache
 @patient_required
 @require_GET
-def my_studies(request: HttpRequest) -> HttpResponse:
+def my_studies(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient's own imaging studies."""
     dmp = access.own_dmp(request.user)
     patient = dmp.patient
@@ -326,7 +333,7 @@ def my_studies(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_GET
-def study_detail(request: HttpRequest, entry_id: str) -> HttpResponse:
+def study_detail(request: AuthenticatedHttpRequest, entry_id: str) -> HttpResponse:
     """One study: its series with thumbnails, its report, who deposited it."""
     study = study_for(request.user, entry_id)
     reads.study_read_traced(actor=request.user, study=study, request=request)
@@ -353,7 +360,7 @@ def study_detail(request: HttpRequest, entry_id: str) -> HttpResponse:
 @never_cache
 @professional_required
 @require_POST
-def study_report(request: HttpRequest, entry_id: str) -> HttpResponse:
+def study_report(request: AuthenticatedHttpRequest, entry_id: str) -> HttpResponse:
     """Attach or change the CR d'imagerie of a study."""
     study = study_for(request.user, entry_id)
     if not may_edit_study(request.user, study):
@@ -361,7 +368,7 @@ def study_report(request: HttpRequest, entry_id: str) -> HttpResponse:
     form = ReportForm(request.POST, actor=request.user, patient=study.entry.patient)
     if form.is_valid():
         imports.study_attach_report(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             study=study,
             report=form.cleaned_data["report"],
             request=request,
@@ -398,7 +405,7 @@ def _position(frames: list[int], requested: str | None) -> _Position:
 @never_cache
 @login_required
 @require_GET
-def series_viewer(request: HttpRequest, series_id: str) -> HttpResponse:
+def series_viewer(request: AuthenticatedHttpRequest, series_id: str) -> HttpResponse:
     """The viewer: one image large, window presets, scrolling (keyboard with the script,
     plain links without), key tags, download of the original."""
     series = series_for(request.user, series_id)
@@ -514,7 +521,7 @@ def _render_params(request: HttpRequest, instance: Instance) -> tuple[Any, ...] 
 @never_cache
 @login_required
 @require_GET
-def instance_render(request: HttpRequest, instance_id: str) -> HttpResponseBase:
+def instance_render(request: AuthenticatedHttpRequest, instance_id: str) -> HttpResponseBase:
     """One frame rendered by the server at the requested window and size (cached)."""
     instance = instance_for(request.user, instance_id)
     params = _render_params(request, instance)
@@ -532,7 +539,7 @@ def instance_render(request: HttpRequest, instance_id: str) -> HttpResponseBase:
 @never_cache
 @login_required
 @require_GET
-def instance_thumbnail(request: HttpRequest, instance_id: str) -> HttpResponseBase:
+def instance_thumbnail(request: AuthenticatedHttpRequest, instance_id: str) -> HttpResponseBase:
     """The instance's stored preview (404 until it exists, or when it cannot be made)."""
     instance = instance_for(request.user, instance_id)
     if not instance.preview:
@@ -545,7 +552,7 @@ def instance_thumbnail(request: HttpRequest, instance_id: str) -> HttpResponseBa
 @never_cache
 @login_required
 @require_GET
-def series_thumbnail(request: HttpRequest, series_id: str) -> HttpResponseBase:
+def series_thumbnail(request: AuthenticatedHttpRequest, series_id: str) -> HttpResponseBase:
     """The series' thumbnail (404 until it exists, or when it cannot be made)."""
     series = series_for(request.user, series_id)
     if not series.thumbnail:
@@ -558,7 +565,7 @@ def series_thumbnail(request: HttpRequest, series_id: str) -> HttpResponseBase:
 @never_cache
 @login_required
 @require_GET
-def instance_download(request: HttpRequest, instance_id: str) -> HttpResponseBase:
+def instance_download(request: AuthenticatedHttpRequest, instance_id: str) -> HttpResponseBase:
     """The original DICOM file as stored (preamble zeroed), as an attachment."""
     instance = instance_for(request.user, instance_id)
     reads.instance_download_traced(actor=request.user, instance=instance, request=request)

@@ -29,10 +29,12 @@ Grants are O(1) rows per (patient, professional), whatever the size of the DMP.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import (
@@ -51,7 +53,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from identity.errors import AccessDenied
-from identity.models import DmpStatus, Patient, PatientUserObjectPermission, User
+from identity.models import DmpStatus, Patient, PatientUserObjectPermission, Professional, User
 from records.content import Allergy, Observation
 from records.models import (
     AccessAction,
@@ -75,7 +77,7 @@ VIEW_ENTRY = "records.view_entry"
 # --- Scope: DMPs ---------------------------------------------------------------------------
 
 
-def _dmp_grant(user: Any, patient_ref: str = "pk") -> Exists:
+def _dmp_grant(user: User, patient_ref: str = "pk") -> Exists:
     """The DMP-level ``view_patient`` row of ``user`` on the outer patient, as an EXISTS.
 
     Guardian keeps the rows (written with ``assign_perm`` / ``remove_perm`` below); the read
@@ -95,11 +97,11 @@ def _dmp_grant(user: Any, patient_ref: str = "pk") -> Exists:
     )
 
 
-def _active_emergencies(user: Any) -> QuerySet[EmergencyAccess]:
+def _active_emergencies(user: User) -> QuerySet[EmergencyAccess]:
     return EmergencyAccess.objects.filter(professional__user=user, expires_at__gt=timezone.now())
 
 
-def _how_held(user: Any, patient_ref: str = "pk", prefix: str = "") -> dict[str, Any]:
+def _how_held(user: User, patient_ref: str = "pk", prefix: str = "") -> dict[str, Any]:
     """How a verified professional holds the DMP at ``OuterRef(patient_ref)``, as three
     annotations (``prefix`` reaches the patient's fields from the queried model)."""
     emergencies = _active_emergencies(user).filter(patient=OuterRef(patient_ref))
@@ -126,13 +128,13 @@ def _how_held(user: Any, patient_ref: str = "pk", prefix: str = "") -> dict[str,
     }
 
 
-def patients_for(user: Any) -> QuerySet[Patient]:
+def patients_for(user: User | AnonymousUser) -> QuerySet[Patient]:
     """The DMPs ``user`` may open, as a queryset (empty for anyone without clinical access).
 
     For a professional each row carries the annotations of ``_how_held``, read only by this
     module to build the ``DmpAccess`` that every fetch returns (no extra query).
     """
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not user.is_authenticated or not user.is_active:
         return Patient.objects.none()
     if user.is_patient:
         return Patient.objects.filter(user=user).exclude(dmp_status=DmpStatus.PURGED)
@@ -231,7 +233,7 @@ def _professional_access(
     )
 
 
-def _access_of(user: Any, patient: Patient) -> DmpAccess:
+def _access_of(user: User, patient: Patient) -> DmpAccess:
     """The DmpAccess of a row fetched through ``patients_for``."""
     if user.is_patient:
         return DmpAccess(patient=patient, mode=AccessMode.PATIENT)
@@ -244,7 +246,7 @@ def _access_of(user: Any, patient: Patient) -> DmpAccess:
     )
 
 
-def dmp_for(user: Any, public_id: uuid.UUID | str) -> DmpAccess:
+def dmp_for(user: User, public_id: uuid.UUID | str) -> DmpAccess:
     """One DMP in ``user``'s scope by public id, with what they may do (one query).
 
     Http404 when missing *or* out of scope (the same answer).
@@ -258,9 +260,9 @@ def dmp_for(user: Any, public_id: uuid.UUID | str) -> DmpAccess:
     return _access_of(user, patient)
 
 
-def own_dmp(user: Any) -> DmpAccess:
+def own_dmp(user: User | AnonymousUser) -> DmpAccess:
     """The logged-in patient's own DMP (any state but purged); Http404 otherwise."""
-    if not getattr(user, "is_authenticated", False) or not user.is_patient:
+    if not user.is_authenticated or not user.is_patient:
         raise Http404("No such DMP")
     patient = patients_for(user).select_related("medecin_traitant__user").first()
     if patient is None:
@@ -268,7 +270,7 @@ def own_dmp(user: Any) -> DmpAccess:
     return DmpAccess(patient=patient, mode=AccessMode.PATIENT)
 
 
-def dmp_access(user: Any, patient: Patient) -> DmpAccess | None:
+def dmp_access(user: User, patient: Patient) -> DmpAccess | None:
     """How ``user`` holds a patient row obtained elsewhere (a service's argument): one query;
     None when the DMP is out of their scope."""
     scoped = patients_for(user).filter(pk=patient.pk).first()
@@ -293,7 +295,7 @@ _LOOKUP_DETAIL = {"readable": "", "closed": "DMP fermé", "no_access": "sans aut
 
 
 def dmp_lookup(
-    user: Any, insc: str, *, request: HttpRequest | None = None, purpose: str = ""
+    user: User, insc: str, *, request: HttpRequest | None = None, purpose: str = ""
 ) -> DmpLookup:
     """Find a DMP by INS-C for a verified professional, whether or not they may read it yet
     (search, reopening with consent, attested consent, emergency access).
@@ -331,9 +333,9 @@ def dmp_lookup(
 # --- Scope: entries ------------------------------------------------------------------------
 
 
-def _entry_scope(user: Any, patient: Patient | None = None) -> Q | None:
+def _entry_scope(user: User | AnonymousUser, patient: Patient | None = None) -> Q | None:
     """The rules as one filter on Entry for ``user``; None when they may see nothing."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not user.is_authenticated or not user.is_active:
         return None
     if user.is_patient:
         now = timezone.now()
@@ -359,7 +361,7 @@ def _entry_scope(user: Any, patient: Patient | None = None) -> Q | None:
     return in_scope & ~Q(document_type__in=denied_types) & (Q(masked=False) | Q(masked_grant))
 
 
-def entries_for(user: Any, patient: Patient | None = None) -> QuerySet[Entry]:
+def entries_for(user: User | AnonymousUser, patient: Patient | None = None) -> QuerySet[Entry]:
     """The entries ``user`` may read (of ``patient`` when given), as one query."""
     scope = _entry_scope(user, patient)
     if scope is None:
@@ -371,7 +373,7 @@ def entries_for(user: Any, patient: Patient | None = None) -> QuerySet[Entry]:
 
 
 def entry_for(
-    user: Any, public_id: uuid.UUID | str, *, related: tuple[str, ...] = ()
+    user: User, public_id: uuid.UUID | str, *, related: tuple[str, ...] = ()
 ) -> tuple[Entry, DmpAccess]:
     """One entry in ``user``'s scope and how they hold its DMP, in one query (``related``
     names the kind rows to join). Http404 when missing *or* forbidden (the same answer)."""
@@ -413,9 +415,9 @@ def observations_for(user: Any, patient: Patient) -> QuerySet[Observation]:
 class Viewer:
     """One professional who can see an entry, and the rule that grants it."""
 
-    professional: Any
+    professional: Professional
     reason: str
-    until: Any = None
+    until: datetime.datetime | None = None
 
 
 def who_can_see(entry: Entry) -> list[Viewer]:
@@ -527,9 +529,9 @@ def history_of(dmp: DmpAccess) -> QuerySet[AccessEvent]:
     return AccessEvent.objects.filter(patient=dmp.patient).order_by("-at", "-seq")
 
 
-def notifications_for(user: Any) -> QuerySet[Notification]:
+def notifications_for(user: User | AnonymousUser) -> QuerySet[Notification]:
     """The notifications addressed to ``user`` (newest first); none for the anonymous."""
-    if not getattr(user, "is_authenticated", False):
+    if not user.is_authenticated:
         return Notification.objects.none()
     return Notification.objects.filter(recipient_id=user.pk).order_by("-created_at")
 

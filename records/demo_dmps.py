@@ -108,15 +108,18 @@ def seed_access(accounts: dict[str, User], patients: dict[str, Patient]) -> None
     alice.refresh_from_db()
     if CareRelation.objects.filter(patient=alice, professional__user=accounts["dr.roux"]).exists():
         return  # already seeded
+    owner = alice.user
+    if owner is None:  # pragma: no cover - seed_patients gives every demo patient an account
+        raise RuntimeError("the demo patient has no account")
     for local_part in ("dr.bernard", "ide.moreau", "ph.lambert", "dr.roux"):
         care_authorise(
-            actor=alice.user,  # type: ignore[arg-type]
+            actor=owner,
             patient=alice,
             professional=accounts[local_part].professional,
             reason=AuthorisationReason.PATIENT,
         )
     care_block(
-        actor=alice.user,  # type: ignore[arg-type]
+        actor=owner,
         patient=alice,
         professional=accounts["dr.roux"].professional,
     )

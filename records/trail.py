@@ -36,7 +36,7 @@ def details_digest(salt: str, actor_label: str, detail: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + texts.encode()).hexdigest()
 
 
-def seal_details(event: Any) -> None:
+def seal_details(event: Any) -> None:  # an AccessEvent, or populate_bench's row of fields
     """Give ``event`` a fresh salt and the commitment to its free texts (before ``_digest``)."""
     event.detail_salt = secrets.token_hex(16)
     event.detail_digest = details_digest(event.detail_salt, event.actor_label, event.detail)
@@ -62,7 +62,7 @@ def _digest(previous: str, event: AccessEvent) -> str:
 
 def record_access(
     *,
-    actor: Any,
+    actor: User | None,
     patient: Patient | None,
     action: str,
     mode: str = AccessMode.NORMAL,
@@ -106,7 +106,7 @@ def record_access(
     return event
 
 
-def record_denied(*, actor: Any, detail: str, request: HttpRequest | None = None) -> None:
+def record_denied(*, actor: User, detail: str, request: HttpRequest | None = None) -> None:
     """Trace a refused attempt (no patient named: a refusal must not reveal who exists)."""
     record_access(
         actor=actor, patient=None, action=AccessAction.DENIED, detail=detail, request=request

@@ -3,11 +3,10 @@ its access event (through ``records.services.care.read_traced``) before anything
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from identity.models import User
 from imaging.access import dmp_of
 from imaging.models import ImagingStudy, Instance
 from imaging.services.imports import IMAGE_TRACE_WINDOW
@@ -15,7 +14,7 @@ from records.models import AccessAction
 from records.services.care import read_traced
 
 
-def image_read_traced(*, actor: Any, study: ImagingStudy, request: HttpRequest | None) -> None:
+def image_read_traced(*, actor: User, study: ImagingStudy, request: HttpRequest | None) -> None:
     """Trace the read of a study's images (thumbnails, previews, renders) before serving.
 
     One THUMBNAIL event per user × study per 10 minutes, not one per image: scrolling a
@@ -40,7 +39,7 @@ def image_read_traced(*, actor: Any, study: ImagingStudy, request: HttpRequest |
 
 
 def study_read_traced(
-    *, actor: Any, study: ImagingStudy, request: HttpRequest | None, detail: str = ""
+    *, actor: User, study: ImagingStudy, request: HttpRequest | None, detail: str = ""
 ) -> None:
     """Trace a page view of a study (study page, viewer): one ENTRY_VIEW event."""
     read_traced(
@@ -55,7 +54,7 @@ def study_read_traced(
 
 
 def instance_download_traced(
-    *, actor: Any, instance: Instance, request: HttpRequest | None
+    *, actor: User, instance: Instance, request: HttpRequest | None
 ) -> None:
     """Trace the download of an original DICOM file (one DOWNLOAD event per download)."""
     study = instance.series.study

@@ -153,7 +153,7 @@ class ObservationForm(forms.Form):
         return data
 
 
-class BaseObservationFormSet(forms.BaseFormSet):
+class BaseObservationFormSet(forms.BaseFormSet[ObservationForm]):
     def rows(self) -> list[content_services.ObservationInput]:
         return [
             form.observation_input

@@ -122,7 +122,7 @@ class DmpOpenForm(forms.Form):
         return _birth_date_checks(self.cleaned_data["birth_date"])
 
     def clean_birth_place_code(self) -> str:
-        code = self.cleaned_data["birth_place_code"].strip().upper()
+        code: str = self.cleaned_data["birth_place_code"].strip().upper()
         if code and not (
             len(code) == 5 and (code.isdigit() or (code[:2] in {"2A", "2B"} and code[2:].isdigit()))
         ):
@@ -252,7 +252,8 @@ class PatientAccountForm(forms.Form):
     )
 
     def clean_email(self) -> str:
-        return self.cleaned_data["email"].strip().lower()
+        email: str = self.cleaned_data["email"].strip().lower()
+        return email
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

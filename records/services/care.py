@@ -8,7 +8,6 @@ transaction, and record the access event. Grants themselves are written by
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -73,7 +72,7 @@ def notify(*, recipient: User | None, patient: Patient | None, kind: str, messag
 
 def read_traced(
     *,
-    actor: Any,
+    actor: User,
     dmp: access.DmpAccess,
     action: str,
     entry: Entry | None = None,

@@ -8,12 +8,11 @@ import csv
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, time
-from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,9 +20,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from identity.auth import patient_required, professional_required, sensitive_action
+from identity.auth import (
+    AuthenticatedHttpRequest,
+    patient_required,
+    professional_required,
+    sensitive_action,
+)
 from identity.errors import UserError
-from identity.models import Patient, Profession, Professional, VerificationStatus
+from identity.models import Patient, Profession, Professional, User, VerificationStatus
 from records import access
 from records.forms.dmp import (
     AttestConsentForm,
@@ -50,7 +54,7 @@ EMERGENCY_SESSION_KEY = "dmp_emergencies"
 @never_cache
 @patient_required
 @require_GET
-def my_access(request: HttpRequest) -> HttpResponse:
+def my_access(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Professionals with access and why; search the directory of verified professionals."""
     dmp = access.own_dmp(request.user)
     patient = dmp.patient
@@ -95,7 +99,7 @@ def my_access(request: HttpRequest) -> HttpResponse:
 @patient_required
 @sensitive_action
 @require_POST
-def my_access_change(request: HttpRequest) -> HttpResponse:
+def my_access_change(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Authorise, revoke, block, unblock a professional, or name them médecin traitant."""
     patient = access.own_dmp(request.user).patient
     if not patient.is_open:
@@ -128,13 +132,13 @@ def _uuid_or_none(value: str | None) -> str | None:
         return None
 
 
-def _authorise(actor: Any, patient: Patient, professional: Professional) -> None:
+def _authorise(actor: User, patient: Patient, professional: Professional) -> None:
     care_services.care_authorise(
         actor=actor, patient=patient, professional=professional, reason=AuthorisationReason.PATIENT
     )
 
 
-def _traitant(actor: Any, patient: Patient, professional: Professional) -> None:
+def _traitant(actor: User, patient: Patient, professional: Professional) -> None:
     if professional.profession != Profession.MEDECIN:
         raise ValidationError(_("Le médecin traitant doit être un médecin."))
     medecin_traitant_set(actor=actor, patient=patient, professional=professional)
@@ -179,7 +183,7 @@ def _history(dmp: access.DmpAccess, form: HistoryFilterForm) -> QuerySet[AccessE
 @never_cache
 @patient_required
 @require_GET
-def my_history(request: HttpRequest) -> HttpResponse:
+def my_history(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Historique des accès: every access to the DMP, filterable; reading it is recorded."""
     dmp = access.own_dmp(request.user)
     patient = dmp.patient
@@ -217,7 +221,7 @@ class _Echo:
 
 @patient_required
 @require_GET
-def my_history_csv(request: HttpRequest) -> StreamingHttpResponse:
+def my_history_csv(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     """The same history as CSV (UTF-8 with BOM for spreadsheets), streamed."""
     dmp = access.own_dmp(request.user)
     form = HistoryFilterForm(request.GET or None)
@@ -261,7 +265,7 @@ def _csv_safe(value: str) -> str:
 # --- Professionals: attested consent and emergency access --------------------------------------
 
 
-def _open_dmp_by_insc(request: HttpRequest, insc: str, purpose: str) -> Patient:
+def _open_dmp_by_insc(request: AuthenticatedHttpRequest, insc: str, purpose: str) -> Patient:
     """The open DMP a professional acts on before they may read it (consent, emergency):
     looked up through the funnel, which traces it; 404 when there is none (or closed)."""
     found = access.dmp_lookup(request.user, insc, request=request, purpose=purpose)
@@ -272,7 +276,7 @@ def _open_dmp_by_insc(request: HttpRequest, insc: str, purpose: str) -> Patient:
 
 @professional_required
 @require_POST
-def attest_consent(request: HttpRequest) -> HttpResponse:
+def attest_consent(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A professional attests that the patient, present, consents to their access."""
     form = AttestConsentForm(request.POST)
     if not form.is_valid():
@@ -281,9 +285,9 @@ def attest_consent(request: HttpRequest) -> HttpResponse:
     patient = _open_dmp_by_insc(request, form.cleaned_data["insc"], "consentement attesté")
     try:
         care_services.care_authorise(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             patient=patient,
-            professional=request.user.professional,  # type: ignore[union-attr]
+            professional=request.user.professional,
             reason=AuthorisationReason.CONSULTATION,
         )
     except care_services.AccessRefused as error:
@@ -297,7 +301,7 @@ def attest_consent(request: HttpRequest) -> HttpResponse:
 @professional_required
 @sensitive_action
 @require_http_methods(["GET", "POST"])
-def emergency(request: HttpRequest) -> HttpResponse:
+def emergency(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Bris de glace (or SAMU regulation): reason, fresh re-authentication, 4 hours."""
     samu = request.GET.get("mode") == "samu" or request.POST.get("mode") == "samu"
     data = request.POST if request.method == "POST" else None
@@ -306,7 +310,7 @@ def emergency(request: HttpRequest) -> HttpResponse:
         patient = _open_dmp_by_insc(request, form.cleaned_data["insc"], "accès en urgence")
         try:
             grant = care_services.emergency_declare(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 patient=patient,
                 samu=samu,
                 reason=form.cleaned_data["reason"],

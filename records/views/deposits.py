@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from identity.auth import professional_required
+from identity.auth import AuthenticatedHttpRequest, professional_required
 from identity.models import Patient
 from records import access, reference, trail
 from records.forms.content import (
@@ -42,7 +42,7 @@ from records.views.documents import kind_row, scoped_entry
 
 
 def _form_dmp(
-    request: HttpRequest, public_id: uuid.UUID, document_type: str | None = None
+    request: AuthenticatedHttpRequest, public_id: uuid.UUID, document_type: str | None = None
 ) -> access.DmpAccess:
     """The DMP a professional deposits into (404 out of scope, 403 when they may not deposit:
     an emergency access reads, it does not write). Showing a blank deposit form reads the
@@ -86,7 +86,7 @@ def _with_more_rows(data: Any) -> Any:
 @never_cache
 @professional_required
 @require_http_methods(["GET", "POST"])
-def lab_report_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def lab_report_new(request: AuthenticatedHttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Deposit a lab report: the report's header and its result rows (a formset)."""
     patient = _form_dmp(request, public_id, content_services.LAB_DOCUMENT_TYPE).patient
     adding = "ajouter_lignes" in request.POST
@@ -96,7 +96,7 @@ def lab_report_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     if request.method == "POST" and not adding and form.is_valid() and rows.is_valid():
         try:
             entry = content_services.lab_report_deposit(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 patient=patient,
                 observations=rows.rows(),
                 submission_key=form.cleaned_data["submission_key"],
@@ -120,7 +120,7 @@ _LAB_FIELDS = ("laboratory", "specimen_collected_at", "reported_at", "invisible_
 
 
 def _report_form(
-    request: HttpRequest, dmp: access.DmpAccess, previous: Entry | None
+    request: AuthenticatedHttpRequest, dmp: access.DmpAccess, previous: Entry | None
 ) -> HttpResponse:
     patient = dmp.patient
     old = kind_row(previous, "report") if previous else None
@@ -144,7 +144,7 @@ def _report_form(
         data = form.cleaned_data
         try:
             entry = content_services.report_deposit(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 patient=patient,
                 document_type=data["document_type"],
                 title=data["title"],
@@ -175,7 +175,9 @@ def _form_status(request: HttpRequest) -> int:
     return 400 if request.method == "POST" and "ajouter_lignes" not in request.POST else 200
 
 
-def _trace_refused_file(request: HttpRequest, patient: Patient, reasons: Iterable[str]) -> None:
+def _trace_refused_file(
+    request: AuthenticatedHttpRequest, patient: Patient, reasons: Iterable[str]
+) -> None:
     """A refused upload leaves an event with its reason in the trail (QUALITY §1)."""
     trail.record_access(
         actor=request.user,
@@ -190,7 +192,7 @@ def _trace_refused_file(request: HttpRequest, patient: Patient, reasons: Iterabl
 @professional_required
 @require_http_methods(["GET", "POST"])
 @capped_upload(max_file=MAX_PDF_BYTES)
-def report_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def report_new(request: AuthenticatedHttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Deposit a report: a text body and/or a PDF (20 MB at most, judged by its content)."""
     return _report_form(request, _form_dmp(request, public_id), None)
 
@@ -208,7 +210,9 @@ _ALLERGY_FIELDS = (
 )
 
 
-def _allergy_form(request: HttpRequest, patient: Patient, previous: Entry | None) -> HttpResponse:
+def _allergy_form(
+    request: AuthenticatedHttpRequest, patient: Patient, previous: Entry | None
+) -> HttpResponse:
     old = kind_row(previous, "allergy") if previous else None
     initial = {}
     if old is not None:
@@ -221,7 +225,7 @@ def _allergy_form(request: HttpRequest, patient: Patient, previous: Entry | None
         key = data.pop("submission_key")
         try:
             entry = content_services.allergy_record(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 patient=patient,
                 replaces=previous,
                 submission_key=key,
@@ -240,7 +244,7 @@ def _allergy_form(request: HttpRequest, patient: Patient, previous: Entry | None
 @never_cache
 @professional_required
 @require_http_methods(["GET", "POST"])
-def allergy_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def allergy_new(request: AuthenticatedHttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Record an allergy or intolerance."""
     dmp = _form_dmp(request, public_id, content_services.ALLERGY_DOCUMENT_TYPE)
     return _allergy_form(request, dmp.patient, None)
@@ -250,7 +254,7 @@ def allergy_new(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @professional_required
 @require_http_methods(["GET", "POST"])
 @capped_upload(max_file=MAX_PDF_BYTES)
-def entry_new_version(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
+def entry_new_version(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """A new version of a report or an allergy; the old one is kept, marked replaced."""
     entry, dmp = scoped_entry(request.user, entry_id)
     dmp.require_deposit(entry.document_type)

@@ -4,8 +4,6 @@ first line asks the funnel (``records.access``), then a service does the work.""
 
 from __future__ import annotations
 
-from typing import Any
-
 from allauth.account.models import EmailAddress
 from django.contrib import messages
 from django.contrib.auth import login
@@ -20,12 +18,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from identity.auth import (
+    AuthenticatedHttpRequest,
     has_second_factor,
     patient_required,
     professional_required,
     sensitive_action,
 )
-from identity.models import ActivationCode, DmpStatus, Patient
+from identity.models import ActivationCode, DmpStatus, Patient, User
 from records import access
 from records.forms.dmp import (
     ActivationCodeForm,
@@ -70,15 +69,15 @@ def _letter_response(request: HttpRequest, patient: Patient, code: str) -> HttpR
 @never_cache
 @professional_required
 @require_http_methods(["GET", "POST"])
-def dmp_open(request: HttpRequest) -> HttpResponse:
+def dmp_open(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Open a patient's DMP with their consent; prints the letter with the activation code."""
     actor = request.user
-    form = DmpOpenForm(request.POST or None, actor=actor)  # type: ignore[arg-type]
+    form = DmpOpenForm(request.POST or None, actor=actor)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             result = lifecycle.dmp_open(
-                actor=actor,  # type: ignore[arg-type]
+                actor=actor,
                 traits=form.traits(),
                 nir=data["nir"],
                 consent_given=data["consent"],
@@ -106,7 +105,7 @@ def dmp_open(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _existing_dmp_redirect(request: HttpRequest, patient: Patient) -> HttpResponse:
+def _existing_dmp_redirect(request: AuthenticatedHttpRequest, patient: Patient) -> HttpResponse:
     """After "open" found an existing DMP: its page if readable, else what a search shows."""
     if access.dmp_access(request.user, patient) is not None:
         return redirect("records:patient_home", public_id=patient.public_id)
@@ -114,7 +113,7 @@ def _existing_dmp_redirect(request: HttpRequest, patient: Patient) -> HttpRespon
 
 
 def _search_page(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     found: access.DmpLookup | None,
     by_insc: InscSearchForm | None = None,
     by_traits: TraitsSearchForm | None = None,
@@ -134,7 +133,7 @@ def _search_page(
             "attest_form": AttestConsentForm(initial={"insc": insc})
             if state == "no_access"
             else None,
-            "is_regulation_doctor": request.user.professional.is_regulation_doctor,  # type: ignore[union-attr]
+            "is_regulation_doctor": request.user.professional.is_regulation_doctor,
         },
         status=400 if request.method == "POST" and found is None else 200,
     )
@@ -143,7 +142,7 @@ def _search_page(
 @never_cache
 @professional_required
 @require_http_methods(["GET", "POST"])
-def patient_search(request: HttpRequest) -> HttpResponse:
+def patient_search(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Find a DMP by INS-C, or by first names + date of birth + NIR (the carte Vitale; the
     INS-C is computed). A POST: neither the NIR nor the INS-C lands in a URL, the server's
     access log or the browser's history."""
@@ -163,7 +162,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
 @never_cache
 @professional_required
 @require_GET
-def patient_home(request: HttpRequest, public_id: str) -> HttpResponse:
+def patient_home(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """A professional's view of one DMP (404 when out of scope, like a missing one)."""
     dmp = access.dmp_for(request.user, public_id)
     patient = dmp.patient
@@ -189,21 +188,21 @@ def patient_home(request: HttpRequest, public_id: str) -> HttpResponse:
 @never_cache
 @professional_required
 @require_POST
-def letter_reissue(request: HttpRequest, public_id: str) -> HttpResponse:
+def letter_reissue(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """Print a new opening letter (new code; the previous ones stop working)."""
     dmp = access.dmp_for(request.user, public_id)
     patient = dmp.patient
     if patient.user_id is not None:
         messages.info(request, _("Le patient a déjà activé son compte : aucun code à réémettre."))
         return redirect("records:patient_home", public_id=patient.public_id)
-    code = lifecycle.activation_code_issue(actor=request.user, patient=patient)  # type: ignore[arg-type]
+    code = lifecycle.activation_code_issue(actor=request.user, patient=patient)
     read_traced(actor=request.user, dmp=dmp, action=AccessAction.LETTER_PRINT, request=request)
     return _letter_response(request, patient, code)
 
 
 @professional_required
 @require_POST
-def dmp_reopen_by_professional(request: HttpRequest) -> HttpResponse:
+def dmp_reopen_by_professional(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Reopen a closed DMP found by INS-C, recording the patient's consent."""
     form = ReopenForm(request.POST)
     if not form.is_valid():
@@ -215,7 +214,7 @@ def dmp_reopen_by_professional(request: HttpRequest) -> HttpResponse:
     if found.state != "closed" or found.patient is None:
         return redirect(reverse("records:patient_search"))
     patient = found.patient
-    lifecycle.dmp_reopen(actor=request.user, patient=patient, consent_given=True)  # type: ignore[arg-type]
+    lifecycle.dmp_reopen(actor=request.user, patient=patient, consent_given=True)
     messages.success(request, _("Le DMP est rouvert."))
     return redirect("records:patient_home", public_id=patient.public_id)
 
@@ -224,7 +223,8 @@ def dmp_reopen_by_professional(request: HttpRequest) -> HttpResponse:
 
 
 def _client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
+    address: str = request.META.get("REMOTE_ADDR", "unknown")
+    return address
 
 
 def _activation_rate_exceeded(request: HttpRequest) -> bool:
@@ -313,7 +313,7 @@ def activation_account(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _record_email(request: HttpRequest, user: Any) -> None:
+def _record_email(request: HttpRequest, user: User) -> None:
     """The patient's e-mail, unverified until they follow the link allauth sends."""
     address = EmailAddress.objects.add_email(request, user, user.email, confirm=True)
     address.primary = True
@@ -322,7 +322,7 @@ def _record_email(request: HttpRequest, user: Any) -> None:
 
 @patient_required
 @require_GET
-def activation_done(request: HttpRequest) -> HttpResponse:
+def activation_done(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "records/activation_done.html")
 
 
@@ -332,7 +332,7 @@ def activation_done(request: HttpRequest) -> HttpResponse:
 @never_cache
 @patient_required
 @require_GET
-def my_dmp(request: HttpRequest) -> HttpResponse:
+def my_dmp(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient's DMP home (later issues add the timeline, allergies, images, history)."""
     dmp = access.own_dmp(request.user)
     patient = dmp.patient
@@ -355,7 +355,7 @@ def my_dmp(request: HttpRequest) -> HttpResponse:
 @patient_required
 @sensitive_action
 @require_http_methods(["GET", "POST"])
-def my_settings(request: HttpRequest) -> HttpResponse:
+def my_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Emergency-access oppositions and médecin traitant (re-authentication to change)."""
     dmp = access.own_dmp(request.user)
     patient = dmp.patient
@@ -382,7 +382,7 @@ def my_settings(request: HttpRequest) -> HttpResponse:
     )
     if oppositions.is_bound and oppositions.is_valid():
         lifecycle.oppositions_set(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             patient=patient,
             bris_de_glace=oppositions.cleaned_data["opposes_bris_de_glace"],
             samu=oppositions.cleaned_data["opposes_samu"],
@@ -391,7 +391,7 @@ def my_settings(request: HttpRequest) -> HttpResponse:
         return redirect("records:my_settings")
     if traitant.is_bound and traitant.is_valid():
         lifecycle.medecin_traitant_set(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             patient=patient,
             professional=traitant.cleaned_data["rpps"],
         )
@@ -413,14 +413,14 @@ def my_settings(request: HttpRequest) -> HttpResponse:
 @patient_required
 @sensitive_action
 @require_http_methods(["GET", "POST"])
-def my_dmp_close(request: HttpRequest) -> HttpResponse:
+def my_dmp_close(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = access.own_dmp(request.user).patient
     if not patient.is_open:
         return redirect("records:my_dmp")
     form = DmpCloseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         lifecycle.dmp_close(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             patient=patient,
             early_erasure=form.cleaned_data["early_erasure"],
         )
@@ -432,12 +432,12 @@ def my_dmp_close(request: HttpRequest) -> HttpResponse:
 @patient_required
 @sensitive_action
 @require_http_methods(["GET", "POST"])
-def my_dmp_reopen(request: HttpRequest) -> HttpResponse:
+def my_dmp_reopen(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = access.own_dmp(request.user).patient
     if patient.dmp_status != DmpStatus.CLOSED:
         return redirect("records:my_dmp")
     if request.method == "POST":
-        lifecycle.dmp_reopen(actor=request.user, patient=patient)  # type: ignore[arg-type]
+        lifecycle.dmp_reopen(actor=request.user, patient=patient)
         messages.success(request, _("Votre DMP est rouvert."))
         return redirect("records:my_dmp")
     return render(request, "records/my_dmp_reopen.html", {"patient": patient})

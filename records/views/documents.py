@@ -19,7 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -28,8 +28,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from identity.auth import patient_required, professional_required, sensitive_action
-from identity.models import Patient
+from identity.auth import (
+    AuthenticatedHttpRequest,
+    patient_required,
+    professional_required,
+    sensitive_action,
+)
+from identity.models import Patient, User
 from records import access, labs, reference
 from records.content import (
     CRITICALITY_ORDER,
@@ -58,7 +63,7 @@ _KIND_ROWS = ("lab_report", "report", "allergy")
 # --- Access helpers ----------------------------------------------------------------------------
 
 
-def scoped_entry(user: Any, entry_id: uuid.UUID | str) -> tuple[Entry, access.DmpAccess]:
+def scoped_entry(user: User, entry_id: uuid.UUID | str) -> tuple[Entry, access.DmpAccess]:
     """One entry in ``user``'s scope with its kind row, and how they hold its DMP (one query);
     404 when missing *or* forbidden."""
     return access.entry_for(user, entry_id, related=_KIND_ROWS)
@@ -71,7 +76,7 @@ def kind_row(entry: Entry, name: str) -> Any:
         return None
 
 
-def _trend_url(user: Any, patient: Patient, code: str) -> str:
+def _trend_url(user: User, patient: Patient, code: str) -> str:
     if getattr(user, "is_patient", False):
         return reverse("records:trend_patient", kwargs={"analyte_code": code})
     return reverse(
@@ -103,7 +108,9 @@ def _filtered(entries: QuerySet[Entry], data: dict[str, Any]) -> QuerySet[Entry]
     return entries
 
 
-def _timeline(request: HttpRequest, dmp: access.DmpAccess, *, professional: bool) -> HttpResponse:
+def _timeline(
+    request: AuthenticatedHttpRequest, dmp: access.DmpAccess, *, professional: bool
+) -> HttpResponse:
     filters = TimelineFilterForm(request.GET or None)
     if filters.is_bound:
         filters.is_valid()  # a wrong filter is shown with its error; the others still apply
@@ -150,7 +157,7 @@ def _timeline(request: HttpRequest, dmp: access.DmpAccess, *, professional: bool
 @never_cache
 @professional_required
 @require_GET
-def timeline_pro(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def timeline_pro(request: AuthenticatedHttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """A professional's view of the DMP's documents (default window: the last two years)."""
     return _timeline(request, access.dmp_for(request.user, public_id), professional=True)
 
@@ -158,7 +165,7 @@ def timeline_pro(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @never_cache
 @patient_required
 @require_GET
-def timeline_patient(request: HttpRequest) -> HttpResponse:
+def timeline_patient(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient's own documents (those invisible to them until announced are not listed)."""
     dmp = access.own_dmp(request.user)
     if not dmp.patient.is_open:
@@ -169,7 +176,7 @@ def timeline_patient(request: HttpRequest) -> HttpResponse:
 # --- Entry detail --------------------------------------------------------------------------------
 
 
-def _versions(user: Any, patient: Patient, entry: Entry) -> dict[str, Entry | None]:
+def _versions(user: User, patient: Patient, entry: Entry) -> dict[str, Entry | None]:
     """The previous and next versions the viewer may read (no query when there are none)."""
     if entry.replaces_id is None and entry.status != EntryStatus.REPLACED:
         return {"previous": None, "next": None}  # no version: no query
@@ -182,7 +189,7 @@ def _versions(user: Any, patient: Patient, entry: Entry) -> dict[str, Entry | No
     return found
 
 
-def _kind_context(user: Any, patient: Patient, entry: Entry) -> dict[str, Any]:
+def _kind_context(user: User, patient: Patient, entry: Entry) -> dict[str, Any]:
     if entry.kind == EntryKind.LAB_REPORT:
         lab = kind_row(entry, "lab_report")
         observations = list(lab.observations.all()) if lab else []
@@ -202,7 +209,7 @@ def _kind_context(user: Any, patient: Patient, entry: Entry) -> dict[str, Any]:
 @never_cache
 @login_required
 @require_GET
-def entry_detail(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
+def entry_detail(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """One entry, for the patient and for professionals alike (each sees what is theirs)."""
     entry, dmp = scoped_entry(request.user, entry_id)
     patient = dmp.patient
@@ -231,7 +238,7 @@ def entry_detail(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_GET
-def report_pdf(request: HttpRequest, entry_id: uuid.UUID) -> FileResponse:
+def report_pdf(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> FileResponse:
     """The report's PDF, as a sandboxed attachment that no cache keeps."""
     entry, dmp = scoped_entry(request.user, entry_id)
     report = kind_row(entry, "report")
@@ -258,12 +265,12 @@ def report_pdf(request: HttpRequest, entry_id: uuid.UUID) -> FileResponse:
 @patient_required
 @sensitive_action
 @require_POST
-def entry_mask(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
+def entry_mask(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """The patient masks (or unmasks) one of their entries from professionals."""
     entry, _dmp = scoped_entry(request.user, entry_id)
     form = MaskForm(request.POST)
     masked = form.is_valid() and form.cleaned_data["masquer"]
-    entry_services.entry_mask(actor=request.user, entry=entry, masked=masked)  # type: ignore[arg-type]
+    entry_services.entry_mask(actor=request.user, entry=entry, masked=masked)
     if masked:
         messages.success(
             request,
@@ -279,10 +286,10 @@ def entry_mask(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
 
 @professional_required
 @require_POST
-def entry_announce(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
+def entry_announce(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> HttpResponse:
     """After the consultation d'annonce: the patient sees the entry now, and is told."""
     entry, _dmp = scoped_entry(request.user, entry_id)
-    entry_services.entry_announce(actor=request.user, entry=entry)  # type: ignore[arg-type]
+    entry_services.entry_announce(actor=request.user, entry=entry)
     messages.success(request, _("Le document est maintenant visible par le patient."))
     return redirect("records:entry_detail", entry_id=entry.public_id)
 
@@ -291,7 +298,7 @@ def entry_announce(request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
 
 
 def _allergy_card(
-    request: HttpRequest, dmp: access.DmpAccess, *, professional: bool
+    request: AuthenticatedHttpRequest, dmp: access.DmpAccess, *, professional: bool
 ) -> HttpResponse:
     patient = dmp.patient
     care_services.read_traced(
@@ -331,7 +338,7 @@ def _allergy_card(
 @never_cache
 @professional_required
 @require_GET
-def allergy_card_pro(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def allergy_card_pro(request: AuthenticatedHttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The patient's allergy card, printable, as a professional sees it."""
     return _allergy_card(request, access.dmp_for(request.user, public_id), professional=True)
 
@@ -339,7 +346,7 @@ def allergy_card_pro(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
 @never_cache
 @patient_required
 @require_GET
-def allergy_card_patient(request: HttpRequest) -> HttpResponse:
+def allergy_card_patient(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient's own allergy card, printable."""
     dmp = access.own_dmp(request.user)
     if not dmp.patient.is_open:
@@ -377,7 +384,11 @@ def _series_rows(series: labs.Series, lang: str) -> list[tuple[labs.TrendPoint, 
 
 
 def _trend(
-    request: HttpRequest, dmp: access.DmpAccess, analyte_code: str, *, professional: bool
+    request: AuthenticatedHttpRequest,
+    dmp: access.DmpAccess,
+    analyte_code: str,
+    *,
+    professional: bool,
 ) -> HttpResponse:
     item = reference.find_analyte(analyte_code)
     if item is None:
@@ -434,7 +445,9 @@ def _trend(
 @never_cache
 @professional_required
 @require_GET
-def trend_pro(request: HttpRequest, public_id: uuid.UUID, analyte_code: str) -> HttpResponse:
+def trend_pro(
+    request: AuthenticatedHttpRequest, public_id: uuid.UUID, analyte_code: str
+) -> HttpResponse:
     """One analyte across the reports a professional may read: chart and table."""
     dmp = access.dmp_for(request.user, public_id)
     return _trend(request, dmp, analyte_code, professional=True)
@@ -443,7 +456,7 @@ def trend_pro(request: HttpRequest, public_id: uuid.UUID, analyte_code: str) -> 
 @never_cache
 @patient_required
 @require_GET
-def trend_patient(request: HttpRequest, analyte_code: str) -> HttpResponse:
+def trend_patient(request: AuthenticatedHttpRequest, analyte_code: str) -> HttpResponse:
     """One analyte across the patient's own reports: chart and table."""
     dmp = access.own_dmp(request.user)
     if not dmp.patient.is_open:
