@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 
 from identity.models import Patient, User
-from records.models import AccessAction, AccessChainHead, AccessEvent, AccessMode
+from records.models import AccessChainHead, AccessEvent, AccessMode
 
 GENESIS_DIGEST = "0" * 64
 
@@ -104,13 +104,6 @@ def record_access(
         head.seq, head.digest = event.seq, event.digest
         head.save(update_fields=["seq", "digest"])
     return event
-
-
-def record_denied(*, actor: User, detail: str, request: HttpRequest | None = None) -> None:
-    """Trace a refused attempt (no patient named: a refusal must not reveal who exists)."""
-    record_access(
-        actor=actor, patient=None, action=AccessAction.DENIED, detail=detail, request=request
-    )
 
 
 def details_erase(*, patient: Patient, account: User | None = None) -> int:

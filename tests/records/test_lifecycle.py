@@ -163,7 +163,7 @@ def test_purge_command_keeps_a_tombstone_and_is_idempotent(alice: Patient) -> No
     Patient.objects.filter(pk=alice.pk).update(erasure_due_at=timezone.now() - timedelta(days=1))
     out = io.StringIO()
     call_command("purge_closed_dmps", "--dry-run", stdout=out)
-    assert f"would purge DMP {alice.insc}" in out.getvalue()
+    assert f"would purge DMP {alice.public_id}" in out.getvalue()
     assert Patient.objects.get(pk=alice.pk).dmp_status == DmpStatus.CLOSED
     call_command("purge_closed_dmps", stdout=io.StringIO())
     tombstone = Patient.objects.get(pk=alice.pk)

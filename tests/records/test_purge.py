@@ -278,7 +278,8 @@ def test_purge_leaves_no_row_and_no_byte_of_the_patient(
 
     output = _purge(django_capture_on_commit_callbacks)
 
-    assert f"purged DMP {alice.insc} (early erasure)" in output
+    assert f"purged DMP {alice.public_id} (early erasure)" in output
+    assert alice.insc not in output  # no patient identifier in the cron's log
     after = _dump()
     for needle in needles:
         assert needle not in after, needle
@@ -359,7 +360,7 @@ def test_dry_run_erases_nothing_and_counts_what_would_go(
     assert Patient.objects.get(pk=alice.pk).dmp_status == DmpStatus.CLOSED
     size = sum(len(stored[name]) for name in scene.alice_files)
     for line in (
-        f"would purge DMP {alice.insc} (early erasure)",
+        f"would purge DMP {alice.public_id} (early erasure)",
         "  entries: 5 (allergy 1, imaging_study 1, lab_report 1, report 2)",
         f"  stored files: 6, {size} bytes",
         f"  rows records.Notification: {notifications}",

@@ -50,10 +50,10 @@ class Command(BaseCommand):
             try:
                 report = dmp_purge(patient=patient, dry_run=dry_run)
             except ValidationError:  # reopened meanwhile: not due any more
-                self.stdout.write(f"skipped DMP {patient.insc} (no longer due)")
+                self.stdout.write(f"skipped DMP {patient.public_id} (no longer due)")
                 continue
             verb = "would purge" if dry_run else "purged"
-            self.stdout.write(f"{verb} DMP {patient.insc} ({reason})")
+            self.stdout.write(f"{verb} DMP {patient.public_id} ({reason})")
             for line in describe(report):
                 self.stdout.write(line)
             count += 1
