@@ -20,6 +20,7 @@ from records.content import (
     Criticality,
     Severity,
 )
+from records.forms.fields import FilterDateField
 from records.pdf import MAX_PDF_BYTES, PdfError, inspect_pdf
 from records.services import content as content_services
 
@@ -329,8 +330,8 @@ class TimelineFilterForm(forms.Form):
         required=False,
     )
     auteur = forms.CharField(label=_("Auteur (nom)"), max_length=100, required=False)
-    du = forms.DateField(label=_("Du"), required=False, widget=_DATE)
-    au = forms.DateField(label=_("Au"), required=False, widget=_DATE)
+    du = FilterDateField(label=_("Du"))
+    au = FilterDateField(label=_("Au"))
     tout = forms.BooleanField(required=False, widget=forms.HiddenInput)
     page = forms.IntegerField(
         min_value=1, max_value=100_000, required=False, widget=forms.HiddenInput

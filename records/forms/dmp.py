@@ -24,6 +24,7 @@ from identity.models import (
 )
 from identity.names import clean_person_name
 from identity.rpps import validate_rpps
+from records.forms.fields import FilterDateField
 from records.services.lifecycle import PatientTraits
 
 _MIN_BIRTH_DATE = datetime.date(1880, 1, 1)
@@ -208,6 +209,9 @@ class TraitsSearchForm(forms.Form):
     def clean_first_names(self) -> str:
         return clean_person_name(self.cleaned_data["first_names"], required=False)
 
+    def clean_birth_date(self) -> datetime.date:
+        return _birth_date_checks(self.cleaned_data["birth_date"])
+
     def clean_nir(self) -> str:
         return validate_nir(self.cleaned_data["nir"])
 
@@ -237,6 +241,9 @@ class ActivationCodeForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     birth_date = forms.DateField(label=_("Votre date de naissance"), widget=DateInput())
+
+    def clean_birth_date(self) -> datetime.date:
+        return _birth_date_checks(self.cleaned_data["birth_date"])
 
 
 class PatientAccountForm(forms.Form):
@@ -386,8 +393,8 @@ class AttestConsentForm(forms.Form):
 
 class HistoryFilterForm(forms.Form):
     who = forms.CharField(label=_("Professionnel (nom ou RPPS)"), max_length=100, required=False)
-    start = forms.DateField(label=_("Du"), required=False, widget=DateInput())
-    end = forms.DateField(label=_("Au"), required=False, widget=DateInput())
+    start = FilterDateField(label=_("Du"))
+    end = FilterDateField(label=_("Au"))
     mode = forms.ChoiceField(label=_("Mode"), required=False, choices=())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -137,6 +137,41 @@ def test_history_rejects_bad_filters_without_error(client: Client, alice: Patien
     assert response.context["form"].errors
 
 
+@pytest.mark.parametrize("day", ["0001-01-01", "1899-12-31", "2101-01-01", "9999-12-31"])
+def test_dates_out_of_range_are_a_form_error(client: Client, alice: Patient, day: str) -> None:
+    client.force_login(alice.user)
+    for url, keys in [
+        (reverse("records:my_history"), ("start", "end")),
+        (reverse("records:timeline_patient"), ("du", "au")),
+    ]:
+        for key in keys:
+            response = client.get(url, {key: day})
+            assert response.status_code == 200, (url, key)
+            form = response.context["form" if "historique" in url else "filters"]
+            assert form.errors[key] == ["Choisissez une date entre 1900 et 2100."]
+            assert "Choisissez une date entre 1900 et 2100." in response.content.decode()
+    export = client.get(reverse("records:my_history_csv"), {"start": day, "end": day})
+    assert b"".join(export.streaming_content).startswith("\ufeffdate".encode())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_impossible_birth_dates_are_a_form_error(
+    client: Client, alice: Patient, doctor: Professional, day: str
+) -> None:
+    client.force_login(doctor.user)
+    response = client.post(
+        reverse("records:patient_search"),
+        {"by": "card", "first_names": "Alice", "birth_date": day, "nir": "285057512345623"},
+    )
+    assert response.status_code == 400
+    assert response.context["by_traits"].errors["birth_date"]
+    anonymous = Client()
+    response = anonymous.post(
+        reverse("records:activation"), {"code": "AAAA-BBBB-CCCC", "birth_date": day}
+    )
+    assert response.context["form"].errors["birth_date"]
+
+
 @pytest.mark.parametrize("events", [1, 200])
 def test_history_query_count_is_constant(
     client: Client,
