@@ -104,7 +104,9 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "records:attest_consent": {"GET": pro(405), "POST": pro(302)},
     "records:emergency": {"GET": pro(200), "POST": pro(302)},
     "records:patient_home": {"GET": pro_patient(200), "POST": pro_patient(405)},
-    "records:letter_reissue": {"GET": pro_patient(405), "POST": pro_patient(302)},
+    # A sensitive act: every professional is first sent to re-authenticate (then 404 when out
+    # of scope, like a missing DMP).
+    "records:letter_reissue": {"GET": pro_patient(405), "POST": pro(302)},
     "records:activation": {"GET": anonymous_only(200), "POST": anonymous_only(200)},
     "records:activation_account": {"GET": everyone(302), "POST": everyone(302)},
     "records:activation_done": {"GET": patient(200), "POST": patient(405)},

@@ -275,9 +275,12 @@ def _open_dmp_by_insc(request: AuthenticatedHttpRequest, insc: str, purpose: str
 
 
 @professional_required
+@sensitive_action
 @require_POST
 def attest_consent(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """A professional attests that the patient, present, consents to their access."""
+    """A professional attests that the patient, present, consents to their access. It grants
+    access: fresh re-authentication first, as for an emergency (a stolen session must not
+    widen its own reach)."""
     form = AttestConsentForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Le consentement du patient est nécessaire."))

@@ -187,9 +187,11 @@ def patient_home(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
 
 @never_cache
 @professional_required
+@sensitive_action
 @require_POST
 def letter_reissue(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
-    """Print a new opening letter (new code; the previous ones stop working)."""
+    """Print a new opening letter (new code; the previous ones stop working). The code opens
+    the patient's account, hence the DMP: fresh re-authentication first."""
     dmp = access.dmp_for(request.user, public_id)
     patient = dmp.patient
     if patient.user_id is not None:
@@ -201,9 +203,11 @@ def letter_reissue(request: AuthenticatedHttpRequest, public_id: str) -> HttpRes
 
 
 @professional_required
+@sensitive_action
 @require_POST
 def dmp_reopen_by_professional(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Reopen a closed DMP found by INS-C, recording the patient's consent."""
+    """Reopen a closed DMP found by INS-C, recording the patient's consent. Everyone
+    authorised before reads it again, and so does the actor: fresh re-authentication first."""
     form = ReopenForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Le consentement du patient est nécessaire."))

@@ -244,7 +244,7 @@ def test_emergency_refused_when_the_patient_opposed(
 def test_attested_consent_grants_access_and_tells_the_patient(
     client: Client, alice: Patient, stranger_doctor: Professional
 ) -> None:
-    client.force_login(stranger_doctor.user)
+    fresh_login(client, stranger_doctor.user)
     response = client.post(reverse("records:attest_consent"), {"insc": alice.insc, "consent": "on"})
     assert response.status_code == 302
     assert client.get(response["Location"]).status_code == 200

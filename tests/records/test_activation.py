@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from identity.models import ActivationCode, Patient, Professional, Role, User
 from records.services import lifecycle
-from tests.cast import make_patient
+from tests.cast import fresh_login, make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +97,7 @@ def test_reissuing_a_letter_revokes_the_old_code(
     client: Client, doctor: Professional, opened: tuple[Patient, str]
 ) -> None:
     patient, old = opened
-    client.force_login(doctor.user)
+    fresh_login(client, doctor.user)  # the new code opens the patient's account: sensitive
     response = client.post(reverse("records:letter_reissue", args=[patient.public_id]))
     assert response.status_code == 200
     new = response.context["code"]
@@ -148,7 +148,7 @@ def test_code_for_an_account_already_activated(alice: Patient, doctor: Professio
 def test_email_code_second_factor_for_patients(
     client: Client, alice: Patient, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from tests.cast import PASSWORD, fresh_login
+    from tests.cast import PASSWORD
 
     fresh_login(client, alice.user)
     response = client.post(reverse("identity:email_code_login"), {"enabled": "1"})

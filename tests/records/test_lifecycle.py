@@ -17,7 +17,7 @@ from identity.errors import AccessDenied
 from identity.models import DmpStatus, DmpTransition, Patient, Professional, TransitionKind
 from records.models import AccessAction, AccessEvent
 from records.services import lifecycle
-from tests.cast import ALICE_NIR, make_professional, without_csrf
+from tests.cast import ALICE_NIR, fresh_login, make_professional, without_csrf
 
 pytestmark = pytest.mark.django_db
 
@@ -143,7 +143,7 @@ def test_professional_reopens_with_consent(
     client: Client, alice: Patient, stranger_doctor: Professional
 ) -> None:
     lifecycle.dmp_close(actor=alice.user, patient=alice)
-    client.force_login(stranger_doctor.user)
+    fresh_login(client, stranger_doctor.user)  # reopening gives access back: a sensitive act
     url = reverse("records:dmp_reopen_by_professional")
     client.post(url, {"insc": alice.insc})  # no consent ticked
     alice.refresh_from_db()
