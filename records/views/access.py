@@ -42,6 +42,7 @@ from records.models import (
 )
 from records.services import care as care_services
 from records.services.lifecycle import medecin_traitant_set
+from records.views.targets import target_insc
 
 HISTORY_PAGE_SIZE = 50
 MAX_HISTORY_PAGE = 100_000
@@ -305,32 +306,50 @@ def attest_consent(request: AuthenticatedHttpRequest) -> HttpResponse:
 @sensitive_action
 @require_http_methods(["GET", "POST"])
 def emergency(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Bris de glace (or SAMU regulation): reason, fresh re-authentication, 4 hours."""
+    """Bris de glace (or SAMU regulation): reason, fresh re-authentication, 4 hours.
+
+    Reached from a search result by a link naming the DMP with a token of the session
+    (records.views.targets), never its INS-C; the INS-C rides in the form's body, and the
+    page shows it, so that the professional sees whose DMP they are about to open."""
     samu = request.GET.get("mode") == "samu" or request.POST.get("mode") == "samu"
-    data = request.POST if request.method == "POST" else None
-    form = EmergencyForm(data, initial={"insc": request.GET.get("insc", "")}, samu=samu)
-    if request.method == "POST" and form.is_valid():
-        patient = _open_dmp_by_insc(request, form.cleaned_data["insc"], "accès en urgence")
-        try:
-            grant = care_services.emergency_declare(
-                actor=request.user,
-                patient=patient,
-                samu=samu,
-                reason=form.cleaned_data["reason"],
-                reason_text=form.cleaned_data["reason_text"],
-            )
-        except care_services.AccessRefused as error:
-            form.add_error(None, error.message)
-        else:
-            banners = request.session.get(EMERGENCY_SESSION_KEY, [])
-            banners.append(
-                {
-                    "name": patient.display_name,
-                    "url": reverse("records:patient_home", args=[patient.public_id]),
-                    "until": grant.expires_at.timestamp(),
-                    "samu": samu,
-                }
-            )
-            request.session[EMERGENCY_SESSION_KEY] = banners[-5:]
-            return redirect("records:patient_home", public_id=patient.public_id)
-    return render(request, "records/emergency.html", {"form": form, "samu": samu})
+    if request.method == "GET":
+        insc = target_insc(request, request.GET.get("cible"))
+        form = EmergencyForm(initial={"insc": insc}, samu=samu)
+    else:
+        form = EmergencyForm(request.POST, samu=samu)
+        if form.is_valid():
+            patient = _open_dmp_by_insc(request, form.cleaned_data["insc"], "accès en urgence")
+            try:
+                grant = care_services.emergency_declare(
+                    actor=request.user,
+                    patient=patient,
+                    samu=samu,
+                    reason=form.cleaned_data["reason"],
+                    reason_text=form.cleaned_data["reason_text"],
+                )
+            except care_services.AccessRefused as error:
+                form.add_error(None, error.message)
+            else:
+                _emergency_banner(request, patient, grant.expires_at.timestamp(), samu)
+                return redirect("records:patient_home", public_id=patient.public_id)
+        # A forged or missing INS-C: no patient to show, as for an expired link.
+        insc = None if form.has_error("insc") else form.cleaned_data["insc"]
+    return render(
+        request, "records/emergency.html", {"form": form, "samu": samu, "target_insc": insc}
+    )
+
+
+def _emergency_banner(
+    request: AuthenticatedHttpRequest, patient: Patient, until: float, samu: bool
+) -> None:
+    """The banner every page shows while the emergency access lasts (the last five)."""
+    banners = request.session.get(EMERGENCY_SESSION_KEY, [])
+    banners.append(
+        {
+            "name": patient.display_name,
+            "url": reverse("records:patient_home", args=[patient.public_id]),
+            "until": until,
+            "samu": samu,
+        }
+    )
+    request.session[EMERGENCY_SESSION_KEY] = banners[-5:]

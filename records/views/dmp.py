@@ -41,6 +41,7 @@ from records.forms.dmp import (
 from records.models import AccessAction
 from records.services import content, lifecycle
 from records.services.care import read_traced
+from records.views.targets import target_token
 
 _ACTIVATION_SESSION_KEY = "dmp_activation"
 _ACTIVATION_SESSION_TTL = 15 * 60
@@ -128,10 +129,13 @@ def _search_page(
             "by_traits": by_traits or TraitsSearchForm(),
             "state": state,
             "found": found.patient if found and state == "readable" else None,
-            "insc": insc,
             "reopen_form": ReopenForm(initial={"insc": insc}) if state == "closed" else None,
             "attest_form": AttestConsentForm(initial={"insc": insc})
             if state == "no_access"
+            else None,
+            # The emergency links name the DMP by a token of this session, not its INS-C.
+            "emergency_target": target_token(request, insc)
+            if state == "no_access" and insc
             else None,
             "is_regulation_doctor": request.user.professional.is_regulation_doctor,
         },

@@ -206,7 +206,10 @@ def test_emergency_journey(
     search = client.post(reverse("records:patient_search"), {"by": "insc", "insc": alice.insc})
     assert search.context["state"] == "no_access"
     url = reverse("records:emergency")
-    assert client.get(url, {"insc": alice.insc}).status_code == 200
+    form = client.get(url, {"cible": search.context["emergency_target"]})
+    assert form.status_code == 200
+    assert form.context["target_insc"] == alice.insc
+    assert "Déclarer l'urgence" in form.content.decode()
     response = client.post(url, {"insc": alice.insc, "reason": "other", "reason_text": ""})
     assert response.status_code == 200
     assert "Précisez le motif" in response.content.decode()
@@ -228,6 +231,36 @@ def test_emergency_journey(
     assert AccessEvent.objects.filter(
         actor=stranger_doctor.user, mode="emergency", action=AccessAction.DMP_VIEW
     ).exists()
+
+
+def test_emergency_links_work_only_in_their_session_and_for_a_while(
+    client: Client, alice: Patient, stranger_doctor: Professional
+) -> None:
+    from records.views import targets
+
+    fresh_login(client, stranger_doctor.user)
+    search = client.post(reverse("records:patient_search"), {"by": "insc", "insc": alice.insc})
+    token = search.context["emergency_target"]
+    url = reverse("records:emergency")
+    other = Client()
+    other.force_login(stranger_doctor.user)  # the same professional, another session
+    session = client.session
+    session[targets.SESSION_KEY][token]["at"] -= targets.TTL_SECONDS
+    for response in (
+        client.get(url, {"cible": "forged"}),
+        client.get(url),
+        other.get(url, {"cible": token}),
+    ):
+        assert response.status_code == 200
+        assert response.context["target_insc"] is None
+        body = response.content.decode()
+        assert "Aucun patient choisi" in body and "Déclarer l'urgence" not in body
+    session.save()
+    assert client.get(url, {"cible": token}).context["target_insc"] is None
+    # A forged INS-C in the form's body: no patient shown, nothing declared.
+    response = client.post(url, {"insc": "1234", "reason": "vital"})
+    assert response.context["target_insc"] is None
+    assert not EmergencyAccess.objects.exists()
 
 
 def test_emergency_refused_when_the_patient_opposed(
