@@ -176,6 +176,12 @@ ACCOUNT_RATE_LIMITS = {
     "confirm_email": "3/m/key",
     "reauthenticate": "10/m/user",
 }
+# Activation codes of the opening letter (records:activation), on the same cache, in fixed
+# windows: every attempt counts per client address; failures count per date of birth and over
+# everyone, because a wrong code matches no row on which failures could be counted. Legitimate
+# failures (typos) run at a few per hour; a guess spread over many addresses meets these.
+DMP_ACTIVATION_WINDOW = 15 * 60  # seconds; also the Retry-After of a refusal
+DMP_ACTIVATION_LIMITS = {"address": 10, "birth_date": 10, "everyone": 200}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "DMP Portal"
 MFA_RECOVERY_CODE_COUNT = 10

@@ -4,7 +4,11 @@ first line asks the funnel (``records.access``), then a service does the work.""
 
 from __future__ import annotations
 
+import datetime
+
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.cache import cache
@@ -45,7 +49,6 @@ from records.views.targets import target_token
 
 _ACTIVATION_SESSION_KEY = "dmp_activation"
 _ACTIVATION_SESSION_TTL = 15 * 60
-_ACTIVATION_RATE = (10, 15 * 60)  # attempts per window, per client address
 
 
 def _letter_response(request: HttpRequest, patient: Patient, code: str) -> HttpResponse:
@@ -230,20 +233,39 @@ def dmp_reopen_by_professional(request: AuthenticatedHttpRequest) -> HttpRespons
 # --- Patient activation ------------------------------------------------------------------------
 
 
-def _client_address(request: HttpRequest) -> str:
-    address: str = request.META.get("REMOTE_ADDR", "unknown")
-    return address
+def _activation_keys(request: HttpRequest, birth_date: datetime.date) -> dict[str, str]:
+    # allauth's reading of the client address, so that its proxy settings apply here too.
+    address = get_account_adapter(request).get_client_ip(request)
+    return {
+        "address": f"dmp:activation:address:{address}",
+        "birth_date": f"dmp:activation:birth:{birth_date.isoformat()}",
+        "everyone": "dmp:activation:everyone",
+    }
 
 
-def _activation_rate_exceeded(request: HttpRequest) -> bool:
-    limit, window = _ACTIVATION_RATE
-    key = f"dmp:activation:{_client_address(request)}"
+def _count(key: str) -> int:
+    """One more in the fixed window of ``key`` on the configured cache (shared by workers)."""
+    window = settings.DMP_ACTIVATION_WINDOW
     cache.add(key, 0, timeout=window)
     try:
-        return cache.incr(key) > limit
+        return int(cache.incr(key))
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=window)
-        return False
+        return 1
+
+
+def _activation_limited(keys: dict[str, str]) -> bool:
+    """Whether to refuse this attempt. The client address counts every attempt. A wrong code
+    matches no row on which to count failures, so a guess spread over many addresses is
+    stopped by counting failures per date of birth (the target's) and over everyone."""
+    limits = settings.DMP_ACTIVATION_LIMITS
+    attempts = _count(keys["address"])
+    failures = cache.get_many([keys["birth_date"], keys["everyone"]])
+    return (
+        attempts > limits["address"]
+        or failures.get(keys["birth_date"], 0) >= limits["birth_date"]
+        or failures.get(keys["everyone"], 0) >= limits["everyone"]
+    )
 
 
 @never_cache
@@ -253,26 +275,30 @@ def activation(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = ActivationCodeForm(request.POST or None)
-    status = 200
     if request.method == "POST" and form.is_valid():
-        if _activation_rate_exceeded(request):
+        keys = _activation_keys(request, form.cleaned_data["birth_date"])
+        if _activation_limited(keys):
+            # One answer whichever limit it is: it must not tell what the guesser hit.
             form.add_error(None, _("Trop d'essais. Réessayez dans un quart d'heure."))
-            status = 429
+            response = render(request, "records/activation_code.html", {"form": form}, status=429)
+            response["Retry-After"] = str(settings.DMP_ACTIVATION_WINDOW)
+            return response
+        try:
+            code = lifecycle.activation_code_check(
+                code=form.cleaned_data["code"], birth_date=form.cleaned_data["birth_date"]
+            )
+        except lifecycle.ActivationError as error:
+            _count(keys["birth_date"])
+            _count(keys["everyone"])
+            form.add_error(None, error.message)
         else:
-            try:
-                code = lifecycle.activation_code_check(
-                    code=form.cleaned_data["code"], birth_date=form.cleaned_data["birth_date"]
-                )
-            except lifecycle.ActivationError as error:
-                form.add_error(None, error.message)
-            else:
-                request.session.cycle_key()
-                request.session[_ACTIVATION_SESSION_KEY] = {
-                    "id": code.pk,
-                    "at": int(timezone.now().timestamp()),
-                }
-                return redirect("records:activation_account")
-    return render(request, "records/activation_code.html", {"form": form}, status=status)
+            request.session.cycle_key()
+            request.session[_ACTIVATION_SESSION_KEY] = {
+                "id": code.pk,
+                "at": int(timezone.now().timestamp()),
+            }
+            return redirect("records:activation_account")
+    return render(request, "records/activation_code.html", {"form": form})
 
 
 def _pending_activation(request: HttpRequest) -> ActivationCode | None:

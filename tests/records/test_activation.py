@@ -30,8 +30,10 @@ def opened(doctor: Professional) -> tuple[Patient, str]:
     return patient, code
 
 
-def _step1(client: Client, code: str, birth: str = BIRTH) -> Any:
-    return client.post(reverse("records:activation"), {"code": code, "birth_date": birth})
+def _step1(client: Client, code: str, birth: str = BIRTH, address: str = "127.0.0.1") -> Any:
+    return client.post(
+        reverse("records:activation"), {"code": code, "birth_date": birth}, REMOTE_ADDR=address
+    )
 
 
 def _step2(client: Client, email: str = "alice@test.example") -> Any:
@@ -112,6 +114,76 @@ def test_activation_is_rate_limited_per_address(
     statuses = [_step1(client, f"ZZZZ-ZZZZ-ZZ{i:02d}").status_code for i in range(12)]
     assert statuses[:10] == [200] * 10
     assert statuses[10:] == [429, 429]
+
+
+TOO_MANY = "Trop d'essais. Réessayez dans un quart d'heure."
+
+
+def test_a_guess_spread_over_many_addresses_is_limited_per_date_of_birth(
+    client: Client, opened: tuple[Patient, str]
+) -> None:
+    _, code = opened
+    # 25 wrong codes for one date of birth (the target's), each from its own address.
+    statuses = [
+        _step1(client, f"ZZZZ-ZZZZ-ZZ{i:02d}", address=f"10.0.0.{i}").status_code for i in range(25)
+    ]
+    assert statuses == [200] * 10 + [429] * 15
+    # Until the window ends, even the right code for that date is refused, from anywhere.
+    response = _step1(client, code, address="10.0.1.1")
+    assert response.status_code == 429
+    assert response.context["form"].non_field_errors() == [TOO_MANY]
+    assert ActivationCode.objects.get(revoked_at__isnull=True).failed_attempts == 0
+    # Other dates of birth are not held up.
+    assert (
+        "incorrects" in _step1(client, "ZZZZ-ZZZZ-ZZZZ", "1990-01-01", "10.0.1.2").content.decode()
+    )
+
+
+def test_a_guess_spread_over_dates_and_addresses_meets_a_global_limit(
+    client: Client, opened: tuple[Patient, str], settings: Any
+) -> None:
+    _, code = opened
+    settings.DMP_ACTIVATION_LIMITS = {**settings.DMP_ACTIVATION_LIMITS, "everyone": 20}
+    day = datetime.date(1950, 1, 1)
+    statuses = [
+        _step1(
+            client,
+            f"ZZZZ-ZZZZ-ZZ{i:02d}",
+            (day + timedelta(days=i)).isoformat(),
+            address=f"10.0.0.{i}",
+        ).status_code
+        for i in range(25)
+    ]
+    assert statuses == [200] * 20 + [429] * 5
+    assert _step1(client, code, address="10.0.1.1").status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("limits", "tries"),
+    [
+        # One address, three dates of birth.
+        ({"address": 2}, [("1960-01-01", "10.0.0.1"), ("1960-01-02", "10.0.0.1")] * 2),
+        # One date of birth, three addresses.
+        ({"birth_date": 2}, [("1960-01-01", f"10.0.0.{i}") for i in range(3)]),
+        # Three dates of birth, three addresses.
+        ({"everyone": 2}, [(f"1960-01-0{i + 1}", f"10.0.0.{i}") for i in range(3)]),
+    ],
+    ids=["address", "birth_date", "everyone"],
+)
+def test_every_limit_answers_alike(
+    client: Client,
+    opened: tuple[Patient, str],
+    settings: Any,
+    limits: dict[str, int],
+    tries: list[tuple[str, str]],
+) -> None:
+    """Whatever limit is reached, the same message, status and header: nothing to learn."""
+    settings.DMP_ACTIVATION_LIMITS = {"address": 100, "birth_date": 100, "everyone": 100, **limits}
+    *before, last = [_step1(client, "ZZZZ-ZZZZ-ZZZZ", birth, address) for birth, address in tries]
+    assert {r.status_code for r in before[:2]} == {200}
+    assert last.status_code == 429
+    assert last["Retry-After"] == "900"
+    assert last.context["form"].non_field_errors() == [TOO_MANY]
 
 
 def test_account_step_needs_a_checked_code(client: Client) -> None:
