@@ -1,4 +1,5 @@
-"""Session timeouts and the mandatory second factor for professionals."""
+"""Session timeouts, the mandatory second factor for professionals, 503 when the database is
+lost, 429 for every rate-limited answer."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from identity.adapters import was_rate_limited
 from identity.auth import has_second_factor, second_factor_required_for
 
 logger = logging.getLogger(__name__)
@@ -110,4 +113,30 @@ class DatabaseUnavailableMiddleware:
         logger.error("database unavailable")
         response = HttpResponse(loader.render_to_string("503.html"), status=503)
         response["Retry-After"] = "30"
+        return response
+
+
+class RateLimitedMiddleware:
+    """Every rate-limited answer is a 429 with Retry-After, so that monitoring counts them.
+
+    allauth answers some limits with its 429 page already (no Retry-After), others with the
+    form and its error (a 200: the status becomes 429, the page stays) or with a message and a
+    redirect (the flow is over: the 429 page shows the message and links to where the
+    redirect led).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if was_rate_limited(request):
+            if isinstance(response, HttpResponseRedirect):
+                response = render(
+                    request, "429.html", {"continue_url": response["Location"]}, status=429
+                )
+            else:
+                response.status_code = 429
+        if response.status_code == 429 and not response.has_header("Retry-After"):
+            response["Retry-After"] = str(settings.DMP_RATE_LIMIT_RETRY_AFTER)
         return response

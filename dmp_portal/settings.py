@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "dmp_portal.middleware.RateLimitedMiddleware",
     "dmp_portal.middleware.SessionTimeoutMiddleware",
     "dmp_portal.middleware.ProfessionalSecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -182,6 +183,9 @@ ACCOUNT_RATE_LIMITS = {
 # failures (typos) run at a few per hour; a guess spread over many addresses meets these.
 DMP_ACTIVATION_WINDOW = 15 * 60  # seconds; also the Retry-After of a refusal
 DMP_ACTIVATION_LIMITS = {"address": 10, "birth_date": 10, "everyone": 200}
+# Retry-After of allauth's refusals (RateLimitedMiddleware): the failed-login window, the limit
+# people meet; a hint to clients and monitoring (allauth does not say which limit it hit).
+DMP_RATE_LIMIT_RETRY_AFTER = 5 * 60
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "DMP Portal"
 MFA_RECOVERY_CODE_COUNT = 10

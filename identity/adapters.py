@@ -7,8 +7,21 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
 from allauth.mfa.models import Authenticator
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
+
+# allauth answers most of its limits (failed logins, wrong second-factor or e-mail codes) with
+# a form error or a message, that is with a 200 or a redirect. Its adapter names them; the
+# request is marked here, in the WSGI environ as middleware do, and
+# dmp_portal.middleware.RateLimitedMiddleware turns the answer into a 429 with Retry-After.
+RATE_LIMITED_ENVIRON_KEY = "dmp.rate_limited"
+_RATE_LIMIT_ERRORS = ("too_many_login_attempts", "rate_limited")
+
+
+def was_rate_limited(request: HttpRequest) -> bool:
+    """Whether allauth refused this request because of one of its rate limits."""
+    return bool(request.META.get(RATE_LIMITED_ENVIRON_KEY))
 
 
 # allauth ships no type hints (no py.typed): its base class is Any to mypy.
@@ -36,3 +49,35 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
             records = get_authentication_records(self.request, user)
             return not (records and records[-1]["method"] == "code")
         return bool(super().is_login_by_code_required(login))
+
+    def validation_error(self, code: str, *args: Any) -> ValidationError:
+        if code in _RATE_LIMIT_ERRORS:
+            self._mark_rate_limited(self.request)
+        return super().validation_error(code, *args)  # type: ignore[no-any-return]
+
+    def add_message(
+        self,
+        request: HttpRequest,
+        level: int,
+        message_template: str | None = None,
+        message_context: dict[str, Any] | None = None,
+        extra_tags: str = "",
+        message: str | None = None,
+    ) -> None:
+        if message is not None and str(message) in {
+            str(self.error_messages[code]) for code in _RATE_LIMIT_ERRORS
+        }:
+            self._mark_rate_limited(request)
+        super().add_message(
+            request,
+            level,
+            message_template=message_template,
+            message_context=message_context,
+            extra_tags=extra_tags,
+            message=message,
+        )
+
+    @staticmethod
+    def _mark_rate_limited(request: HttpRequest | None) -> None:
+        if request is not None:
+            request.META[RATE_LIMITED_ENVIRON_KEY] = True
