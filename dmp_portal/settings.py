@@ -301,6 +301,10 @@ DMP_IMAGING_MAX_UPLOAD_BYTES = env_int(
 DMP_IMAGING_MAX_FILE_BYTES = env_int(
     "DMP_IMAGING_MAX_FILE_BYTES", 512 * 1024**2, minimum=1024**2, maximum=4 * 1024**3
 )
+# Previews and viewer images are drawn in render worker processes (imaging/render_pool.py):
+# how many per web or task process, and the time limit of one render (seconds).
+DMP_IMAGING_RENDER_WORKERS = env_int("DMP_IMAGING_RENDER_WORKERS", 2, minimum=1, maximum=32)
+DMP_IMAGING_RENDER_TIMEOUT = env_int("DMP_IMAGING_RENDER_TIMEOUT", 10, minimum=1, maximum=300)
 
 # --- Background tasks (Django's tasks framework) --------------------------------------------
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}

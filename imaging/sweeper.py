@@ -6,13 +6,13 @@ Imaging builds on records, so it also sweeps the reports' PDFs (records cannot i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from imaging.models import Instance, PreviewStatus, Series
-from imaging.previews import enqueue_previews
+from imaging.previews import enqueue_previews, series_thumbnail_make
 from imaging.storage import delete_quietly
 from imaging.uploads import sweep_staging
 from records.models import Report
@@ -28,6 +28,7 @@ class SweepReport:
     objects_checked: int = 0
     objects_removed: int = 0
     previews_requeued: int = 0
+    thumbnails_settled: int = 0
 
 
 def _storage_names(prefix: str) -> list[list[str]]:
@@ -61,9 +62,11 @@ def orphans_sweep(*, grace_seconds: int, dry_run: bool = False) -> SweepReport:
 
     Staged uploads nobody confirmed; storage objects under ``imaging/`` and the reports' PDFs
     that no row points at (a worker killed between the file write and the commit, a purge
-    whose file deletions failed after its commit); and previews still pending (a task lost)
-    are enqueued again. Run by ``manage.py sweep_imaging_orphans``; safe to run at any time,
-    concurrently with uploads (the grace period covers files whose rows are being written).
+    whose file deletions failed after its commit); previews still pending (a task lost) are
+    enqueued again, and series thumbnails still pending once none of their instances is (a
+    task killed between the previews and the thumbnail) are made. Run by ``manage.py
+    sweep_imaging_orphans``; safe to run at any time, concurrently with uploads (the grace
+    period covers files whose rows are being written).
     """
     report = SweepReport()
     cutoff = timezone.now() - timedelta(seconds=grace_seconds)
@@ -89,4 +92,22 @@ def orphans_sweep(*, grace_seconds: int, dry_run: bool = False) -> SweepReport:
     if not dry_run:
         for start in range(0, len(pending), 200):
             enqueue_previews(pending[start : start + 200])
+    report.thumbnails_settled = _thumbnails_sweep(cutoff, dry_run=dry_run)
     return report
+
+
+def _thumbnails_sweep(cutoff: datetime, *, dry_run: bool) -> int:
+    """Make the thumbnails that a lost task left pending (a copy of a preview: cheap), or
+    mark them unavailable when no preview of the series could be made."""
+    stuck = (
+        Series.objects.filter(
+            thumbnail="", thumbnail_status=PreviewStatus.PENDING, instances__created_at__lt=cutoff
+        )
+        .exclude(instances__preview_status=PreviewStatus.PENDING)
+        .distinct()
+    )
+    if dry_run:
+        return stuck.count()
+    return sum(
+        series_thumbnail_make(series=series) != PreviewStatus.PENDING for series in stuck[:1000]
+    )

@@ -93,6 +93,13 @@ def _png(data: bytes) -> HttpResponseBase:
     return _file_response(HttpResponse(data, content_type="image/png"))
 
 
+def _unavailable() -> HttpResponseBase:
+    """No image now (a render that failed or ran past its limit, busy workers, storage down):
+    503 with the words the pages show, never a 500 and never a request held."""
+    text = _("aperçu indisponible")
+    return _file_response(HttpResponse(text, status=503, content_type="text/plain; charset=utf-8"))
+
+
 # --------------------------------------------------------------- professional: list + upload
 
 
@@ -533,6 +540,8 @@ def instance_render(request: AuthenticatedHttpRequest, instance_id: str) -> Http
         data = previews.instance_render(instance=instance, frame=frame, window=window, size=size)
     except DicomRejected:
         raise Http404("image not renderable") from None
+    except previews.Unavailable:
+        return _unavailable()
     return _png(data)
 
 
@@ -545,8 +554,7 @@ def instance_thumbnail(request: AuthenticatedHttpRequest, instance_id: str) -> H
     if not instance.preview:
         raise Http404("no preview")
     reads.image_read_traced(actor=request.user, study=instance.series.study, request=request)
-    with default_storage.open(instance.preview.name or "", "rb") as fh:
-        return _png(fh.read())
+    return _stored_png(instance.preview.name or "")
 
 
 @never_cache
@@ -558,8 +566,14 @@ def series_thumbnail(request: AuthenticatedHttpRequest, series_id: str) -> HttpR
     if not series.thumbnail:
         raise Http404("no thumbnail")
     reads.image_read_traced(actor=request.user, study=series.study, request=request)
-    with default_storage.open(series.thumbnail.name or "", "rb") as fh:
-        return _png(fh.read())
+    return _stored_png(series.thumbnail.name or "")
+
+
+def _stored_png(name: str) -> HttpResponseBase:
+    try:
+        return _png(previews.stored_image(name))
+    except previews.Unavailable:
+        return _unavailable()
 
 
 @never_cache
