@@ -109,6 +109,10 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "records:activation_account": {"GET": everyone(302), "POST": everyone(302)},
     "records:activation_done": {"GET": patient(200), "POST": patient(405)},
     "identity:email_code_login": {"GET": patient(405), "POST": patient(302)},
+    "identity:my_account_events": {
+        "GET": everyone(200, anonymous=LOGIN),
+        "POST": everyone(405, anonymous=LOGIN),
+    },
     "records:my_dmp": {"GET": patient(200), "POST": patient(405)},
     "records:my_settings": {"GET": patient(200), "POST": patient(302)},
     "records:my_dmp_close": {"GET": patient(200), "POST": patient(302)},
