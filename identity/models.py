@@ -460,3 +460,114 @@ class PatientUserObjectPermission(UserObjectPermissionBase):
     class Meta(UserObjectPermissionBase.Meta):
         verbose_name = _("droit d'accès au DMP")
         verbose_name_plural = _("droits d'accès aux DMP")
+
+
+class AccountEventKind(models.TextChoices):
+    CREATED = "created", _("Compte créé par l'administration")
+    PASSWORD_RESET_SENT = (
+        "password_reset_sent",
+        _("Lien de réinitialisation du mot de passe envoyé à votre adresse e-mail"),
+    )
+    MFA_RESET_REQUESTED = "mfa_reset_requested", _("Réinitialisation du second facteur demandée")
+    MFA_RESET_APPROVED = (
+        "mfa_reset_approved",
+        _("Réinitialisation du second facteur approuvée : vos authentificateurs sont supprimés"),
+    )
+    MFA_RESET_CANCELLED = (
+        "mfa_reset_cancelled",
+        _("Demande de réinitialisation du second facteur annulée"),
+    )
+    VERIFIED = "verified", _("Profil professionnel vérifié")
+    REJECTED = "rejected", _("Vérification du profil professionnel refusée ou retirée")
+    DEACTIVATED = "deactivated", _("Compte désactivé")
+    REACTIVATED = "reactivated", _("Compte réactivé")
+
+
+class AccountEvent(models.Model):
+    """What the administration did to an account, listed to its owner. Append-only.
+
+    Administrators hold no clinical access, and get none through someone else's account: what
+    they may do to one (create it, verify it, deactivate it, send a reset link to the owner's
+    own address, reset its second factor once a second administrator approves) is written
+    here, by ``identity.account_recovery``, and shown on the owner's "Suivi du compte" page.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_events")
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The administrator's name when they acted: the owner reads who it was even if it changes.
+    actor_label = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=30, choices=AccountEventKind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("action de l'administration sur un compte")
+        verbose_name_plural = _("actions de l'administration sur les comptes")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["account", "-at"], name="identity_accountevent_acc")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.at:%Y-%m-%d %H:%M}"
+
+
+class MfaResetStatus(models.TextChoices):
+    PENDING = "pending", _("En attente d'un second administrateur")
+    APPROVED = "approved", _("Approuvée : second facteur supprimé")
+    CANCELLED = "cancelled", _("Annulée")
+
+
+class MfaResetRequest(models.Model):
+    """One administrator asks to remove an account's second factor; it is removed only when a
+    second administrator approves. The database refuses an approval by the requester."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="+", verbose_name=_("compte")
+    )
+    requested_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("demandée par")
+    )
+    requested_at = models.DateTimeField(_("demandée le"), default=timezone.now)
+    reason = models.CharField(_("motif"), max_length=300)
+    status = models.CharField(
+        _("état"), max_length=10, choices=MfaResetStatus.choices, default=MfaResetStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("décidée par"),
+    )
+    decided_at = models.DateTimeField(_("décidée le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("demande de réinitialisation du second facteur")
+        verbose_name_plural = _("demandes de réinitialisation du second facteur")
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(status="pending"),
+                name="identity_mfareset_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="approved")
+                | (
+                    models.Q(decided_by__isnull=False)
+                    & ~models.Q(decided_by=models.F("requested_by"))
+                ),
+                name="identity_mfareset_second_approver",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(account=models.F("requested_by")),
+                name="identity_mfareset_not_own_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} — {self.requested_at:%Y-%m-%d %H:%M}"

@@ -12,8 +12,17 @@ from allauth.mfa.models import Authenticator
 from django.db import transaction
 from django.utils import timezone
 
+from identity.account_recovery import account_event_record
 from identity.errors import AccessDenied
-from identity.models import Professional, Role, User, VerificationStatus
+from identity.models import (
+    AccountEvent,
+    AccountEventKind,
+    MfaResetRequest,
+    Professional,
+    Role,
+    User,
+    VerificationStatus,
+)
 from identity.rpps import validate_rpps
 
 
@@ -36,13 +45,16 @@ def professional_register(
 
 
 def professional_verify(*, actor: User, professional: Professional) -> Professional:
-    """Mark a professional verified. Only an administrator (staff) may; raises AccessDenied."""
+    """Mark a professional verified (traced on their account page). Only an administrator
+    (staff) may; raises AccessDenied."""
     if not (actor.is_active and actor.is_staff):
         raise AccessDenied("Only an administrator verifies professionals.")
-    professional.verification_status = VerificationStatus.VERIFIED
-    professional.verified_at = timezone.now()
-    professional.verified_by = actor
-    professional.save(update_fields=["verification_status", "verified_at", "verified_by"])
+    with transaction.atomic():
+        professional.verification_status = VerificationStatus.VERIFIED
+        professional.verified_at = timezone.now()
+        professional.verified_by = actor
+        professional.save(update_fields=["verification_status", "verified_at", "verified_by"])
+        account_event_record(account=professional.user, actor=actor, kind=AccountEventKind.VERIFIED)
     return professional
 
 
@@ -50,10 +62,12 @@ def professional_reject(*, actor: User, professional: Professional) -> Professio
     """Refuse (or withdraw) a professional's verification: they keep logging in, see no data."""
     if not (actor.is_active and actor.is_staff):
         raise AccessDenied("Only an administrator verifies professionals.")
-    professional.verification_status = VerificationStatus.REJECTED
-    professional.verified_at = None
-    professional.verified_by = actor
-    professional.save(update_fields=["verification_status", "verified_at", "verified_by"])
+    with transaction.atomic():
+        professional.verification_status = VerificationStatus.REJECTED
+        professional.verified_at = None
+        professional.verified_by = actor
+        professional.save(update_fields=["verification_status", "verified_at", "verified_by"])
+        account_event_record(account=professional.user, actor=actor, kind=AccountEventKind.REJECTED)
     return professional
 
 
@@ -81,6 +95,9 @@ def patient_account_erase(*, user: User) -> User:
     with transaction.atomic():
         EmailAddress.objects.filter(user=user).delete()
         Authenticator.objects.filter(user=user).delete()
+        # What administrators typed about the account (a reset's reason) goes with it.
+        AccountEvent.objects.filter(account=user).update(reason="")
+        MfaResetRequest.objects.filter(account=user).update(reason="")
         user.email = f"compte-supprime-{user.public_id}@dmp.invalid"
         user.first_name = user.last_name = ""
         user.set_unusable_password()

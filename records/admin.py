@@ -1,68 +1,209 @@
-"""Administration of the access rules' data. The trail is read-only; no clinical content here."""
+"""Administration of the access rules' data, and supervision of the trail without patient data.
+
+The profession × document-type matrix is edited here. The trail is supervised, not browsed
+(``records.services.supervision``): counts per day, action and mode, the chain's integrity,
+pseudonymous lists (an opaque number per patient, the professional by RPPS, no name, INS-C or
+free text), and one patient's trail only with a stated reason that is itself traced on that
+patient. Care relations and notifications have no list here (their counts are on the
+supervision page): a list of them is a list of who cares for whom.
+"""
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.db import models
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from typing import Any
 
-from records.models import (
-    AccessEvent,
-    CareRelation,
-    EmergencyAccess,
-    Notification,
-    ProfessionDocumentRule,
-)
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from identity.admin_rules import FixedLookupsMixin, ReadOnlyAdmin
+from identity.auth import AuthenticatedHttpRequest, sensitive_action
+from identity.errors import UserError
+from records.models import AccessEvent, AccessMode, EmergencyAccess, ProfessionDocumentRule
+from records.services import supervision
 
 
 @admin.register(ProfessionDocumentRule)
-class ProfessionDocumentRuleAdmin(admin.ModelAdmin[ProfessionDocumentRule]):
+class ProfessionDocumentRuleAdmin(FixedLookupsMixin[ProfessionDocumentRule]):
     list_display = ("profession", "document_type")
     list_filter = ("profession",)
     search_fields = ("document_type",)
 
 
-class ReadOnlyAdmin[M: models.Model](admin.ModelAdmin[M]):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+class PseudonymousAdmin[M: AccessEvent | EmergencyAccess](ReadOnlyAdmin[M]):
+    """Rows that concern a patient, shown with the patient's opaque number only."""
 
-    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
-        return False
+    @admin.display(description=_("patient (n° opaque)"))
+    def patient_number(self, obj: M) -> str:
+        return supervision.patient_pseudonym(obj.patient_id)
 
 
 @admin.register(AccessEvent)
-class AccessEventAdmin(ReadOnlyAdmin[AccessEvent]):
-    """The trail, read-only (append-only and hash-chained; see verify_access_log)."""
+class AccessEventAdmin(PseudonymousAdmin[AccessEvent]):
+    """The trail, read-only (append-only and hash-chained) and pseudonymous."""
 
-    list_display = ("seq", "at", "actor_label", "actor_rpps", "action", "mode", "patient_insc")
+    change_list_template = "admin/records/accessevent/change_list.html"
+    change_form_template = "admin/records/accessevent/change_form.html"
+    list_display = ("number", "when", "action", "mode", "actor_kind", "patient_number")
     list_filter = ("action", "mode")
-    search_fields = ("actor_rpps", "patient_insc", "actor_label")
     date_hierarchy = "at"
     show_full_result_count = False
+    # What the page shows of an event: never patient_insc, actor_label, detail (free texts,
+    # the patient's own name when they acted) nor the patient's row.
+    fields = (
+        "number",
+        "when",
+        "action",
+        "mode",
+        "actor_kind",
+        "patient_number",
+        "texts",
+        "previous_digest",
+        "digest",
+    )
+    readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccessEvent]:
         return super().get_queryset(request).order_by("-seq")
 
+    @admin.display(description=_("n°"), ordering="seq")
+    def number(self, obj: AccessEvent) -> int:
+        return obj.seq
 
-@admin.register(CareRelation)
-class CareRelationAdmin(ReadOnlyAdmin[CareRelation]):
-    list_display = ("patient_id", "professional", "status", "reason", "since")
-    list_filter = ("status", "reason")
-    list_select_related = ("professional__user",)
+    @admin.display(description=_("date"), ordering="at")
+    def when(self, obj: AccessEvent) -> Any:
+        return obj.at
+
+    @admin.display(description=_("qui"))
+    def actor_kind(self, obj: AccessEvent) -> str:
+        return supervision.actor_description(obj)
+
+    @admin.display(description=_("textes libres"))
+    def texts(self, obj: AccessEvent) -> str:
+        if obj.detail_salt:
+            return gettext("présents (non affichés ici ; le patient les lit dans son historique)")
+        return gettext("effacés avec le DMP")
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "supervision/",
+                wrap(self.supervision_view),
+                name="records_accessevent_supervision",
+            ),
+            path(
+                "<int:event_id>/trace-du-patient/",
+                wrap(self.patient_trail_view),
+                name="records_accessevent_patient_trail",
+            ),
+            *super().get_urls(),
+        ]
+
+    def supervision_view(self, request: HttpRequest) -> HttpResponse:
+        """Counts and, on request (POST), the chain's integrity: the whole chain is walked."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method not in ("GET", "POST"):
+            return HttpResponse(status=405)
+        chain = supervision.chain_check() if request.method == "POST" else None
+        return TemplateResponse(
+            request,
+            "admin/records/accessevent/supervision.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": gettext("Supervision de la traçabilité"),
+                "opts": self.opts,
+                "counts": supervision.trail_counts(days=30),
+                "chain": chain,
+            },
+        )
+
+    @method_decorator(require_POST)
+    @method_decorator(sensitive_action)
+    def patient_trail_view(self, request: AuthenticatedHttpRequest, event_id: int) -> HttpResponse:
+        """One patient's trail, for the reason stated on the event's page; the read is traced on
+        the patient first. Only a POST shows it: no address to bookmark, nothing to browse."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        event = get_object_or_404(AccessEvent, pk=event_id)
+        try:
+            events = supervision.patient_trail_consult(
+                actor=request.user,
+                event=event,
+                reason=request.POST.get("reason", ""),
+                request=request,
+            )
+        except UserError as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+            return redirect("admin:records_accessevent_change", event.pk)
+        return TemplateResponse(
+            request,
+            "admin/records/accessevent/patient_trail.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": gettext("Trace d'un patient"),
+                "opts": self.opts,
+                "patient_number": supervision.patient_pseudonym(event.patient_id),
+                "rows": [
+                    {
+                        "seq": row.seq,
+                        "at": row.at,
+                        "action": row.get_action_display(),
+                        "mode": row.get_mode_display(),
+                        "actor": supervision.actor_description(row),
+                    }
+                    for row in events
+                ],
+                "limit": supervision.PATIENT_TRAIL_LIMIT,
+            },
+        )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {
+            **(extra_context or {}),
+            "reason_max_length": supervision.AUDIT_REASON_MAX_LENGTH,
+        }
+        return super().change_view(request, object_id, form_url, context)
 
 
 @admin.register(EmergencyAccess)
-class EmergencyAccessAdmin(ReadOnlyAdmin[EmergencyAccess]):
-    list_display = ("started_at", "expires_at", "professional", "mode", "reason")
-    list_filter = ("mode", "reason")
+class EmergencyAccessAdmin(PseudonymousAdmin[EmergencyAccess]):
+    """Who declared an emergency access, when, in which mode: never on whom (an opaque number)
+    nor why (the reason is the patient's clinical situation)."""
+
+    list_display = ("started", "expires", "professional_name", "access_mode", "patient_number")
+    list_filter = ("mode",)
     list_select_related = ("professional__user",)
+    fields = list_display
+    readonly_fields = list_display
 
+    @admin.display(description=_("déclaré le"), ordering="started_at")
+    def started(self, obj: EmergencyAccess) -> Any:
+        return obj.started_at
 
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin[Notification]):
-    list_display = ("created_at", "recipient", "kind", "emailed", "read_at")
-    list_filter = ("kind", "emailed")
+    @admin.display(description=_("expire le"), ordering="expires_at")
+    def expires(self, obj: EmergencyAccess) -> Any:
+        return obj.expires_at
+
+    @admin.display(description=_("professionnel"))
+    def professional_name(self, obj: EmergencyAccess) -> str:
+        return str(obj.professional)
+
+    @admin.display(description=_("mode"))
+    def access_mode(self, obj: EmergencyAccess) -> str:
+        return str(AccessMode(obj.mode).label)

@@ -123,3 +123,19 @@ def fresh_login(client: Any, user: User) -> None:
     # Sensitive acts want an explicit re-authentication, not just a recent login.
     response = client.post("/accounts/reauthenticate/", {"password": PASSWORD})
     assert response.status_code == 302, response.content[:500]
+
+
+def make_staff_viewer(email: str) -> User:
+    """A staff member (not superuser) holding every model-wide view_* permission through a
+    group, with a second factor: the "can see everything" admin account that must still see
+    no patient data (issue 18)."""
+    from django.contrib.auth.models import Group, Permission
+
+    user = make_user(email, role=Role.ADMINISTRATOR)
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    group = Group.objects.create(name=f"Tout voir ({email})")
+    group.permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    user.groups.add(group)
+    TOTP.activate(user, TOTP_SECRET)
+    return user

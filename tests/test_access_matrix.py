@@ -19,11 +19,18 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from identity.models import Patient, Professional, User
 from records.services.lifecycle import PatientTraits
-from tests.cast import TOTP_SECRET, make_patient, make_professional, without_csrf
+from tests.cast import (
+    TOTP_SECRET,
+    make_patient,
+    make_professional,
+    make_staff_viewer,
+    without_csrf,
+)
 
 pytestmark = pytest.mark.django_db
 
-# Third-party and framework areas with their own tests (allauth flows, admin, i18n).
+# Third-party and framework areas with their own tests (allauth flows, i18n); the admin has its
+# own matrix at the end of this file.
 EXCLUDED_PREFIXES = ("accounts/", "admin/", "i18n/")
 
 ROLES = [
@@ -111,6 +118,10 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "records:activation_account": {"GET": everyone(302), "POST": everyone(302)},
     "records:activation_done": {"GET": patient(200), "POST": patient(405)},
     "identity:email_code_login": {"GET": patient(405), "POST": patient(302)},
+    "identity:my_account_events": {
+        "GET": everyone(200, anonymous=LOGIN),
+        "POST": everyone(405, anonymous=LOGIN),
+    },
     "records:my_dmp": {"GET": patient(200), "POST": patient(405)},
     "records:my_settings": {"GET": patient(200), "POST": patient(302)},
     "records:my_dmp_close": {"GET": patient(200), "POST": patient(302)},
@@ -311,3 +322,222 @@ def test_posts_without_csrf_token_are_refused(cast: dict[str, Any]) -> None:
     client.force_login(cast["users"]["alice"])
     response = client.post("/mon-dmp/acces/modifier/", {"action": "block"})
     assert response.status_code == 403
+
+
+# --- The admin: administrators supervise, they read no patient data --------------------------
+#
+# Every registered ModelAdmin's list, add, change, history and delete pages (change, history
+# and delete for every object in the database), the admin's own pages, as the administrator
+# (superuser) and as a staff member holding every model-wide view_* permission through a group:
+# no page may show Alice's names, e-mail, INS-C, birth date, DMP id, document titles or ids, or
+# the reason text of an emergency access on her.
+
+EMERGENCY_REASON_TEXT = "Douleur thoracique brutale depuis une heure"
+DOCUMENT_TITLE = "Échographie cardiaque de contrôle"
+ADMIN_SITE_PAGES = {  # the admin's own URLs (by name), their path and who reads them
+    "index": "",
+    "login": "login/",
+    "logout": None,  # POST only; logging out shows nothing
+    "password_change": "password_change/",
+    "password_change_done": "password_change/done/",
+    "autocomplete": "autocomplete/",
+    "jsi18n": "jsi18n/",
+    "view_on_site": None,  # redirects to a model's get_absolute_url: none is registered
+    "app_list": None,  # visited per app below
+}
+# Per-object pages built by hand; the trail of one patient is read by POST with a reason only
+# (tests/records/test_admin_supervision.py).
+ADMIN_CUSTOM_PAGES = {
+    "auth_user_password_change": "identity/user/{user}/password/",
+    "records_accessevent_supervision": "records/accessevent/supervision/",
+    "records_accessevent_patient_trail": None,
+}
+ADMIN_KINDS = ("changelist", "add", "change", "history", "delete")
+
+
+@pytest.fixture
+def staff_viewer(db: None) -> User:
+    return make_staff_viewer("viewer@test.example")
+
+
+@pytest.fixture
+def admin_cast(cast: dict[str, Any], administrator: User, staff_viewer: User) -> dict[str, Any]:
+    """The cast, plus what the admin's tables would hold about Alice: an emergency access with
+    a reason text, its notifications, a second-factor reset pending on her account."""
+    from identity.account_recovery import mfa_reset_request
+    from records.services.care import emergency_declare
+    from tests.records.helpers import report
+
+    alice: Patient = cast["alice"]
+    traitant = Professional.objects.get(user=cast["users"]["traitant"])
+    document = report(traitant, alice, title=DOCUMENT_TITLE)
+    urgentiste = make_professional("urgentiste@test.example", first_name="Uma", last_name="Urg")
+    emergency_declare(
+        actor=urgentiste.user,
+        patient=alice,
+        samu=False,
+        reason="other",
+        reason_text=EMERGENCY_REASON_TEXT,
+    )
+    TOTP.activate(alice.user, TOTP_SECRET)
+    mfa_reset_request(
+        actor=administrator, account=alice.user, reason="Téléphone perdu, appel au support"
+    )
+    return {**cast, "viewer": staff_viewer, "document": document}
+
+
+def _alice_secrets(cast: dict[str, Any]) -> list[str]:
+    alice: Patient = cast["alice"]
+    assert alice.birth_date is not None
+    born = alice.birth_date
+    return [
+        alice.insc,
+        alice.birth_name,
+        alice.first_names,
+        "alice",  # her first name, and her e-mail address
+        str(alice.public_id),
+        born.strftime("%d/%m/%Y"),
+        born.isoformat(),
+        "14 mai 1985",
+        "May 14, 1985",
+        DOCUMENT_TITLE,
+        str(cast["document"].public_id),
+        str(cast["entry"].public_id),
+        cast["study"].entry.title,
+        str(cast["study"].entry.public_id),
+        EMERGENCY_REASON_TEXT,
+    ]
+
+
+def _admin_url_names() -> set[str]:
+    return {
+        name.removeprefix("admin:")
+        for _, name in _walk(get_resolver().url_patterns)
+        # Unnamed: the admin's final catch-all, which answers 404.
+        if name.startswith("admin:") and name != "admin:None"
+    }
+
+
+def _admin_pages(cast: dict[str, Any]) -> list[tuple[str, str]]:
+    """(what, url) for every admin page: each registered model's list and add pages, the
+    change page of every row in the database, the history and delete pages of one."""
+    from django.contrib import admin
+
+    pages = [
+        (name, f"/admin/{path}") for name, path in ADMIN_SITE_PAGES.items() if path is not None
+    ]
+    apps = set()
+    for model in admin.site._registry:
+        opts = model._meta
+        apps.add(opts.app_label)
+        base = f"/admin/{opts.app_label}/{opts.model_name}/"
+        pages += [(f"{opts.label} changelist", base), (f"{opts.label} add", f"{base}add/")]
+        ids = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
+        pages += [(f"{opts.label} change #{pk}", f"{base}{pk}/change/") for pk in ids]
+        # History and delete pages are alike for every row of a model: one row's, Alice's
+        # account's for the accounts.
+        first = cast["alice"].user.pk if model is User else (ids or [None])[0]
+        if first is not None:
+            pages += [
+                (f"{opts.label} {kind} #{first}", f"{base}{first}/{kind}/")
+                for kind in ("history", "delete")
+            ]
+    pages += [(f"app {app}", f"/admin/{app}/") for app in sorted(apps)]
+    for name, path in ADMIN_CUSTOM_PAGES.items():
+        if path is not None:
+            pages.append((name, "/admin/" + path.format(user=cast["alice"].user.pk)))
+    return pages
+
+
+def test_every_admin_url_is_visited_by_the_admin_matrix() -> None:
+    from django.contrib import admin
+
+    known = set(ADMIN_SITE_PAGES) | set(ADMIN_CUSTOM_PAGES)
+    for model in admin.site._registry:
+        known |= {f"{model._meta.app_label}_{model._meta.model_name}_{k}" for k in ADMIN_KINDS}
+    missing = sorted(_admin_url_names() - known)
+    assert not missing, f"admin URLs the admin matrix does not visit: {missing}"
+
+
+def _body(response: Any) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+@pytest.mark.parametrize("who", ["administrator", "viewer"])
+def test_admin_pages_show_no_patient_data(admin_cast: dict[str, Any], who: str) -> None:
+    user = admin_cast["users"]["administrator"] if who == "administrator" else admin_cast["viewer"]
+    client = Client()
+    client.force_login(user)
+    secrets = [s.lower().encode() for s in _alice_secrets(admin_cast)]
+    failures, seen = [], 0
+    for what, url in _admin_pages(admin_cast):
+        response = client.get(url)
+        if response.status_code not in (200, 302, 403, 404):
+            failures.append(f"GET {url} ({what}) as {who}: {response.status_code}")
+            continue
+        must_render = "changelist" in what or " change #" in what or what.startswith("records_")
+        if must_render and response.status_code != 200:
+            failures.append(f"GET {url} ({what}) as {who}: {response.status_code} ≠ 200")
+        body = _body(response).lower()
+        seen += response.status_code == 200
+        leaked = [s.decode() for s in secrets if s in body]
+        if leaked:
+            failures.append(f"GET {url} ({what}) as {who} shows {leaked}")
+    assert not failures, "\n".join(failures)
+    assert seen > 50  # the scan read real pages: Alice's account, her events, her emergency…
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "records/accessevent/?patient_insc={insc}",
+        "records/accessevent/?patient={patient}",
+        "records/accessevent/?patient__id__exact={patient}",
+        "records/accessevent/?detail__icontains=urgence",
+        "records/accessevent/?actor_label__icontains=alice",
+        "records/accessevent/?entry_public_id={entry}",
+        "records/emergencyaccess/?patient={patient}",
+        "records/emergencyaccess/?reason_text__icontains=douleur",
+        "identity/user/?last_name__istartswith=dup",
+        "identity/user/?email__startswith=alice",
+        "identity/user/?patient__insc={insc}",
+        "identity/mfaresetrequest/?account={user}",
+    ],
+)
+def test_admin_lists_cannot_be_filtered_on_a_patient(
+    admin_cast: dict[str, Any], query: str
+) -> None:
+    """Django lets any local field be filtered from the URL; here only the declared filters."""
+    alice: Patient = admin_cast["alice"]
+    client = Client()
+    client.force_login(admin_cast["users"]["administrator"])
+    url = "/admin/" + query.format(
+        insc=alice.insc, patient=alice.pk, entry=admin_cast["entry"].public_id, user=alice.user.pk
+    )
+    assert client.get(url).status_code == 400
+
+
+@pytest.mark.parametrize("term", ["dupont", "alice", "Alice Marie", "alic"])
+def test_searching_accounts_never_finds_a_patient_by_a_fragment(
+    admin_cast: dict[str, Any], term: str
+) -> None:
+    client = Client()
+    client.force_login(admin_cast["users"]["administrator"])
+    response = client.get("/admin/identity/user/", {"q": term})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize("given", ["address", "number"])
+def test_the_support_finds_a_patients_account_by_its_full_address_or_number(
+    admin_cast: dict[str, Any], given: str
+) -> None:
+    """Her own address, or the number the lists show, finds one opaque row."""
+    alice: Patient = admin_cast["alice"]
+    client = Client()
+    client.force_login(admin_cast["users"]["administrator"])
+    number = str(alice.user.public_id)[:8]
+    term = alice.user.email.upper() if given == "address" else number
+    response = client.get("/admin/identity/user/", {"q": term})
+    assert list(response.context["cl"].result_list) == [alice.user]
+    assert f"Compte patient n° {number}".encode() in response.content
