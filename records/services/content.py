@@ -4,7 +4,9 @@ Keyword-only ``entity_verb(*, actor, patient, …)`` functions. Each validates e
 first (French ``ValidationError``), then writes inside one ``transaction.atomic()`` that calls
 ``records.services.entry_deposit`` for the common entry (which checks who may deposit and
 records the access event). A PDF is written to storage inside that block and deleted again
-if the block fails, so no orphan file remains. A ``submission_key`` (a form's one-time key)
+if the block fails, so no orphan file remains; a storage backend that fails (full disk, I/O
+error, S3 5xx, timeout) raises ``StorageUnavailable`` and leaves neither row nor file. A
+``submission_key`` (a form's one-time key)
 makes a deposit idempotent: the same key twice raises ``DuplicateSubmission`` with the entry
 made the first time.
 """
@@ -12,6 +14,8 @@ made the first time.
 from __future__ import annotations
 
 import datetime
+import errno
+import logging
 import secrets
 import uuid
 from collections.abc import Iterator, Sequence
@@ -46,6 +50,8 @@ from records.models import Entry, EntryKind
 from records.pdf import MAX_PDF_BYTES, PdfError, PdfInfo, inspect_pdf
 from records.services.entries import entry_deposit
 
+logger = logging.getLogger(__name__)
+
 LAB_DOCUMENT_TYPE = "11502-2"
 ALLERGY_DOCUMENT_TYPE = "48765-2"
 MAX_OBSERVATIONS = 300
@@ -60,6 +66,17 @@ class DuplicateSubmission(Exception):
     def __init__(self, entry: Entry | None) -> None:
         super().__init__("duplicate submission")
         self.entry = entry
+
+
+class StorageUnavailable(Exception):
+    """The storage backend could not keep a file: nothing was stored (no row, no file).
+
+    ``full``: the disk or its quota is full (an operator must free space), as opposed to a
+    backend that fails for now (I/O error, S3 5xx, timeout, endpoint unreachable)."""
+
+    def __init__(self, *, full: bool) -> None:
+        super().__init__("storage full" if full else "storage unavailable")
+        self.full = full
 
 
 # --- Shared checks -------------------------------------------------------------------------------
@@ -351,6 +368,32 @@ def new_storage_key() -> str:
     return f"{REPORT_STORAGE_PREFIX}/{token[:2]}/{token}.pdf"
 
 
+_FULL_DISK = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _delete_quietly(key: str) -> None:
+    """Best effort: a delete that fails too (the backend is down) must not hide the first
+    error; what remains is swept by ``manage.py sweep_imaging_orphans``."""
+    try:
+        default_storage.delete(key)
+    except Exception:  # any backend error, as in _store_pdf
+        logger.warning("records: could not delete a storage object; left to the sweeper")
+
+
+def _store_pdf(data: bytes) -> str:
+    """Write the PDF under a new random key; ``StorageUnavailable`` if the backend fails."""
+    key = new_storage_key()
+    try:
+        return default_storage.save(key, ContentFile(data))
+    except Exception as error:  # any backend failure: OSError, botocore errors, timeouts
+        # A disk that fills up mid-write leaves a partial file under the key we chose (the
+        # name was free: 128 random bits), which no caller knows: delete it here.
+        _delete_quietly(key)
+        full = isinstance(error, OSError) and error.errno in _FULL_DISK
+        logger.error("records: storing a report PDF failed: %s", type(error).__name__)
+        raise StorageUnavailable(full=full) from error
+
+
 def _pages(report: Report | None) -> int | None:
     return report.pdf_pages if report is not None else None
 
@@ -383,7 +426,8 @@ def report_deposit(
     structure, no encryption, pages) before anything is written; it is stored under a random
     key and deleted again if the transaction fails. With ``keep_pdf`` and no new PDF, the new
     version points at the previous version's stored PDF (stored objects are never modified).
-    Raises ``ValidationError`` (French).
+    Raises ``ValidationError`` (French), and ``StorageUnavailable`` when the PDF cannot be
+    written (nothing stored: the same submission may be sent again).
     """
     try:
         reference.document_type(document_type or "")
@@ -414,7 +458,7 @@ def report_deposit(
                 replaces=replaces,
             )
             if data is not None:
-                saved.append(default_storage.save(new_storage_key(), ContentFile(data)))
+                saved.append(_store_pdf(data))
             if info is not None:
                 Report.objects.create(
                     entry=entry,
@@ -438,7 +482,7 @@ def report_deposit(
             _bind(claim, entry)
     except BaseException:
         for key in saved:
-            default_storage.delete(key)
+            _delete_quietly(key)
         raise
     return entry
 

@@ -140,6 +140,7 @@ def _report_form(
         previous_pdf=bool(old and old.pdf),
         document_types=dmp.deposit_types(),
     )
+    status = _form_status(request)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -158,6 +159,9 @@ def _report_form(
             )
         except content_services.DuplicateSubmission as error:
             return _duplicate(request, error)
+        except content_services.StorageUnavailable as error:
+            form.add_error(None, _storage_message(error))
+            status = 507 if error.full else 503
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -165,7 +169,22 @@ def _report_form(
     if form.errors.get("pdf"):
         _trace_refused_file(request, patient, [str(e) for e in form.errors["pdf"]])
     context = {"patient": patient, "form": form, "previous": previous}
-    return render(request, "records/report_form.html", context, status=_form_status(request))
+    return render(request, "records/report_form.html", context, status=status)
+
+
+def _storage_message(error: content_services.StorageUnavailable) -> str:
+    """The bound form is shown again with what was typed; a browser never re-sends a file."""
+    if error.full:
+        return _(
+            "L'espace de stockage des documents est plein : le compte rendu n'a pas été "
+            "enregistré et rien n'a été conservé. Le texte saisi est gardé ci-dessous : "
+            "joignez de nouveau le PDF et réessayez plus tard."
+        )
+    return _(
+        "Le stockage des documents est momentanément indisponible : le compte rendu n'a pas "
+        "été enregistré et rien n'a été conservé. Le texte saisi est gardé ci-dessous : "
+        "joignez de nouveau le PDF et réessayez dans quelques minutes."
+    )
 
 
 def _form_status(request: HttpRequest) -> int:

@@ -16,7 +16,9 @@ from identity.models import Patient, Professional
 from records.content import Allergy, LabReport, Observation, Report
 from records.models import AccessAction, AccessEvent, Entry
 from tests.records.conftest import logged_in, stored_files
-from tests.records.helpers import days_ago, pdf_bytes
+from tests.records.helpers import days_ago, pdf_bytes, report
+from tests.records.test_pdf import ACTIVE
+from tests.records.test_pdf import _build as build_active_pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +106,45 @@ def test_bad_pdfs_refused(
     _nothing_stored(private_storage)
     refused = AccessEvent.objects.filter(action=AccessAction.DEPOSIT_REFUSED, patient=alice)
     assert refused.filter(detail__startswith="dépôt refusé").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "way"),
+    [
+        ("open-action-js", "packed"),
+        ("document-js-name-tree", "escaped"),
+        ("embedded-file", "plain"),
+        ("launch-link", "packed-escaped"),
+        ("xfa-form", "packed"),
+    ],
+)
+def test_pdfs_with_active_content_refused(
+    pro: Client, alice: Patient, private_storage: Path, case: str, way: str
+) -> None:
+    """Well-formed PDFs that would act when opened: refused naming why, nothing stored, the
+    refusal and its reason in the trail."""
+    dress, _name, reason = ACTIVE[case]
+    upload = SimpleUploadedFile("cr.pdf", build_active_pdf(dress, way), "application/pdf")
+    response = pro.post(_report_url(alice), _report_post(pdf=upload, body="Texte tapé"))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "contenu actif" in page and reason.replace("'", "&#x27;") in page
+    assert "Texte tapé" in page  # what was typed is kept
+    _nothing_stored(private_storage)
+    refused = AccessEvent.objects.get(action=AccessAction.DEPOSIT_REFUSED, patient=alice)
+    assert "contenu actif" in refused.detail and reason in refused.detail
+
+
+def test_a_new_version_with_active_content_refused(
+    pro: Client, doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    first = report(doctor, alice, pdf=pdf_bytes())
+    files = stored_files(private_storage)
+    upload = SimpleUploadedFile("v2.pdf", build_active_pdf(ACTIVE["open-action-js"][0], "plain"))
+    url = reverse("records:entry_new_version", args=[first.public_id])
+    response = pro.post(url, _report_post(pdf=upload, keep_pdf=""))
+    assert response.status_code == 400 and "JavaScript" in response.content.decode()
+    assert list(Entry.objects.all()) == [first] and stored_files(private_storage) == files
 
 
 def test_sixty_megabytes_refused_while_streaming(
