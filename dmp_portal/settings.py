@@ -7,6 +7,8 @@ console, local-memory cache. ``DEBUG`` is off unless ``DJANGO_DEBUG`` asks for i
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 import django_stubs_ext
@@ -305,6 +307,23 @@ DMP_IMAGING_MAX_FILE_BYTES = env_int(
 # how many per web or task process, and the time limit of one render (seconds).
 DMP_IMAGING_RENDER_WORKERS = env_int("DMP_IMAGING_RENDER_WORKERS", 2, minimum=1, maximum=32)
 DMP_IMAGING_RENDER_TIMEOUT = env_int("DMP_IMAGING_RENDER_TIMEOUT", 10, minimum=1, maximum=300)
+
+# --- Access trail checkpoints (records/trail.py) ---------------------------------------------
+# The Ed25519 private key that signs the trail's checkpoints, as 64 hex digits: a key of its
+# own, required in production; the embedded default derives one from SECRET_KEY.
+DMP_TRAIL_SIGNING_KEY = env_str("DMP_TRAIL_SIGNING_KEY").lower()
+if not DMP_TRAIL_SIGNING_KEY:
+    if not (DEBUG or EMBEDDED):
+        raise ImproperlyConfigured(
+            "DMP_TRAIL_SIGNING_KEY is not set. Set it to 64 random hex digits: "
+            'python -c "import secrets; print(secrets.token_hex(32))"'
+        )
+    DMP_TRAIL_SIGNING_KEY = hashlib.sha256(f"dmp-trail-signing:{SECRET_KEY}".encode()).hexdigest()
+elif not re.fullmatch(r"[0-9a-f]{64}", DMP_TRAIL_SIGNING_KEY):
+    raise ImproperlyConfigured("DMP_TRAIL_SIGNING_KEY must be 64 hex digits (32 bytes).")
+# Where the signed checkpoints are appended: outside the database, ideally a volume the
+# database's host cannot write (append-only, or shipped elsewhere).
+DMP_TRAIL_CHECKPOINT_DIR = env_str("DMP_TRAIL_CHECKPOINT_DIR", str(VAR_DIR / "trail-checkpoints"))
 
 # --- Background tasks (Django's tasks framework) --------------------------------------------
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}

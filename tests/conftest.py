@@ -26,6 +26,13 @@ def _fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _own_trail_checkpoints(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # verify_access_log signs checkpoints of the trail into a file; every test's trail is a new
+    # one, so no test may inherit another's checkpoints (they would say events went missing).
+    settings.DMP_TRAIL_CHECKPOINT_DIR = str(tmp_path_factory.mktemp("trail-checkpoints"))
+
+
+@pytest.fixture(autouse=True)
 def _fast_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

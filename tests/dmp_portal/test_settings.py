@@ -42,7 +42,9 @@ def test_production_without_secret_key_refuses_to_start() -> None:
 
 
 def test_production_defaults_are_safe() -> None:
-    result = _settings_in_subprocess(SECRET_KEY="k" * 60, ALLOWED_HOSTS="dmp.example")
+    result = _settings_in_subprocess(
+        SECRET_KEY="k" * 60, ALLOWED_HOSTS="dmp.example", DMP_TRAIL_SIGNING_KEY="5e" * 32
+    )
     assert result.returncode == 0, result.stderr
     debug, secure_cookie, hsts, engine = result.stdout.split()
     assert debug == "False"
@@ -56,6 +58,8 @@ def test_production_defaults_are_safe() -> None:
     [
         ({"SECRET_KEY": "short"}, "at least 50 characters"),
         ({"SECRET_KEY": "k" * 60}, "ALLOWED_HOSTS is empty"),
+        ({"SECRET_KEY": "k" * 60, "ALLOWED_HOSTS": "x"}, "DMP_TRAIL_SIGNING_KEY is not set"),
+        ({"DMP_EMBEDDED": "1", "DMP_TRAIL_SIGNING_KEY": "5e" * 31}, "must be 64 hex digits"),
         ({"DMP_EMBEDDED": "peut-être"}, "is not a boolean"),
         ({"DMP_EMBEDDED": "1", "DATABASE_URL": "mysql://x/y"}, "must start with postgres"),
         ({"DMP_EMBEDDED": "1", "REDIS_URL": "http://x"}, "redis://"),

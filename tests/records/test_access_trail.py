@@ -6,17 +6,25 @@ import importlib
 import io
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import F
 from django.utils import timezone
 
 from identity.models import Patient, Professional
 from records.models import AccessAction, AccessChainHead, AccessEvent
-from records.trail import details_erase, record_access, verify_chain
+from records.trail import (
+    checkpoint_publish,
+    checkpoints_verify,
+    details_erase,
+    record_access,
+    verify_chain,
+)
 
 
 @pytest.mark.django_db
@@ -75,33 +83,75 @@ def test_a_read_is_refused_when_its_event_cannot_be_written(
     assert alice.birth_name.encode() not in response.content
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_never_fork_the_chain(alice: Patient, doctor: Professional) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("parallel writers need PostgreSQL (CI runs the suite there too)")
+def _in_threads(*jobs: Callable[[], object]) -> list[BaseException]:
+    """Run each job in its own thread (its own connection); return what they raised."""
     errors: list[BaseException] = []
 
-    def writer() -> None:
+    def run(job: Callable[[], object]) -> None:
         try:
-            for _ in range(25):
-                record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
+            job()
         except BaseException as error:
             errors.append(error)
         finally:
             connections.close_all()
 
-    before = AccessEvent.objects.count()
-    threads = [threading.Thread(target=writer) for _ in range(6)]
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert not errors
+    return errors
+
+
+def _writer(alice: Patient, doctor: Professional, count: int) -> Callable[[], None]:
+    def write() -> None:
+        for _ in range(count):
+            record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
+
+    return write
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_never_fork_the_chain(alice: Patient, doctor: Professional) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("parallel writers need PostgreSQL (CI runs the suite there too)")
+    before = AccessEvent.objects.count()
+    assert not _in_threads(*[_writer(alice, doctor, 25)] * 6)
     assert AccessEvent.objects.count() == before + 150
     seqs = list(AccessEvent.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, len(seqs) + 1))
     checked, broken = verify_chain()
     assert broken is None and checked == len(seqs)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verifying_and_checkpointing_during_writes_raise_no_false_alarm(
+    alice: Patient, doctor: Professional
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("parallel writers need PostgreSQL (CI runs the suite there too)")
+    write = _writer(alice, doctor, 60)
+    done = threading.Event()
+    runs: list[int] = []
+    write_errors: list[BaseException] = []
+
+    def writers() -> None:
+        try:
+            write_errors.extend(_in_threads(*[write] * 4))
+        finally:
+            done.set()
+
+    def verifier() -> None:
+        while not done.is_set():
+            _checked, broken = verify_chain(batch=7)
+            assert broken is None, str(broken)
+            checkpoints_verify()
+            runs.append(checkpoint_publish().seq)
+
+    assert not _in_threads(writers, verifier)
+    assert not write_errors
+    assert len(runs) > 1 and runs == sorted(runs)
+    call_command("verify_access_log", stdout=io.StringIO())
 
 
 # --- Erasable details: the chain links a salted commitment, never the texts ---------------------
@@ -148,7 +198,8 @@ def test_verify_finds_altered_details(
     target = _events_with_details(alice, doctor)[1]
     AccessEvent.objects.filter(pk=target.pk).update(**change)
     checked, broken = verify_chain()
-    assert broken is not None and broken.pk == target.pk and checked == target.seq - 1
+    assert broken is not None and broken.event is not None
+    assert broken.event.pk == target.pk and checked == target.seq - 1
     with pytest.raises(CommandError, match=f"#{target.seq} \\(id {target.pk},"):
         call_command("verify_access_log", stdout=io.StringIO())
 
@@ -158,7 +209,8 @@ def test_text_written_into_an_erased_event_is_found(alice: Patient, doctor: Prof
     target = _events_with_details(alice, doctor)[0]
     details_erase(patient=alice)
     AccessEvent.objects.filter(pk=target.pk).update(detail="courbe Hémoglobine")
-    assert verify_chain()[1] == AccessEvent.objects.get(pk=target.pk)
+    broken = verify_chain()[1]
+    assert broken is not None and broken.event == AccessEvent.objects.get(pk=target.pk)
 
 
 # --- The migration that re-sealed the trails written before the commitment -----------------------
@@ -180,7 +232,9 @@ def _historical(name: str) -> Any:
 
 def _legacy_trail(count: int, *, break_at: int | None = None) -> None:
     """``count`` events chained as before 0007 (the detail linked), through the historical
-    models; with ``break_at``, that event's detail is altered after it was chained."""
+    models, their ids in the reverse order of their seqs (the re-seal gives each the id of its
+    seq: every one collides with another's); with ``break_at``, that event's detail is altered
+    after it was chained."""
     event_model = _historical("AccessEvent")
     previous, rows = reseal.GENESIS, []
     at = timezone.now()
@@ -200,7 +254,15 @@ def _legacy_trail(count: int, *, break_at: int | None = None) -> None:
         if seq == break_at:
             row["detail"] = "modifié"
         rows.append(
-            event_model(**row, actor_label="Dr Test", previous_digest=previous, digest=digest)
+            event_model(
+                **row,
+                id=count + 1 - seq,
+                actor_label="Dr Test",
+                actor_profession="medecin",
+                request_id=f"req-{seq}",
+                previous_digest=previous,
+                digest=digest,
+            )
         )
         previous = digest
     event_model.objects.bulk_create(rows, batch_size=1000)
@@ -232,6 +294,7 @@ def test_migration_reseals_a_legacy_trail() -> None:
         _migrate(RESEAL)  # leave the schema as the other tests expect it
     assert verify_chain() == (3000, None)
     assert AccessChainHead.objects.get(pk=1).digest == AccessEvent.objects.get(seq=3000).digest
+    assert not AccessEvent.objects.exclude(id=F("seq")).exists()  # every id is its seq
     assert AccessEvent.objects.get(seq=7).detail == "détail 7"
     assert AccessEvent.objects.filter(detail_salt="").count() == 0
     record_access(actor=None, patient=None, action=AccessAction.DENIED, detail="après")

@@ -28,8 +28,9 @@ chunks, so PostgreSQL never queues millions of deferred checks. Nothing is dropp
 streamed (the only per-entry memory is 16 bytes of public id, for the events that name an
 entry). INS-C are real (``identity.ins.compute_insc`` of synthetic NIRs, unique by
 construction); passwords are unusable (``!`` + random); every professional is verified. Access
-events are sealed and digested by ``records.trail.seal_details`` and ``_digest`` themselves,
-continuing the existing chain head, so ``manage.py verify_access_log`` passes. Then ANALYZE.
+events are sealed and digested by ``records.trail.seal_details`` and ``chain_digest``
+themselves (an event's id is its seq, as ``record_access`` writes it), continuing the existing
+chain head, so ``manage.py verify_access_log`` passes. Then ANALYZE.
 
 Not created (no page under benchmark reads them): consents, DMP transitions, activation codes,
 e-mail addresses and authenticators of the non-designated accounts, the kind rows (lab
@@ -46,7 +47,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from random import Random
-from typing import Any, cast
+from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import make_password
@@ -85,7 +86,7 @@ from records.models import (
     EntryUserObjectPermission,
 )
 from records.reference import DOCUMENT_TYPES
-from records.trail import _digest, seal_details
+from records.trail import chain_digest, seal_details
 
 FULL = {"patients": 100_000, "entries": 2_000_000, "professionals": 20_000, "events": 5_000_000}
 DOMAIN = "bench.example"
@@ -185,30 +186,39 @@ class PatientSeed:
 
 
 class _EventFields:
-    """The attributes ``seal_details`` and ``_digest`` read and write, reused for every event
-    (no model instance per row)."""
+    """The attributes ``seal_details`` and ``chain_digest`` read and write, reused for every
+    event (no model instance per row)."""
 
     __slots__ = (
         "action",
         "actor_id",
         "actor_label",
+        "actor_profession",
         "actor_rpps",
         "at",
         "detail",
         "detail_digest",
         "detail_salt",
         "entry_public_id",
+        "id",
         "mode",
+        "patient_id",
         "patient_insc",
+        "previous_digest",
+        "public_id",
+        "request_id",
         "seq",
     )
 
     def __init__(self) -> None:
-        self.seq = 0
+        self.id = self.seq = 0
+        self.public_id = uuid.UUID(int=0)
         self.at = timezone.now()
         self.actor_id: int | None = None
-        self.actor_rpps = ""
+        self.actor_rpps = self.actor_profession = ""
+        self.patient_id: int | None = None
         self.patient_insc = ""
+        self.request_id = self.previous_digest = ""
         self.entry_public_id: uuid.UUID | None = None
         self.action = ""
         self.mode = ""
@@ -626,7 +636,6 @@ class Loader:
     def events(self) -> None:
         head = AccessChainHead.objects.select_for_update().filter(pk=1).first()
         seq, digest = (head.seq, head.digest) if head else (0, "0" * 64)
-        first_id = _max_id(self.cursor, "records_accessevent") + 1
         last: list[tuple[int, str]] = []
 
         def rows() -> Iterator[tuple[Any, ...]]:
@@ -637,20 +646,25 @@ class Loader:
             start = self.now - dt.timedelta(days=3 * 365)
             stride = self.plan.events // self.plan.big_events
             for k in range(self.plan.events):
-                fields.seq = seq + 1 + k
+                fields.id = fields.seq = seq + 1 + k
+                fields.public_id = self.uuid4()
                 fields.at = start + dt.timedelta(microseconds=k * step + self.rng.randrange(step))
                 patient = 0 if k % stride == 0 else self.rng.randrange(1, self.plan.patients)
-                actor, fields.actor_label, profession = self._event_kind(fields, patient)
+                actor, fields.actor_label, fields.actor_profession = self._event_kind(
+                    fields, patient
+                )
+                fields.patient_id = self.patient_id(patient) if fields.patient_insc else None
+                fields.previous_digest = digest
                 seal_details(fields)
-                previous, digest = digest, _digest(digest, cast(AccessEvent, fields))
+                digest = chain_digest(fields)
                 yield (
-                    first_id + k,
-                    self.uuid4(),
+                    fields.id,
+                    fields.public_id,
                     fields.seq,
                     fields.at,
                     fields.actor_label,
                     fields.actor_rpps,
-                    profession,
+                    fields.actor_profession,
                     fields.patient_insc,
                     fields.entry_public_id,
                     fields.action,
@@ -658,11 +672,11 @@ class Loader:
                     fields.detail,
                     fields.detail_salt,
                     fields.detail_digest,
-                    "",
-                    previous,
+                    fields.request_id,
+                    fields.previous_digest,
                     digest,
                     actor,
-                    self.patient_id(patient) if fields.patient_insc else None,
+                    fields.patient_id,
                 )
             last.append((fields.seq, digest))
 

@@ -1,8 +1,12 @@
-"""``manage.py verify_access_log``: walk the hash chain of the access trail.
+"""``manage.py verify_access_log``: walk the hash chain of the access trail, check it against its
+signed checkpoints, then sign a new checkpoint of its head.
 
-Exit status 0 when intact; 1 with the first broken link otherwise (tampered, deleted or
-re-ordered event, or free texts that do not match their commitment). Events whose texts a
-purge erased are checked by their links and commitment only.
+Exit status 0 when intact; 1 naming the first problem otherwise: an event altered (any stored
+field), deleted or re-ordered, free texts that do not match their commitment, a chain head that
+does not match the trail, a checkpoint whose signature is wrong, or a trail that no longer holds
+what a checkpoint signed (its tail removed and the head rewound, or events rewritten and
+re-hashed). Events whose texts a purge erased are checked by their facts and commitment only.
+No checkpoint is written when the trail is broken.
 """
 
 from __future__ import annotations
@@ -11,25 +15,34 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from records.models import AccessChainHead
-from records.trail import verify_chain
+from records.management.commands.checkpoint_access_log import checkpoint_errors
+from records.trail import (
+    checkpoint_path,
+    checkpoint_publish,
+    checkpoints_verify,
+    key_id,
+    verify_chain,
+)
 
 
 class Command(BaseCommand):
-    help = "Vérifie la chaîne de hachage de la traçabilité des accès."
+    help = (
+        "Vérifie la chaîne de hachage de la traçabilité des accès et ses points de contrôle "
+        "signés, puis signe un nouveau point de contrôle."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         checked, broken = verify_chain()
-        head = AccessChainHead.objects.filter(pk=1).first()
         if broken is not None:
-            raise CommandError(
-                f"Broken link at event #{broken.seq} (id {broken.pk}, "
-                f"{broken.at:%Y-%m-%d %H:%M:%S}) after {checked} valid events: the event, its "
-                "details or its link to the previous one was altered, or an event is missing."
+            before = "before it" if broken.event is not None else "up to there"
+            raise CommandError(f"{broken} ({checked} events verified {before}.)")
+        with checkpoint_errors():
+            anchored = checkpoints_verify()
+            checkpoint = checkpoint_publish()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Access trail intact: {checked} events verified, {anchored} checkpoints "
+                f"matched. Checkpoint #{checkpoint.seq} signed (key {key_id()}) in "
+                f"{checkpoint_path()}."
             )
-        if head is not None and (head.seq != checked or (checked and head.digest == "0" * 64)):
-            raise CommandError(
-                f"Chain head says {head.seq} events but {checked} were found: events are missing "
-                "at the end of the trail."
-            )
-        self.stdout.write(self.style.SUCCESS(f"Access trail intact: {checked} events verified."))
+        )
