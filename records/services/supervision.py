@@ -136,17 +136,19 @@ def trail_counts(*, days: int = 30) -> TrailCounts:
 @dataclass(frozen=True)
 class ChainStatus:
     checked: int
-    broken_seq: int | None
+    broken: bool
+    broken_seq: int | None  # None when the break is at the chain head, not at an event
 
     @property
     def intact(self) -> bool:
-        return self.broken_seq is None
+        return not self.broken
 
 
 def chain_check() -> ChainStatus:
-    """Walk the whole chain (``verify_chain``): how many events hold, and the first broken one."""
+    """Walk the whole chain (``verify_chain``): how many events hold, and the first break."""
     checked, broken = trail.verify_chain()
-    return ChainStatus(checked=checked, broken_seq=broken.seq if broken else None)
+    seq = broken.event.seq if broken is not None and broken.event is not None else None
+    return ChainStatus(checked=checked, broken=broken is not None, broken_seq=seq)
 
 
 def patient_trail_consult(
