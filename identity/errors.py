@@ -17,7 +17,18 @@ from django.core.exceptions import PermissionDenied
 
 
 class AccessDenied(PermissionDenied):
-    """The actor may not do this act (403). The text is for the logs, not for the user."""
+    """The actor may not do this act (403). The text is for the logs, not for the user;
+    ``reason`` (one of ``REFUSAL_REASONS``) lets the error page tell the user what is actually
+    the case."""
+
+    def __init__(self, *args: object, reason: str = "") -> None:
+        super().__init__(*args)
+        self.reason = reason
+
+
+EMERGENCY_READ_ONLY = "emergency_read_only"
+TYPE_NOT_ALLOWED = "type_not_allowed"
+REFUSAL_REASONS = (EMERGENCY_READ_ONLY, TYPE_NOT_ALLOWED)
 
 
 class UserError(Exception):

@@ -64,6 +64,7 @@ from records import access
 from records.models import AccessAction
 from records.services.care import read_traced
 from records.uploads import CappedUploadHandler
+from records.views.nav import dmp_nav
 
 VIEWER_SIZE = 768
 MAX_RENDER_SIZE = 1024
@@ -109,7 +110,7 @@ def _list_context(
     patient = dmp.patient
     can_upload = dmp.may_deposit_type(REPORT_DOCUMENT_TYPE)
     return {
-        "patient": patient,
+        **dmp_nav(dmp),
         "studies": studies_for(request.user, patient),
         "can_upload": can_upload,
         "form": UploadForm(actor=request.user, patient=patient) if can_upload else None,
@@ -343,14 +344,15 @@ def my_studies(request: AuthenticatedHttpRequest) -> HttpResponse:
 def study_detail(request: AuthenticatedHttpRequest, entry_id: str) -> HttpResponse:
     """One study: its series with thumbnails, its report, who deposited it."""
     study = study_for(request.user, entry_id)
-    reads.study_read_traced(actor=request.user, study=study, request=request)
-    can_edit = may_edit_study(request.user, study)
+    dmp = reads.study_read_traced(actor=request.user, study=study, request=request)
+    # An attached report is shown, not offered again for attaching.
+    can_edit = dmp.may_deposit_type(REPORT_DOCUMENT_TYPE) and study.report_id is None
     return render(
         request,
         "imaging/study_detail.html",
         {
+            **dmp_nav(dmp),
             "study": study,
-            "patient": study.entry.patient,
             "series_list": series_with_counts(study),
             "report_visible": report_visible(request.user, study),
             "report_form": ReportForm(
@@ -417,7 +419,9 @@ def series_viewer(request: AuthenticatedHttpRequest, series_id: str) -> HttpResp
     plain links without), key tags, download of the original."""
     series = series_for(request.user, series_id)
     study = series.study
-    reads.study_read_traced(actor=request.user, study=study, request=request, detail="visionneuse")
+    dmp = reads.study_read_traced(
+        actor=request.user, study=study, request=request, detail="visionneuse"
+    )
     light = list(
         series.instances.order_by("instance_number", "pk").values_list(
             "public_id", "frames", "instance_number", "preview_status"
@@ -433,9 +437,9 @@ def series_viewer(request: AuthenticatedHttpRequest, series_id: str) -> HttpResp
         request,
         "imaging/series_viewer.html",
         {
+            **dmp_nav(dmp),
             "series": series,
             "study": study,
-            "patient": study.entry.patient,
             "current": current,
             "position": position,
             "presets": presets,

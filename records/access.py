@@ -52,7 +52,7 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from identity.errors import AccessDenied
+from identity.errors import EMERGENCY_READ_ONLY, TYPE_NOT_ALLOWED, AccessDenied
 from identity.models import DmpStatus, Patient, PatientUserObjectPermission, Professional, User
 from records.content import Allergy, Observation
 from records.models import (
@@ -156,6 +156,34 @@ def patients_for(user: User | AnonymousUser) -> QuerySet[Patient]:
     )
 
 
+def my_patients(user: User) -> QuerySet[Patient]:
+    """The DMPs a verified professional may read now, for their "Mes patients" list: each row
+    annotated with ``last_access`` (the newest event of the trail by this professional on that
+    DMP, None if never), ``relation_reason`` (their authorisation, if any) and the annotations
+    of ``patients_for`` (read by ``how_listed``). Empty for anyone else."""
+    if not getattr(user, "is_verified_professional", False):
+        return Patient.objects.none()
+    return patients_for(user).annotate(
+        last_access=Subquery(
+            AccessEvent.objects.filter(patient=OuterRef("pk"), actor=user)
+            .order_by("-at")
+            .values("at")[:1]
+        ),
+        relation_reason=Subquery(
+            CareRelation.objects.filter(
+                patient=OuterRef("pk"),
+                professional__user=user,
+                status=CareRelationStatus.AUTHORISED,
+            ).values("reason")[:1]
+        ),
+    )
+
+
+def how_listed(user: User, patient: Patient) -> DmpAccess:
+    """The ``DmpAccess`` of a row of ``my_patients`` (no query)."""
+    return _access_of(user, patient)
+
+
 @dataclass(frozen=True)
 class DmpAccess:
     """One DMP as a user holds it: the patient row and what this user may do with it.
@@ -200,9 +228,15 @@ class DmpAccess:
     def require_deposit(self, document_type: str | None = None) -> None:
         """Raise ``AccessDenied`` unless this user may deposit (a document of this type)."""
         if not self.may_deposit:
-            raise AccessDenied("normal access to an open DMP is needed to deposit")
+            raise AccessDenied(
+                "normal access to an open DMP is needed to deposit",
+                reason=EMERGENCY_READ_ONLY if self.is_emergency else "",
+            )
         if document_type is not None and not self.may_deposit_type(document_type):
-            raise AccessDenied("the profession may not read, hence not deposit, this type")
+            raise AccessDenied(
+                "the profession may not read, hence not deposit, this type",
+                reason=TYPE_NOT_ALLOWED,
+            )
 
 
 def _denied_types(profession: str) -> QuerySet[ProfessionDocumentRule]:
@@ -286,12 +320,17 @@ def dmp_access(user: User, patient: Patient) -> DmpAccess | None:
 class DmpLookup:
     """A professional's search for a DMP by INS-C: what exists, whether they may read it."""
 
-    state: str  # none, closed, readable, no_access
+    state: str  # none, closed, readable, blocked, no_access
     patient: Patient | None = None
     access: DmpAccess | None = None
 
 
-_LOOKUP_DETAIL = {"readable": "", "closed": "DMP fermé", "no_access": "sans autorisation"}
+_LOOKUP_DETAIL = {
+    "readable": "",
+    "closed": "DMP fermé",
+    "blocked": "professionnel bloqué par le patient",
+    "no_access": "sans autorisation",
+}
 
 
 def dmp_lookup(
@@ -317,8 +356,14 @@ def dmp_lookup(
     held = dmp_access(user, patient) if patient.is_open else None
     if patient.dmp_status == DmpStatus.CLOSED:
         state = "closed"
+    elif held is not None:
+        state = "readable"
+    elif CareRelation.objects.filter(
+        patient=patient, professional__user=user, status=CareRelationStatus.BLOCKED
+    ).exists():
+        state = "blocked"  # told before any consent or emergency form is offered
     else:
-        state = "readable" if held is not None else "no_access"
+        state = "no_access"
     detail = " — ".join(part for part in (_LOOKUP_DETAIL[state], purpose) if part)
     record_access(
         actor=user,

@@ -10,6 +10,7 @@ from identity.models import User
 from imaging.access import dmp_of
 from imaging.models import ImagingStudy, Instance
 from imaging.services.imports import IMAGE_TRACE_WINDOW
+from records.access import DmpAccess
 from records.models import AccessAction
 from records.services.care import read_traced
 
@@ -40,17 +41,20 @@ def image_read_traced(*, actor: User, study: ImagingStudy, request: HttpRequest 
 
 def study_read_traced(
     *, actor: User, study: ImagingStudy, request: HttpRequest | None, detail: str = ""
-) -> None:
-    """Trace a page view of a study (study page, viewer): one ENTRY_VIEW event."""
+) -> DmpAccess:
+    """Trace a page view of a study (study page, viewer): one ENTRY_VIEW event. Returns how
+    ``actor`` holds the DMP (for the page's navigation and actions)."""
+    dmp = dmp_of(actor, study.entry.patient)
     read_traced(
         actor=actor,
-        dmp=dmp_of(actor, study.entry.patient),
+        dmp=dmp,
         action=AccessAction.ENTRY_VIEW,
         entry=study.entry,
         request=request,
         detail=detail,
     )
     cache.add(f"imaging:traced:{getattr(actor, 'pk', 0)}:{study.entry_id}", 1, IMAGE_TRACE_WINDOW)
+    return dmp
 
 
 def instance_download_traced(

@@ -361,11 +361,13 @@ class EmergencyForm(forms.Form):
         super().__init__(*args, **kwargs)
         reason = self.fields["reason"]
         assert isinstance(reason, forms.ChoiceField)  # noqa: S101 - narrows the type
-        reason.choices = [
+        # No default: the reason is a deliberate choice, never the first line left selected.
+        reason.choices = [("", _("— Choisissez le motif —"))] + [
             (value, label)
             for value, label in EmergencyReason.choices
             if samu or value != EmergencyReason.SAMU_CALL
         ]
+        reason.error_messages["required"] = _("Choisissez le motif de l'urgence.")
 
     def clean_insc(self) -> str:
         return validate_insc(self.cleaned_data["insc"])
@@ -411,3 +413,22 @@ class HistoryFilterForm(forms.Form):
         if start and end and start > end:
             self.add_error("end", _("La date de fin précède la date de début."))
         return cleaned
+
+
+class MyPatientsForm(forms.Form):
+    """The professional's "Mes patients" list: search by name, sort, page."""
+
+    q = forms.CharField(label=_("Nom du patient"), max_length=100, required=False)
+    tri = forms.ChoiceField(
+        label=_("Trier par"),
+        required=False,
+        choices=[
+            ("nom", _("Nom (A → Z)")),
+            ("-nom", _("Nom (Z → A)")),
+            ("-acces", _("Dernier accès (récent d'abord)")),
+            ("acces", _("Dernier accès (ancien d'abord)")),
+        ],
+    )
+    page = forms.IntegerField(
+        min_value=1, max_value=100_000, required=False, widget=forms.HiddenInput
+    )

@@ -244,6 +244,26 @@ def care_unblock(*, actor: User, patient: Patient, professional: Professional) -
 # --- Emergency access -----------------------------------------------------------------------------
 
 
+def emergency_refusal(*, actor: User, patient: Patient, samu: bool) -> str:
+    """Why ``actor`` (a verified professional) may not declare an emergency access to
+    ``patient``'s DMP, in the user's words; "" when they may. Asked by the emergency page
+    before it offers the form, and by ``emergency_declare``."""
+    professional = actor.professional
+    if samu and not professional.is_regulation_doctor:
+        return str(_("L'accès en régulation est réservé aux médecins régulateurs du SAMU."))
+    if not patient.is_open:
+        return str(_("Ce DMP n'est pas accessible."))
+    if CareRelation.objects.filter(
+        patient=patient, professional=professional, status=CareRelationStatus.BLOCKED
+    ).exists():
+        return str(_("Le patient vous a bloqué : aucun accès n'est possible."))
+    if samu and patient.opposes_samu:
+        return str(_("Le patient s'est opposé à l'accès à son DMP par le SAMU."))
+    if not samu and patient.opposes_bris_de_glace:
+        return str(_("Le patient s'est opposé à l'accès à son DMP en urgence (bris de glace)."))
+    return ""
+
+
 def emergency_declare(
     *, actor: User, patient: Patient, samu: bool, reason: str, reason_text: str = ""
 ) -> EmergencyAccess:
@@ -256,22 +276,9 @@ def emergency_declare(
     if not actor.is_verified_professional:
         raise AccessDenied("Only a verified professional declares an emergency.")
     professional = actor.professional
-    if samu and not professional.is_regulation_doctor:
-        raise AccessRefused(
-            str(_("L'accès en régulation est réservé aux médecins régulateurs du SAMU."))
-        )
-    if not patient.is_open:
-        raise AccessRefused(str(_("Ce DMP n'est pas accessible.")))
-    if samu and patient.opposes_samu:
-        raise AccessRefused(str(_("Le patient s'est opposé à l'accès à son DMP par le SAMU.")))
-    if not samu and patient.opposes_bris_de_glace:
-        raise AccessRefused(
-            str(_("Le patient s'est opposé à l'accès à son DMP en urgence (bris de glace)."))
-        )
-    if CareRelation.objects.filter(
-        patient=patient, professional=professional, status=CareRelationStatus.BLOCKED
-    ).exists():
-        raise AccessRefused(str(_("Le patient vous a bloqué : aucun accès n'est possible.")))
+    refusal = emergency_refusal(actor=actor, patient=patient, samu=samu)
+    if refusal:
+        raise AccessRefused(refusal)
     if reason == "other" and not reason_text.strip():
         raise ValidationError(_("Précisez le motif de l'urgence."), code="reason_text")
     mode = AccessMode.SAMU if samu else AccessMode.EMERGENCY

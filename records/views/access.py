@@ -317,25 +317,41 @@ def emergency(request: AuthenticatedHttpRequest) -> HttpResponse:
         form = EmergencyForm(initial={"insc": insc}, samu=samu)
     else:
         form = EmergencyForm(request.POST, samu=samu)
-        if form.is_valid():
-            patient = _open_dmp_by_insc(request, form.cleaned_data["insc"], "accès en urgence")
-            try:
-                grant = care_services.emergency_declare(
-                    actor=request.user,
-                    patient=patient,
-                    samu=samu,
-                    reason=form.cleaned_data["reason"],
-                    reason_text=form.cleaned_data["reason_text"],
-                )
-            except care_services.AccessRefused as error:
-                form.add_error(None, error.message)
-            else:
-                _emergency_banner(request, patient, grant.expires_at.timestamp(), samu)
-                return redirect("records:patient_home", public_id=patient.public_id)
-        # A forged or missing INS-C: no patient to show, as for an expired link.
+        form.is_valid()
         insc = None if form.has_error("insc") else form.cleaned_data["insc"]
+    # The patient is named (name, birth date, INS-C) before anything is declared; a forged,
+    # expired or missing target names no one, and then nothing can be declared.
+    found = (
+        access.dmp_lookup(request.user, insc, request=request, purpose="accès en urgence")
+        if insc
+        else None
+    )
+    if found is not None and found.state == "readable" and found.patient is not None:
+        return redirect("records:patient_home", public_id=found.patient.public_id)
+    target = found.patient if found is not None and found.state != "none" else None
+    refusal = (
+        care_services.emergency_refusal(actor=request.user, patient=found.patient, samu=samu)
+        if found is not None and found.patient is not None and found.state != "readable"
+        else ""
+    )
+    if request.method == "POST" and target is not None and not refusal and form.is_valid():
+        try:
+            grant = care_services.emergency_declare(
+                actor=request.user,
+                patient=target,
+                samu=samu,
+                reason=form.cleaned_data["reason"],
+                reason_text=form.cleaned_data["reason_text"],
+            )
+        except care_services.AccessRefused as error:
+            form.add_error(None, error.message)
+        else:
+            _emergency_banner(request, target, grant.expires_at.timestamp(), samu)
+            return redirect("records:patient_home", public_id=target.public_id)
     return render(
-        request, "records/emergency.html", {"form": form, "samu": samu, "target_insc": insc}
+        request,
+        "records/emergency.html",
+        {"form": form, "samu": samu, "target": target, "refusal": refusal},
     )
 
 

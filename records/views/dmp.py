@@ -43,8 +43,9 @@ from records.forms.dmp import (
     TraitsSearchForm,
 )
 from records.models import AccessAction
-from records.services import content, lifecycle
+from records.services import lifecycle
 from records.services.care import read_traced
+from records.views.nav import dmp_nav
 from records.views.targets import target_token
 
 _ACTIVATION_SESSION_KEY = "dmp_activation"
@@ -174,17 +175,12 @@ def patient_home(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
     dmp = access.dmp_for(request.user, public_id)
     patient = dmp.patient
     read_traced(actor=request.user, dmp=dmp, action=AccessAction.DMP_VIEW, request=request)
-    types = dmp.deposit_types()  # one query, and none in emergency mode
-    fixed = {content.LAB_DOCUMENT_TYPE, content.ALLERGY_DOCUMENT_TYPE}
     return render(
         request,
         "records/patient_home.html",
         {
-            "patient": patient,
+            **dmp_nav(dmp),
             "mode": dmp.mode,
-            "may_deposit_lab": content.LAB_DOCUMENT_TYPE in types,
-            "may_deposit_report": bool(types - fixed),
-            "may_deposit_allergy": content.ALLERGY_DOCUMENT_TYPE in types,
             "has_account": patient.user_id is not None,
             "is_medecin_traitant": patient.medecin_traitant is not None
             and patient.medecin_traitant.user_id == request.user.pk,

@@ -52,6 +52,7 @@ from records.models import AccessAction, Entry, EntryKind, EntryStatus
 from records.services import care as care_services
 from records.services import entries as entry_services
 from records.trend_svg import render_trend_svg
+from records.views.nav import dmp_nav
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +142,7 @@ def _timeline(
         request,
         "records/entry_list.html",
         {
-            "patient": patient,
-            "professional": professional,
+            **dmp_nav(dmp),
             "filters": filters,
             "rows": rows,
             "page": page,
@@ -220,10 +220,9 @@ def entry_detail(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> Http
     normal = dmp.may_deposit
     hidden = not is_patient and entry.hidden_from_patient_now()
     context = {
+        **dmp_nav(dmp),
         "entry": entry,
-        "patient": patient,
         "is_patient": is_patient,
-        "professional": not is_patient,
         "hidden_from_patient": hidden,
         "can_announce": hidden and normal,
         "can_replace": normal
@@ -326,8 +325,7 @@ def _allergy_card(
     )
     updated = max((a.entry.deposited_at for a in allergies), default=None)
     context = {
-        "patient": patient,
-        "professional": professional,
+        **dmp_nav(dmp),
         "allergies": allergies,
         "updated": updated,
         "today": timezone.localdate(),
@@ -430,8 +428,7 @@ def _trend(
     title = _("%(label)s : évolution") % {"label": label}
     svg = render_trend_svg(trend, title=title, lang=lang)
     context = {
-        "patient": patient,
-        "professional": professional,
+        **dmp_nav(dmp),
         "analyte": item,
         "trend": trend,
         "tables": [(series, _series_rows(series, lang)) for series in trend.series],

@@ -208,7 +208,7 @@ def test_emergency_journey(
     url = reverse("records:emergency")
     form = client.get(url, {"cible": search.context["emergency_target"]})
     assert form.status_code == 200
-    assert form.context["target_insc"] == alice.insc
+    assert form.context["target"] == alice
     assert "Déclarer l'urgence" in form.content.decode()
     response = client.post(url, {"insc": alice.insc, "reason": "other", "reason_text": ""})
     assert response.status_code == 200
@@ -252,14 +252,14 @@ def test_emergency_links_work_only_in_their_session_and_for_a_while(
         other.get(url, {"cible": token}),
     ):
         assert response.status_code == 200
-        assert response.context["target_insc"] is None
+        assert response.context["target"] is None
         body = response.content.decode()
         assert "Aucun patient choisi" in body and "Déclarer l'urgence" not in body
     session.save()
-    assert client.get(url, {"cible": token}).context["target_insc"] is None
+    assert client.get(url, {"cible": token}).context["target"] is None
     # A forged INS-C in the form's body: no patient shown, nothing declared.
     response = client.post(url, {"insc": "1234", "reason": "vital"})
-    assert response.context["target_insc"] is None
+    assert response.context["target"] is None
     assert not EmergencyAccess.objects.exists()
 
 

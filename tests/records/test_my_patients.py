@@ -1,0 +1,161 @@
+"""The professional's home, "Mes patients": the DMPs they may read (médecin traitant,
+authorised, opener, emergency), their last access from the trail and what is new since then
+per kind, searchable by name, sortable, paginated, in a constant number of queries."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from identity.ins import nir_key
+from identity.models import Patient, Professional, User
+from records.models import AccessEvent
+from records.services import patients as patients_service
+from records.services.entries import entry_mask
+from records.services.lifecycle import PatientTraits
+from tests.cast import make_patient
+from tests.records.conftest import logged_in
+from tests.records.helpers import allergy, lab, report
+
+pytestmark = pytest.mark.django_db
+
+HOME = "/"
+
+
+def _nir(sex: str, year: int, month: int, serial: int) -> str:
+    nir13 = f"{sex}{year % 100:02d}{month:02d}75123{serial:03d}"
+    return nir13 + nir_key(nir13)
+
+
+def another_patient(opened_by: Professional, name: str, first: str, serial: int) -> Patient:
+    return make_patient(
+        opened_by=opened_by,
+        nir=_nir("1", 1960 + serial, 3, serial),
+        traits=PatientTraits(
+            birth_name=name,
+            first_names=first,
+            sex="M",
+            birth_date=datetime.date(1960 + serial, 3, 10),
+        ),
+        email=f"p{serial}@test.example",
+    )
+
+
+def rows(body: str) -> list[str]:
+    """The patients' names of the list, in order."""
+    table = body.split('class="my-patients-table', 1)
+    if len(table) < 2:
+        return []
+    return re.findall(r'<th scope="row"[^>]*><a href="[^"]+">([^<]+)</a>', table[1])
+
+
+def home(user: User, **params: Any) -> str:
+    response = logged_in(user).get(HOME, params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_each_way_of_holding_a_dmp_is_listed_and_named(
+    alice: Patient,
+    doctor: Professional,
+    authorised_doctor: Professional,
+    emergency_doctor: Professional,
+    blocked_doctor: Professional,
+    stranger_doctor: Professional,
+) -> None:
+    assert rows(home(doctor.user)) == ["DUPONT Alice Marie"]
+    assert "Médecin traitant" in home(doctor.user)
+    assert "Autorisé par le patient" in home(authorised_doctor.user)
+    emergency = home(emergency_doctor.user)
+    assert rows(emergency) == ["DUPONT Alice Marie"]
+    assert "Accès en urgence" in emergency
+    assert reverse("records:patient_home", args=[alice.public_id]) in emergency
+    for outsider in (blocked_doctor, stranger_doctor):
+        body = home(outsider.user)
+        assert rows(body) == []
+        assert "DUPONT" not in body
+        assert "Vous n'avez encore accès à aucun DMP" in body
+
+
+def test_what_is_new_since_the_last_access_counts_only_readable_entries_per_kind(
+    alice: Patient, doctor: Professional, authorised_doctor: Professional
+) -> None:
+    before = home(authorised_doctor.user)
+    assert ">jamais<" in before
+    logged_in(authorised_doctor.user).get(reverse("records:patient_home", args=[alice.public_id]))
+    seen = AccessEvent.objects.filter(actor=authorised_doctor.user, patient=alice).latest("at")
+    assert "rien de nouveau" in home(authorised_doctor.user)
+
+    report(doctor, alice)
+    report(doctor, alice, title="Second compte rendu")
+    lab(doctor, alice)
+    allergy(doctor, alice)
+    secret = report(doctor, alice, title="Secret")
+    entry_mask(actor=alice.user, entry=secret, masked=True)  # masked: not theirs to know
+
+    body = home(authorised_doctor.user)
+    local = seen.at.astimezone(datetime.UTC).astimezone()
+    assert f"{local:%d/%m/%Y}" in body
+    assert "Compte rendu : 2" in body
+    assert "Résultats de biologie : 1" in body
+    assert "Allergie ou intolérance : 1" in body
+    # The médecin traitant, who deposited them, has nothing new: their own deposits are accesses.
+    assert "rien de nouveau" in home(doctor.user)
+
+
+def test_search_by_name_sort_and_pages(
+    alice: Patient, doctor: Professional, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    another_patient(doctor, "LEROY", "Bob", 1)
+    zoe = another_patient(doctor, "ABADIE", "Zoé", 2)
+    assert rows(home(doctor.user)) == ["ABADIE Zoé", "DUPONT Alice Marie", "LEROY Bob"]
+    assert rows(home(doctor.user, tri="-nom")) == ["LEROY Bob", "DUPONT Alice Marie", "ABADIE Zoé"]
+    assert rows(home(doctor.user, q="ler")) == ["LEROY Bob"]
+    assert rows(home(doctor.user, q="alice dupont")) == ["DUPONT Alice Marie"]
+    nobody = home(doctor.user, q="Personne")
+    assert rows(nobody) == [] and "Aucun de vos patients ne porte ce nom." in nobody
+
+    # Opened most recently first (the opening of each DMP is the doctor's access).
+    logged_in(doctor.user).get(reverse("records:patient_home", args=[zoe.public_id]))
+    assert rows(home(doctor.user, tri="-acces"))[0] == "ABADIE Zoé"
+    assert rows(home(doctor.user, tri="acces"))[-1] == "ABADIE Zoé"
+
+    monkeypatch.setattr(patients_service, "PAGE_SIZE", 2)
+    first = home(doctor.user)
+    assert rows(first) == ["ABADIE Zoé", "DUPONT Alice Marie"]
+    assert 'rel="next" href="?page=2"' in first
+    second = home(doctor.user, page=2)
+    assert rows(second) == ["LEROY Bob"]
+    assert 'rel="next"' not in second and 'rel="prev"' in second
+
+
+def test_bad_parameters_are_told_never_a_500(doctor: Professional, alice: Patient) -> None:
+    body = home(doctor.user, tri="' OR 1=1 --", page="abc", q="x" * 500)
+    assert rows(body) == ["DUPONT Alice Marie"]  # wrong values are told, then ignored
+    assert body.count('class="errorlist') == 2  # the name (too long) and the sort
+    assert "100 caractères" in body
+    assert rows(home(doctor.user, q="xyz", page="abc")) == []  # a good filter still applies
+    assert rows(home(doctor.user, tri="bogus")) == ["DUPONT Alice Marie"]
+
+
+def test_constant_queries_whatever_the_number_of_dmps(
+    alice: Patient,
+    doctor: Professional,
+    administrator: User,
+    django_assert_num_queries: Any,
+) -> None:
+    client: Client = logged_in(doctor.user)
+    client.get(HOME)  # warm: session, content types
+    with django_assert_num_queries(5):
+        assert client.get(HOME).status_code == 200
+    for serial in range(1, 6):
+        another = another_patient(doctor, f"NOM{serial}", "Prénom", serial)
+        report(doctor, another)
+    with django_assert_num_queries(5):
+        body = client.get(HOME).content.decode()
+    assert len(rows(body)) == 6
