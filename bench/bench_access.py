@@ -26,6 +26,9 @@ Usage (from the repository root; PostgreSQL on 127.0.0.1:5432, user postgres)::
       ``fresh.heavy@bench.example`` (as many DMPs as the heavy one) in the heavy user's turn:
       the cost of an access change must not depend on what the professional already holds.
 
+   e. ``patients`` / ``recent``: the professional's home, "Mes patients" (page 1, sorted by
+      name / by last access, most recent first).
+
    Time is ``time.perf_counter()`` around the test client's call (server time: the client runs
    the whole Django stack in-process, no network); queries are counted with
    ``CaptureQueriesContext``.
@@ -71,11 +74,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVER = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 DATABASES = {"1pct": ("dmp_bench_1pct", 0.01), "full": ("dmp_bench_full", 1.0)}
 USERS = ("typical", "heavy")
-OPERATIONS = ("timeline", "entry", "history", "authorise", "revoke")
+OPERATIONS = ("timeline", "entry", "history", "authorise", "revoke", "patients", "recent")
 FULL_OVER_1PCT = 1.15
 HEAVY_OVER_TYPICAL = 1.10
 TIMELINE_QUERY = "?tout=on"
 MAX_ROUNDS = 50
+HEAVY_DMPS = [0]  # --heavy-dmps: 0 lets populate_bench choose (min(5 000, patients / 2))
 MAX_REPEAT = 20
 
 
@@ -109,7 +113,8 @@ def prepare(name: str, scale: float) -> None:
         print(f"==> {name}: {row[0]:,} patients already, not populated again", flush=True)
         return
     started = time.perf_counter()
-    _manage(name, "populate_bench", "--scale", str(scale))
+    heavy = ("--heavy-dmps", str(HEAVY_DMPS[0])) if HEAVY_DMPS[0] else ()
+    _manage(name, "populate_bench", "--scale", str(scale), *heavy)
     print(f"==> {name} populated in {time.perf_counter() - started:.0f} s", flush=True)
 
 
@@ -244,6 +249,8 @@ def operations(subjects: Subjects, user: str, urls: dict[str, str]) -> dict[str,
 
     changed = subjects.changed[user]
     return {
+        "patients": _get(subjects.clients[user], urls["patients"]),
+        "recent": _get(subjects.clients[user], urls["recent"]),
         "timeline": _get(subjects.clients[user], urls["timeline"]),
         "entry": _get(subjects.clients[user], urls["entry"]),
         "history": _get(subjects.clients["patient"], urls["history"]),
@@ -274,6 +281,8 @@ def run_rounds(rounds: int, repeat: int, max_seconds: float) -> tuple[Samples, i
             "timeline": timeline_url(subjects[db].patient),
             "entry": entry_url(subjects[db]),
             "history": reverse("records:my_history"),
+            "patients": reverse("home"),
+            "recent": reverse("home") + "?tri=-acces",
         }
     samples: Samples = defaultdict(list)
     started = time.perf_counter()
@@ -407,7 +416,22 @@ def main() -> int:
     )
     parser.add_argument("--skip-populate", action="store_true")
     parser.add_argument("--max-seconds", type=float, default=900, help="bound the measurement")
+    parser.add_argument(
+        "--databases",
+        default="",
+        help="NAME:SCALE,NAME:SCALE instead of dmp_bench_1pct:0.01,dmp_bench_full:1.0 "
+        "(the smaller first), e.g. to measure the heavy professional at 5 000 DMPs on a "
+        "smaller population with --heavy-dmps 5000",
+    )
+    parser.add_argument("--heavy-dmps", type=int, default=0, help="passed to populate_bench")
     options = parser.parse_args()
+    if options.databases:
+        (small, small_scale), (big, big_scale) = (
+            pair.split(":") for pair in options.databases.split(",")
+        )
+        DATABASES["1pct"] = (small, float(small_scale))
+        DATABASES["full"] = (big, float(big_scale))
+    HEAVY_DMPS[0] = options.heavy_dmps
     rounds = max(1, min(options.rounds, MAX_ROUNDS))
     repeat = max(1, min(options.repeat, MAX_REPEAT))
     if not options.skip_populate:

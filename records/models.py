@@ -50,9 +50,25 @@ class EntryStatus(models.TextChoices):
     ARCHIVED = "archived", _("Archivé")
 
 
+# What matters whatever its age, by entry kind: a current entry of one of these kinds that
+# meets its condition is never hidden by a default time window (the professional's timeline
+# shows two years). A new kind (active problems, current treatments…) adds its line here.
+MATTERS_WHATEVER_ITS_AGE: dict[str, models.Q] = {
+    EntryKind.ALLERGY: models.Q(allergy__clinical_status="active"),
+}
+
+
 class EntryQuerySet(models.QuerySet["Entry"]):
     def current(self) -> EntryQuerySet:
         return self.filter(status=EntryStatus.CURRENT)
+
+    def within_window(self, start: Any) -> EntryQuerySet:
+        """Entries acted since ``start``, and those that matter whatever their age
+        (``MATTERS_WHATEVER_ITS_AGE``)."""
+        timeless = models.Q(pk__in=[])
+        for kind, condition in MATTERS_WHATEVER_ITS_AGE.items():
+            timeless |= models.Q(kind=kind, status=EntryStatus.CURRENT) & condition
+        return self.filter(models.Q(act_date__gte=start) | timeless)
 
     def hidden_from_patient(self, now: Any) -> EntryQuerySet:
         """Invisible to the patient, not announced, and not yet past the automatic delay."""
@@ -359,6 +375,8 @@ class AccessEvent(models.Model):
         verbose_name_plural = _("événements d'accès")
         indexes = [
             models.Index(fields=["patient", "-at"], name="records_event_patient_at"),
+            # A professional's last access to each DMP ("Mes patients"): one index probe.
+            models.Index(fields=["actor", "patient", "-at"], name="records_event_actor_patient"),
         ]
         constraints = [
             # A constraint rather than unique=True: PostgreSQL then builds no second

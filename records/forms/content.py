@@ -330,6 +330,12 @@ class TimelineFilterForm(forms.Form):
         required=False,
     )
     auteur = forms.CharField(label=_("Auteur (nom)"), max_length=100, required=False)
+    q = forms.CharField(label=_("Mots du titre ou de l'aperçu"), max_length=100, required=False)
+    tri = forms.ChoiceField(
+        label=_("Ordre"),
+        required=False,
+        choices=[("-date", _("Plus récents d'abord")), ("date", _("Plus anciens d'abord"))],
+    )
     du = FilterDateField(label=_("Du"))
     au = FilterDateField(label=_("Au"))
     tout = forms.BooleanField(required=False, widget=forms.HiddenInput)

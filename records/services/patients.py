@@ -13,12 +13,13 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
 from identity.models import Patient, User
 from records import access
 from records.models import AccessEvent, AccessMode, EntryKind
+from records.search import words_in
 
 PAGE_SIZE = 25
 _NAME = Lower(Coalesce(NullIf("used_name", Value("")), "birth_name"))  # as display_name
@@ -73,20 +74,12 @@ def _held_as(user: User, patient: Patient) -> str:
     return str(patient.__dict__.get("relation_reason") or "patient")
 
 
-def _searched(patients: QuerySet[Patient], query: str) -> QuerySet[Patient]:
-    for word in query.split()[:5]:
-        patients = patients.filter(
-            Q(birth_name__icontains=word)
-            | Q(used_name__icontains=word)
-            | Q(first_names__icontains=word)
-        )
-    return patients
-
-
 def my_patients_page(user: User, *, query: str = "", sort: str = "", page: int = 1) -> PatientPage:
     """One page of the professional's DMPs (two queries: the page, the news on it)."""
     sort = sort if sort in SORTS else DEFAULT_SORT
-    patients = _searched(access.my_patients(user), query.strip())
+    patients = access.my_patients(user).filter(
+        words_in(("birth_name", "used_name", "first_names"), query)
+    )
     offset = (page - 1) * PAGE_SIZE
     # One row more than a page tells whether a next page exists, without a COUNT over them all.
     fetched = list(patients.order_by(*SORTS[sort], "pk")[offset : offset + PAGE_SIZE + 1])

@@ -49,6 +49,7 @@ from records.forms.content import (
     TimelineFilterForm,
 )
 from records.models import AccessAction, Entry, EntryKind, EntryStatus
+from records.search import words_in
 from records.services import care as care_services
 from records.services import entries as entry_services
 from records.trend_svg import render_trend_svg
@@ -106,6 +107,8 @@ def _filtered(entries: QuerySet[Entry], data: dict[str, Any]) -> QuerySet[Entry]
         entries = entries.filter(act_date__gte=data["du"])
     if data.get("au"):
         entries = entries.filter(act_date__lte=data["au"])
+    if data.get("q"):
+        entries = entries.filter(words_in(("title", "summary"), data["q"]))
     return entries
 
 
@@ -125,14 +128,13 @@ def _timeline(
     patient = dmp.patient
     entries = _filtered(access.entries_for(request.user, patient), data)
     if window_start is not None:
-        entries = entries.filter(act_date__gte=window_start)
+        entries = entries.within_window(window_start)
     page = data.get("page") or 1
     offset = (page - 1) * PAGE_SIZE
     # One row more than a page tells whether a next page exists, without a COUNT.
+    order = ("act_date", "id") if data.get("tri") == "date" else ("-act_date", "-id")
     fetched = list(
-        entries.select_related("author__user").order_by("-act_date", "-id")[
-            offset : offset + PAGE_SIZE + 1
-        ]
+        entries.select_related("author__user").order_by(*order)[offset : offset + PAGE_SIZE + 1]
     )
     rows = [
         TimelineRow(entry, professional and entry.hidden_from_patient_now())
@@ -149,6 +151,7 @@ def _timeline(
             "has_next": len(fetched) > PAGE_SIZE,
             "window_start": window_start,
             "show_all": bool(data.get("tout")),
+            "oldest_first": data.get("tri") == "date",
             "can_deposit": dmp.may_deposit,
         },
     )

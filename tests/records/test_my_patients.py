@@ -116,6 +116,7 @@ def test_search_by_name_sort_and_pages(
     assert rows(home(doctor.user)) == ["ABADIE Zoé", "DUPONT Alice Marie", "LEROY Bob"]
     assert rows(home(doctor.user, tri="-nom")) == ["LEROY Bob", "DUPONT Alice Marie", "ABADIE Zoé"]
     assert rows(home(doctor.user, q="ler")) == ["LEROY Bob"]
+    assert rows(home(doctor.user, q="ZOÉ")) == ["ABADIE Zoé"]
     assert rows(home(doctor.user, q="alice dupont")) == ["DUPONT Alice Marie"]
     nobody = home(doctor.user, q="Personne")
     assert rows(nobody) == [] and "Aucun de vos patients ne porte ce nom." in nobody
