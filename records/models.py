@@ -58,17 +58,18 @@ MATTERS_WHATEVER_ITS_AGE: dict[str, models.Q] = {
 }
 
 
+def within_window(start: Any) -> models.Q:
+    """The entries acted since ``start``, and those that matter whatever their age
+    (``MATTERS_WHATEVER_ITS_AGE``), as a filter on Entry."""
+    timeless = models.Q(pk__in=[])
+    for kind, condition in MATTERS_WHATEVER_ITS_AGE.items():
+        timeless |= models.Q(kind=kind, status=EntryStatus.CURRENT) & condition
+    return models.Q(act_date__gte=start) | timeless
+
+
 class EntryQuerySet(models.QuerySet["Entry"]):
     def current(self) -> EntryQuerySet:
         return self.filter(status=EntryStatus.CURRENT)
-
-    def within_window(self, start: Any) -> EntryQuerySet:
-        """Entries acted since ``start``, and those that matter whatever their age
-        (``MATTERS_WHATEVER_ITS_AGE``)."""
-        timeless = models.Q(pk__in=[])
-        for kind, condition in MATTERS_WHATEVER_ITS_AGE.items():
-            timeless |= models.Q(kind=kind, status=EntryStatus.CURRENT) & condition
-        return self.filter(models.Q(act_date__gte=start) | timeless)
 
     def hidden_from_patient(self, now: Any) -> EntryQuerySet:
         """Invisible to the patient, not announced, and not yet past the automatic delay."""

@@ -48,7 +48,7 @@ from records.forms.content import (
     MaskForm,
     TimelineFilterForm,
 )
-from records.models import AccessAction, Entry, EntryKind, EntryStatus
+from records.models import AccessAction, Entry, EntryKind, EntryStatus, within_window
 from records.search import words_in
 from records.services import care as care_services
 from records.services import entries as entry_services
@@ -128,7 +128,7 @@ def _timeline(
     patient = dmp.patient
     entries = _filtered(access.entries_for(request.user, patient), data)
     if window_start is not None:
-        entries = entries.within_window(window_start)
+        entries = entries.filter(within_window(window_start))
     page = data.get("page") or 1
     offset = (page - 1) * PAGE_SIZE
     # One row more than a page tells whether a next page exists, without a COUNT.
