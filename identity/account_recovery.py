@@ -81,7 +81,7 @@ def account_events_for(user: User) -> QuerySet[AccountEvent]:
     return AccountEvent.objects.filter(account=user).order_by("-at", "-pk")
 
 
-def _tell_owner(account: User, subject: str, message: str) -> None:
+def tell_owner(account: User, subject: str, message: str) -> None:
     """E-mail the owner at their own address once the act is committed (a mail failure never
     undoes it: the event is on their account page either way)."""
     address = account.email
@@ -151,7 +151,7 @@ def _active_set(*, actor: User, account: User, active: bool) -> AccountEvent:
         else:
             subject = _("Votre compte est désactivé")
             message = _("Un administrateur du portail DMP a désactivé votre compte.")
-        _tell_owner(account, subject, message)
+        tell_owner(account, subject, message)
     return event
 
 
@@ -188,7 +188,7 @@ def mfa_reset_request(*, actor: User, account: User, reason: str) -> MfaResetReq
                 kind=AccountEventKind.MFA_RESET_REQUESTED,
                 reason=text,
             )
-            _tell_owner(
+            tell_owner(
                 account,
                 _("Réinitialisation de votre second facteur demandée"),
                 _(
@@ -239,7 +239,7 @@ def mfa_reset_approve(*, actor: User, reset: MfaResetRequest) -> MfaResetRequest
             kind=AccountEventKind.MFA_RESET_APPROVED,
             reason=locked.reason,
         )
-        _tell_owner(
+        tell_owner(
             locked.account,
             _("Le second facteur de votre compte est supprimé"),
             _(
@@ -263,7 +263,7 @@ def mfa_reset_cancel(*, actor: User, reset: MfaResetRequest) -> MfaResetRequest:
         account_event_record(
             account=locked.account, actor=actor, kind=AccountEventKind.MFA_RESET_CANCELLED
         )
-        _tell_owner(
+        tell_owner(
             locked.account,
             _("Demande de réinitialisation annulée"),
             _("La demande de suppression du second facteur de votre compte est annulée."),

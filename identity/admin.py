@@ -482,16 +482,21 @@ class MfaResetRequestAdmin(ReadOnlyAdmin[MfaResetRequest]):
 class ProfessionalAdmin(FixedLookupsMixin[Professional]):
     list_display = (
         "display_name",
+        "email",
         "rpps",
         "profession",
         "specialty",
         "verification_status",
         "is_regulation_doctor",
+        "registered",
         "verified_at",
     )
     list_filter = ("verification_status", "profession", "specialty", "is_regulation_doctor")
     search_fields = ("rpps", "user__email", "user__last_name", "user__first_name")
+    search_help_text = _("Nom, e-mail ou RPPS")
     list_select_related = ("user",)
+    # Those waiting for a verification first ("pending" < "rejected" < "verified").
+    ordering = ("verification_status", "user__last_name", "pk")
     # The account a profile belongs to never changes here: moving dr. Martin's verified profile
     # onto an account one holds would make that account dr. Martin.
     readonly_fields = ("public_id", "user", "verification_status", "verified_at", "verified_by")
@@ -506,6 +511,14 @@ class ProfessionalAdmin(FixedLookupsMixin[Professional]):
     @admin.display(description=_("nom"), ordering="user__last_name")
     def display_name(self, obj: Professional) -> str:
         return obj.display_name
+
+    @admin.display(description=_("e-mail"), ordering="user__email")
+    def email(self, obj: Professional) -> str:
+        return obj.user.email
+
+    @admin.display(description=_("inscrit le"), ordering="user__date_joined")
+    def registered(self, obj: Professional) -> Any:
+        return obj.user.date_joined
 
     @admin.action(
         description=_("Vérifier les professionnels sélectionnés"), permissions=("change",)

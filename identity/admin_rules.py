@@ -18,7 +18,12 @@ class FixedLookupsMixin[M: models.Model](admin.ModelAdmin[M]):
     """
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
-        allowed = {name for name in self.get_list_filter(request) if isinstance(name, str)}
+        allowed = set()
+        for item in self.get_list_filter(request):
+            if isinstance(item, str):
+                allowed.add(item)
+            elif isinstance(item, type) and issubclass(item, admin.SimpleListFilter):
+                allowed.add(str(item.parameter_name))  # its own parameter and queryset
         if self.date_hierarchy:
             allowed.add(self.date_hierarchy)
         if lookup.split("__")[0] not in allowed:

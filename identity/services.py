@@ -11,8 +11,9 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from identity.account_recovery import account_event_record
+from identity.account_recovery import account_event_record, tell_owner
 from identity.errors import AccessDenied
 from identity.models import (
     AccountEvent,
@@ -55,6 +56,16 @@ def professional_verify(*, actor: User, professional: Professional) -> Professio
         professional.verified_by = actor
         professional.save(update_fields=["verification_status", "verified_at", "verified_by"])
         account_event_record(account=professional.user, actor=actor, kind=AccountEventKind.VERIFIED)
+        # What the waiting page promises ("Vous serez prévenu par e-mail"), once committed.
+        tell_owner(
+            professional.user,
+            _("Votre profil de professionnel de santé est vérifié"),
+            _(
+                "Un administrateur a vérifié votre numéro RPPS et votre profession. Vous "
+                "pouvez désormais accéder aux DMP des patients qui vous y autorisent : "
+                "connectez-vous au portail DMP."
+            ),
+        )
     return professional
 
 
@@ -68,6 +79,15 @@ def professional_reject(*, actor: User, professional: Professional) -> Professio
         professional.verified_by = actor
         professional.save(update_fields=["verification_status", "verified_at", "verified_by"])
         account_event_record(account=professional.user, actor=actor, kind=AccountEventKind.REJECTED)
+        tell_owner(
+            professional.user,
+            _("Votre profil de professionnel de santé n'est pas vérifié"),
+            _(
+                "Un administrateur n'a pas pu vérifier votre numéro RPPS ou votre profession "
+                "(ou a retiré cette vérification) : vous n'accédez à aucun dossier de patient. "
+                "Vérifiez les informations de votre profil et contactez le support du portail."
+            ),
+        )
     return professional
 
 

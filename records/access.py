@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import (
@@ -92,7 +93,9 @@ def _dmp_grant(user: User, patient_ref: str = "pk") -> Exists:
             user=user,
             content_object=OuterRef(patient_ref),
             permission__codename="view_patient",
-            permission__content_type__app_label="identity",
+            # The content type by id (Django caches it): joining on its app label made
+            # PostgreSQL rescan the user's grants once per content type of the app.
+            permission__content_type_id=ContentType.objects.get_for_model(Patient).pk,
         )
     )
 
@@ -163,19 +166,37 @@ def my_patients(user: User) -> QuerySet[Patient]:
     of ``patients_for`` (read by ``how_listed``). Empty for anyone else."""
     if not getattr(user, "is_verified_professional", False):
         return Patient.objects.none()
-    return patients_for(user).annotate(
-        last_access=Subquery(
-            AccessEvent.objects.filter(patient=OuterRef("pk"), actor=user)
-            .order_by("-at")
-            .values("at")[:1]
-        ),
-        relation_reason=Subquery(
-            CareRelation.objects.filter(
-                patient=OuterRef("pk"),
-                professional__user=user,
-                status=CareRelationStatus.AUTHORISED,
-            ).values("reason")[:1]
-        ),
+    # Started from the user's own rows (grants, médecin traitant, emergencies), not from every
+    # DMP: the rules of patients_for then apply to these only.
+    held = (
+        PatientUserObjectPermission.objects.filter(
+            user=user,
+            permission__codename="view_patient",
+            permission__content_type_id=ContentType.objects.get_for_model(Patient).pk,
+        )
+        .values("content_object_id")
+        .union(
+            Patient.objects.filter(medecin_traitant__user=user).values("pk"),
+            _active_emergencies(user).values("patient_id"),
+        )
+    )
+    return (
+        patients_for(user)
+        .filter(pk__in=held)
+        .annotate(
+            last_access=Subquery(
+                AccessEvent.objects.filter(patient=OuterRef("pk"), actor=user)
+                .order_by("-at")
+                .values("at")[:1]
+            ),
+            relation_reason=Subquery(
+                CareRelation.objects.filter(
+                    patient=OuterRef("pk"),
+                    professional__user=user,
+                    status=CareRelationStatus.AUTHORISED,
+                ).values("reason")[:1]
+            ),
+        )
     )
 
 

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +28,7 @@ from django.views.decorators.http import require_POST
 from identity.admin_rules import FixedLookupsMixin, ReadOnlyAdmin
 from identity.auth import AuthenticatedHttpRequest, sensitive_action
 from identity.errors import UserError
+from identity.models import Profession
 from records.models import AccessEvent, AccessMode, EmergencyAccess, ProfessionDocumentRule
 from records.services import supervision
 
@@ -181,16 +183,73 @@ class AccessEventAdmin(PseudonymousAdmin[AccessEvent]):
         return super().change_view(request, object_id, form_url, context)
 
 
+class EmergencyStateFilter(admin.SimpleListFilter):
+    title = _("état")
+    parameter_name = "etat"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("en_cours", _("en cours")), ("termine", _("terminé"))]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[EmergencyAccess]
+    ) -> QuerySet[EmergencyAccess]:
+        if self.value() == "en_cours":
+            return queryset.filter(expires_at__gt=timezone.now())
+        if self.value() == "termine":
+            return queryset.filter(expires_at__lte=timezone.now())
+        return queryset
+
+
+class EmergencyProfessionFilter(admin.SimpleListFilter):
+    title = _("profession")
+    parameter_name = "profession"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return list(Profession.choices)
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[EmergencyAccess]
+    ) -> QuerySet[EmergencyAccess]:
+        if self.value() in Profession.values:
+            return queryset.filter(professional__profession=self.value())
+        return queryset
+
+
 @admin.register(EmergencyAccess)
 class EmergencyAccessAdmin(PseudonymousAdmin[EmergencyAccess]):
     """Who declared an emergency access, when, in which mode: never on whom (an opaque number)
     nor why (the reason is the patient's clinical situation)."""
 
-    list_display = ("started", "expires", "professional_name", "access_mode", "patient_number")
-    list_filter = ("mode",)
+    list_display = (
+        "started",
+        "expires",
+        "state",
+        "professional_name",
+        "profession",
+        "access_mode",
+        "patient_number",
+    )
+    list_filter = ("mode", EmergencyStateFilter, EmergencyProfessionFilter)
+    date_hierarchy = "started_at"
+    # The professional, by name or RPPS: never the patient (opaque here) nor the reason.
+    search_fields = (
+        "professional__user__last_name",
+        "professional__user__first_name",
+        "=professional__rpps",
+    )
+    search_help_text = _("Nom ou RPPS du professionnel")
     list_select_related = ("professional__user",)
+    ordering = ("-started_at",)
     fields = list_display
     readonly_fields = list_display
+
+    @admin.display(description=_("état"), boolean=False)
+    def state(self, obj: EmergencyAccess) -> str:
+        return str(_("en cours") if obj.expires_at > timezone.now() else _("terminé"))
+
+    @admin.display(description=_("profession"), ordering="professional__profession")
+    def profession(self, obj: EmergencyAccess) -> str:
+        return str(obj.professional.get_profession_display())
 
     @admin.display(description=_("déclaré le"), ordering="started_at")
     def started(self, obj: EmergencyAccess) -> Any:
