@@ -23,17 +23,22 @@ def _login(page: Any, base: str, email: str, *, totp: bool) -> None:
         page.get_by_role("button", name="Connexion", exact=True).click()
 
 
+def open_emergency_form(page: Any, base: str, insc: str) -> None:
+    """Search the DMP by INS-C, then follow the result's emergency link."""
+    page.goto(f"{base}/pro/dmp/rechercher/")
+    page.get_by_label("INS-C (22 chiffres)").fill(insc)
+    page.locator("form:has(input[name=by][value=insc])").get_by_role("button").click()
+    assert insc not in page.url  # a POST: the INS-C stays out of the address bar
+    page.get_by_role("link", name="Accès en urgence (bris de glace)").click()
+
+
 def test_bris_de_glace_then_alice_reads_it(
     live_server: Any, page: Any, alice: Patient, stranger_doctor: Professional
 ) -> None:
     base = live_server.url
     _login(page, base, stranger_doctor.user.email, totp=True)
     page.wait_for_url(f"{base}/")
-    page.goto(f"{base}/pro/dmp/rechercher/")
-    page.get_by_label("INS-C (22 chiffres)").fill(alice.insc)
-    page.locator("form:has(input[name=by][value=insc])").get_by_role("button").click()
-    assert alice.insc not in page.url  # a POST: the INS-C stays out of the address bar
-    page.get_by_role("link", name="Accès en urgence (bris de glace)").click()
+    open_emergency_form(page, base, alice.insc)
     page.get_by_label("Motif de l'urgence").select_option("unconscious")
     page.get_by_label("Précisions").fill("Patiente inconsciente aux urgences")
     page.get_by_role("button", name="Déclarer l'urgence et accéder").click()

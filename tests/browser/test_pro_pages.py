@@ -10,7 +10,7 @@ import pytest
 
 from identity.models import Patient, Professional
 from tests.browser.conftest import screenshot
-from tests.browser.test_emergency_journey import _login
+from tests.browser.test_emergency_journey import _login, open_emergency_form
 from tests.cast import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,7 +20,10 @@ DANGER = "rgb(179, 38, 30)"  # --danger
 CONTRAST = """(selector) => {
   const parse = (c) => c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
   const lum = (rgb) => {
-    const [r, g, b] = rgb.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    const [r, g, b] = rgb.map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   };
   const link = document.querySelector(selector);
@@ -53,10 +56,7 @@ def test_danger_button_and_banner_contrast(
     base = live_server.url
     _login(page, base, stranger_doctor.user.email, totp=True)
     page.wait_for_url(f"{base}/")
-    page.goto(f"{base}/pro/dmp/rechercher/")
-    page.get_by_label("INS-C (22 chiffres)").fill(alice.insc)
-    page.locator("form:has(input[name=by][value=insc])").get_by_role("button").click()
-    page.get_by_role("link", name="Accès en urgence (bris de glace)").click()
+    open_emergency_form(page, base, alice.insc)
     assert "DUPONT Alice Marie" in page.locator(".emergency-target").inner_text()
     button = page.get_by_role("button", name="Déclarer l'urgence et accéder")
     assert button.evaluate("b => getComputedStyle(b).backgroundColor") == DANGER
