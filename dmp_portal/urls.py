@@ -12,6 +12,8 @@ from dmp_portal import views
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 admin.site.site_header = "DMP Portal — administration"
 admin.site.site_title = "DMP Portal"
+# The lists need the width (professionals, emergency accesses): the app index is one click away.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -485,7 +485,6 @@ class ProfessionalAdmin(FixedLookupsMixin[Professional]):
         "email",
         "rpps",
         "profession",
-        "specialty",
         "verification_status",
         "is_regulation_doctor",
         "registered",

@@ -200,6 +200,23 @@ class EmergencyStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class EmergencyModeFilter(admin.SimpleListFilter):
+    """The mode by its label (the field holds AccessMode values without choices)."""
+
+    title = _("mode")
+    parameter_name = "mode"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(mode.value, mode.label) for mode in (AccessMode.EMERGENCY, AccessMode.SAMU)]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[EmergencyAccess]
+    ) -> QuerySet[EmergencyAccess]:
+        if self.value() in (AccessMode.EMERGENCY, AccessMode.SAMU):
+            return queryset.filter(mode=self.value())
+        return queryset
+
+
 class EmergencyProfessionFilter(admin.SimpleListFilter):
     title = _("profession")
     parameter_name = "profession"
@@ -229,8 +246,7 @@ class EmergencyAccessAdmin(PseudonymousAdmin[EmergencyAccess]):
         "access_mode",
         "patient_number",
     )
-    list_filter = ("mode", EmergencyStateFilter, EmergencyProfessionFilter)
-    date_hierarchy = "started_at"
+    list_filter = (EmergencyModeFilter, EmergencyStateFilter, EmergencyProfessionFilter)
     # The professional, by name or RPPS: never the patient (opaque here) nor the reason.
     search_fields = (
         "professional__user__last_name",
@@ -259,9 +275,9 @@ class EmergencyAccessAdmin(PseudonymousAdmin[EmergencyAccess]):
     def expires(self, obj: EmergencyAccess) -> Any:
         return obj.expires_at
 
-    @admin.display(description=_("professionnel"))
+    @admin.display(description=_("professionnel"), ordering="professional__user__last_name")
     def professional_name(self, obj: EmergencyAccess) -> str:
-        return str(obj.professional)
+        return f"{obj.professional.display_name} ({obj.professional.rpps})"
 
     @admin.display(description=_("mode"))
     def access_mode(self, obj: EmergencyAccess) -> str:

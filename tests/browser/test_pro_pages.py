@@ -69,3 +69,30 @@ def test_danger_button_and_banner_contrast(
     ratio = page.evaluate(CONTRAST, ".banner-emergency a")
     assert ratio >= 4.5, ratio
     screenshot(page, "pro/test-emergency-banner")
+
+
+@pytest.mark.parametrize(
+    "url", ["/admin/identity/professional/", "/admin/records/emergencyaccess/"]
+)
+def test_admin_lists_show_every_column_on_a_desktop(
+    live_server: Any,
+    page: Any,
+    url: str,
+    administrator: Any,
+    unverified_doctor: Professional,
+    emergency_doctor: Professional,
+) -> None:
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    from tests.cast import TOTP_SECRET
+
+    TOTP.activate(administrator, TOTP_SECRET)
+    base = live_server.url
+    _login(page, base, administrator.email, totp=True)
+    page.goto(base + url)
+    widths = page.evaluate(
+        "() => { const t = document.querySelector('#result_list');"
+        " return [t.scrollWidth, t.closest('.results').clientWidth]; }"
+    )
+    assert widths[0] <= widths[1], widths  # nothing cut off at 1280 px
+    screenshot(page, "pro/test-admin-" + url.strip("/").replace("/", "-"))
