@@ -42,6 +42,11 @@ class EntryKind(models.TextChoices):
     REPORT = "report", _("Compte rendu")
     ALLERGY = "allergy", _("Allergie ou intolérance")
     IMAGING_STUDY = "imaging_study", _("Examen d'imagerie")
+    PROBLEM = "problem", _("Problème ou antécédent")
+    TREATMENT = "treatment", _("Traitement")
+    VACCINATION = "vaccination", _("Vaccination")
+    MEASURE = "measure", _("Mesure")
+    WISHES = "wishes", _("Volontés du patient")
 
 
 class EntryStatus(models.TextChoices):
@@ -110,6 +115,18 @@ class Entry(models.Model):
     announced_at = models.DateTimeField(_("annoncé le"), null=True, blank=True)
     patient_reminded_at = models.DateTimeField(_("patient prévenu le"), null=True, blank=True)
     abnormal = models.BooleanField(_("résultat anormal"), default=False)
+    # Entered by the patient (a measure, a vaccination they declare, their wishes): no author;
+    # a professional may mark it verified.
+    declared_by_patient = models.BooleanField(_("déclaré par le patient"), default=False)
+    verified_by = models.ForeignKey(
+        "identity.Professional",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("vérifié par"),
+    )
+    verified_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
     replaces = models.OneToOneField(
         "self",
         on_delete=models.PROTECT,
@@ -396,6 +413,7 @@ from records.content import (  # noqa: E402
     Report,
     SubmissionKey,
 )
+from records.profile import Measure, Problem, Treatment, Vaccination, Wishes  # noqa: E402
 
 __all__ = [
     "AccessEvent",
@@ -404,9 +422,14 @@ __all__ = [
     "EmergencyAccess",
     "Entry",
     "LabReport",
+    "Measure",
     "Notification",
     "Observation",
+    "Problem",
     "ProfessionDocumentRule",
     "Report",
     "SubmissionKey",
+    "Treatment",
+    "Vaccination",
+    "Wishes",
 ]

@@ -43,11 +43,20 @@ from records.forms.dmp import (
     TraitsSearchForm,
 )
 from records.models import AccessAction
-from records.services import content, lifecycle
+from records.services import content, lifecycle, profile, synthesis
 from records.services.care import read_traced
 from records.views.targets import target_token
 
 _ACTIVATION_SESSION_KEY = "dmp_activation"
+# Document types deposited through their own forms (not the generic report form).
+PROFILE_TYPES = (
+    profile.PROBLEM_DOCUMENT_TYPE,
+    profile.TREATMENT_DOCUMENT_TYPE,
+    profile.VACCINATION_DOCUMENT_TYPE,
+    profile.MEASURE_DOCUMENT_TYPE,
+    profile.WISHES_DOCUMENT_TYPE,
+    profile.PATIENT_DOCUMENT_TYPE,
+)
 _ACTIVATION_SESSION_TTL = 15 * 60
 
 
@@ -173,18 +182,24 @@ def patient_home(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
     """A professional's view of one DMP (404 when out of scope, like a missing one)."""
     dmp = access.dmp_for(request.user, public_id)
     patient = dmp.patient
+    since = synthesis.last_access_at(request.user, patient)  # before this read is traced
     read_traced(actor=request.user, dmp=dmp, action=AccessAction.DMP_VIEW, request=request)
     types = dmp.deposit_types()  # one query, and none in emergency mode
-    fixed = {content.LAB_DOCUMENT_TYPE, content.ALLERGY_DOCUMENT_TYPE}
+    fixed = {content.LAB_DOCUMENT_TYPE, content.ALLERGY_DOCUMENT_TYPE, *PROFILE_TYPES}
     return render(
         request,
         "records/patient_home.html",
         {
             "patient": patient,
             "mode": dmp.mode,
+            "synthesis": synthesis.synthesis_for(request.user, patient, since=since),
             "may_deposit_lab": content.LAB_DOCUMENT_TYPE in types,
             "may_deposit_report": bool(types - fixed),
             "may_deposit_allergy": content.ALLERGY_DOCUMENT_TYPE in types,
+            "may_deposit_problem": profile.PROBLEM_DOCUMENT_TYPE in types,
+            "may_deposit_treatment": profile.TREATMENT_DOCUMENT_TYPE in types,
+            "may_deposit_vaccination": profile.VACCINATION_DOCUMENT_TYPE in types,
+            "may_deposit_measure": profile.MEASURE_DOCUMENT_TYPE in types,
             "has_account": patient.user_id is not None,
             "is_medecin_traitant": patient.medecin_traitant is not None
             and patient.medecin_traitant.user_id == request.user.pk,
@@ -378,6 +393,9 @@ def my_dmp(request: AuthenticatedHttpRequest) -> HttpResponse:
         "records/my_dmp.html",
         {
             "patient": patient,
+            "synthesis": synthesis.synthesis_for(request.user, patient)
+            if patient.is_open
+            else None,
             "transitions": transitions,
             "notifications": notifications,
             "closed": not patient.is_open,

@@ -56,8 +56,32 @@ from records.trend_svg import render_trend_svg
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+# Entry kinds of the profil médical: the kind's row is named after the kind.
+PROFILE_KINDS = (
+    EntryKind.PROBLEM,
+    EntryKind.TREATMENT,
+    EntryKind.VACCINATION,
+    EntryKind.MEASURE,
+    EntryKind.WISHES,
+)
+# What a professional may replace by a new version (the old one kept, marked replaced).
+VERSIONED_BY_PROFESSIONALS = (
+    EntryKind.REPORT,
+    EntryKind.ALLERGY,
+    EntryKind.PROBLEM,
+    EntryKind.TREATMENT,
+)
 PRO_DEFAULT_WINDOW = datetime.timedelta(days=730)
-_KIND_ROWS = ("lab_report", "report", "allergy")
+_KIND_ROWS = (
+    "lab_report",
+    "report",
+    "allergy",
+    "problem",
+    "treatment",
+    "vaccination",
+    "measure",
+    "wishes",
+)
 
 
 # --- Access helpers ----------------------------------------------------------------------------
@@ -203,6 +227,8 @@ def _kind_context(user: User, patient: Patient, entry: Entry) -> dict[str, Any]:
         return {"report": kind_row(entry, "report")}
     if entry.kind == EntryKind.ALLERGY:
         return {"allergy": kind_row(entry, "allergy")}
+    if entry.kind in PROFILE_KINDS:
+        return {"item": kind_row(entry, entry.kind)}
     return {}
 
 
@@ -228,7 +254,8 @@ def entry_detail(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> Http
         "can_announce": hidden and normal,
         "can_replace": normal
         and entry.status == EntryStatus.CURRENT
-        and entry.kind in (EntryKind.REPORT, EntryKind.ALLERGY),
+        and entry.kind in VERSIONED_BY_PROFESSIONALS,
+        "can_verify": normal and entry.declared_by_patient and entry.verified_at is None,
         "viewers": access.who_can_see(entry) if is_patient else None,
         **_versions(request.user, patient, entry),
         **_kind_context(request.user, patient, entry),
