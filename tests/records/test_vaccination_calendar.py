@@ -111,7 +111,7 @@ def test_infant_rules_end_at_their_age_limit() -> None:
     ],
 )
 def test_adult_boosters(age_years: int, last_booster_age: int, expected: dict[str, str]) -> None:
-    doses = _infant_series(132) + [_dose("dtp_adult", add_months(BIRTH, 12 * last_booster_age))]
+    doses = [*_infant_series(132), _dose("dtp_adult", add_months(BIRTH, 12 * last_booster_age))]
     calendar = _at(12 * age_years, doses)
     for key, status in expected.items():
         assert calendar[key] == status
