@@ -34,19 +34,20 @@ from records.profile import (
 LIST_LIMIT = 20
 DOCUMENT_LIMIT = 5
 DOCUMENT_KINDS = (EntryKind.REPORT, EntryKind.LAB_REPORT, EntryKind.IMAGING_STUDY)
-# What is not "reading the DMP": being found by a search, being refused.
-_NOT_AN_ACCESS = (AccessAction.DMP_SEARCH_HIT, AccessAction.DENIED)
+# What counts as having looked at the DMP: its page, its list of documents (reading one entry,
+# depositing, being found by a search do not show what else is new).
+_LOOKING_AT_THE_DMP = (AccessAction.DMP_VIEW, AccessAction.TIMELINE_VIEW)
 
 
 # --- New since the last access ------------------------------------------------------------------
 
 
 def last_access_at(user: User, patient: Patient) -> datetime.datetime | None:
-    """When ``user`` last read or wrote this DMP, from the trail (None: never). Call it before
-    tracing the current read, or that read would be the answer."""
+    """When ``user`` last looked at this DMP (its page or its documents), from the trail
+    (None: never). Call it before tracing the current read, or that read would be the
+    answer."""
     event = (
-        AccessEvent.objects.filter(patient=patient, actor=user)
-        .exclude(action__in=_NOT_AN_ACCESS)
+        AccessEvent.objects.filter(patient=patient, actor=user, action__in=_LOOKING_AT_THE_DMP)
         .order_by("-seq")
         .values_list("at", flat=True)
         .first()
