@@ -212,3 +212,13 @@ def test_the_synthese_costs_the_same_at_1_and_1000_entries(
         16,
         django_assert_num_queries,
     )
+
+
+def test_the_synthese_in_english(alice: Patient, doctor: Professional) -> None:
+    services.problem_record(actor=doctor.user, patient=alice, label="Raynaud")
+    allergy(doctor, alice)
+    response = logged_in(doctor.user).get(_home(alice), HTTP_ACCEPT_LANGUAGE="en")
+    text = html.unescape(response.content.decode())
+    for words in ("Summary", "Active problems", "uncoded", "Vaccinations due", "overdue"):
+        assert words in text, words
+    assert "Synthèse" not in text and "Problèmes actifs" not in text
