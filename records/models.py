@@ -47,6 +47,7 @@ class EntryKind(models.TextChoices):
     VACCINATION = "vaccination", _("Vaccination")
     MEASURE = "measure", _("Mesure")
     WISHES = "wishes", _("Volontés du patient")
+    PATIENT_DOCUMENT = "patient_document", _("Document ajouté par le patient")
 
 
 class EntryStatus(models.TextChoices):
@@ -413,7 +414,14 @@ from records.content import (  # noqa: E402
     Report,
     SubmissionKey,
 )
-from records.profile import Measure, Problem, Treatment, Vaccination, Wishes  # noqa: E402
+from records.profile import (  # noqa: E402
+    Measure,
+    PatientDocument,
+    Problem,
+    Treatment,
+    Vaccination,
+    Wishes,
+)
 
 __all__ = [
     "AccessEvent",
@@ -425,6 +433,7 @@ __all__ = [
     "Measure",
     "Notification",
     "Observation",
+    "PatientDocument",
     "Problem",
     "ProfessionDocumentRule",
     "Report",

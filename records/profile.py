@@ -21,6 +21,8 @@ __all__ = [
     "HistoryKind",
     "Measure",
     "OrganDonation",
+    "PatientDocument",
+    "PatientDocumentCategory",
     "Problem",
     "ProblemStatus",
     "Treatment",
@@ -181,3 +183,31 @@ class Wishes(models.Model):
 
     def __str__(self) -> str:
         return str(self.entry.title) if self.entry_id else "volontés"
+
+
+class PatientDocumentCategory(models.TextChoices):
+    PRESCRIPTION = "prescription", _("Ordonnance")
+    REPORT = "report", _("Compte rendu ou courrier")
+    RESULT = "result", _("Résultat d'examen")
+    CERTIFICATE = "certificate", _("Certificat")
+    DIRECTIVES = "directives", _("Directives anticipées")
+    OTHER = "other", _("Autre document")
+
+
+class PatientDocument(models.Model):
+    """A file the patient added (PDF, JPEG or PNG, judged by its content), kept in private
+    storage under a random key; shown everywhere as added by the patient."""
+
+    entry = models.OneToOneField(Entry, on_delete=models.CASCADE, related_name="patient_document")
+    category = models.CharField(_("type"), max_length=20, choices=PatientDocumentCategory.choices)
+    file = models.FileField(_("fichier"), max_length=200)
+    content_type = models.CharField(_("format"), max_length=40)
+    file_sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
+    file_size = models.PositiveIntegerField(_("taille (octets)"))
+
+    class Meta:
+        verbose_name = _("document ajouté par le patient")
+        verbose_name_plural = _("documents ajoutés par les patients")
+
+    def __str__(self) -> str:
+        return str(self.entry.title) if self.entry_id else "document"

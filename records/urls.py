@@ -51,12 +51,23 @@ urlpatterns = [
     path("mon-dmp/mesures/<str:measure>/", profile.measure_trend_patient, name="measure_patient"),
     path("mon-dmp/vaccinations/", profile.my_vaccinations, name="my_vaccinations"),
     path("mon-dmp/volontes/", profile.my_wishes, name="my_wishes"),
+    path("mon-dmp/mes-documents/", profile.my_documents, name="my_documents"),
     # One entry, whoever reads it.
     path("document/<uuid:entry_id>/", documents.entry_detail, name="entry_detail"),
     path("document/<uuid:entry_id>/pdf/", documents.report_pdf, name="report_pdf"),
     path("document/<uuid:entry_id>/masquer/", documents.entry_mask, name="entry_mask"),
     path("document/<uuid:entry_id>/annoncer/", documents.entry_announce, name="entry_announce"),
     path("document/<uuid:entry_id>/verifier/", profile.entry_verify, name="entry_verify"),
+    path(
+        "document/<uuid:entry_id>/fichier/",
+        profile.patient_document_file,
+        name="patient_document_file",
+    ),
+    path(
+        "document/<uuid:entry_id>/supprimer/",
+        profile.patient_document_delete,
+        name="patient_document_delete",
+    ),
     path(
         "document/<uuid:entry_id>/nouvelle-version/",
         deposits.entry_new_version,

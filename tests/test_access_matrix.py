@@ -172,6 +172,17 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "records:my_vaccinations": {"GET": patient(200), "POST": patient(400)},
     "records:my_wishes": {"GET": patient(200), "POST": patient(400)},
     "records:entry_verify": {"GET": pro(405), "POST": pro_entry(403)},
+    "records:my_documents": {"GET": patient(200), "POST": patient(400)},
+    # The cast's entry is a professional's report: no patient file (404 for everyone, as
+    # missing), and the patient deletes only what she added (403; Bob: not his, 404).
+    "records:patient_document_file": {
+        "GET": everyone(404, anonymous=LOGIN),
+        "POST": everyone(405, anonymous=LOGIN),
+    },
+    "records:patient_document_delete": {
+        "GET": patient(405),
+        "POST": {**patient(403), "bob": 404},
+    },
     "imaging:patient_studies": {"GET": pro_patient(200), "POST": pro_entry(400, emergency=403)},
     "imaging:upload_confirm": {
         "GET": pro_entry(302, emergency=403),

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from records import profile_reference
 from records.forms.content import _DATE, SubmissionKeyForm
-from records.profile import HistoryKind, OrganDonation, ProblemStatus
+from records.profile import HistoryKind, OrganDonation, PatientDocumentCategory, ProblemStatus
 
 
 def _vaccine_choices() -> list[Any]:
@@ -103,3 +103,26 @@ class WishesForm(SubmissionKeyForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+
+class PatientDocumentForm(SubmissionKeyForm):
+    """A document the patient adds: judged by its content by the service."""
+
+    title = forms.CharField(label=_("Titre"))
+    category = forms.ChoiceField(
+        label=_("Type de document"), choices=PatientDocumentCategory.choices
+    )
+    upload = forms.FileField(
+        label=_("Fichier (PDF, JPEG ou PNG, 5 Mo au plus)"),
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,image/jpeg,image/png"}),
+    )
+
+    def __init__(self, *args: Any, too_large: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.too_large = too_large
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.too_large:
+            self.add_error(None, _("Le fichier dépasse la taille maximale de 5 Mo."))
+        return data

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,23 +23,34 @@ from django.utils import timezone
 
 from identity.errors import AccessDenied
 from identity.models import Patient, User
-from records import profile_reference
-from records.models import Entry, EntryKind
+from records import profile_reference, trail
+from records.models import AccessAction, Entry, EntryKind
+from records.patient_files import (
+    MAX_PATIENT_FILE_BYTES,
+    SUFFIXES,
+    PatientFileError,
+    inspect_patient_file,
+)
 from records.profile import (
     HistoryKind,
     Measure,
     OrganDonation,
+    PatientDocument,
+    PatientDocumentCategory,
     Problem,
     ProblemStatus,
     Treatment,
     Vaccination,
     Wishes,
 )
+from records.services.care import require_patient
 from records.services.content import (
     _bind,
     _check_past_date,
     _check_replaces,
     _choice,
+    _delete_quietly,
+    _store_pdf,
     _submission,
     clean_text,
 )
@@ -52,7 +63,9 @@ MEASURE_DOCUMENT_TYPE = "8716-3"
 WISHES_DOCUMENT_TYPE = "42348-3"
 PATIENT_DOCUMENT_TYPE = "51855-5"
 
-PATIENT_KINDS = frozenset({EntryKind.MEASURE, EntryKind.VACCINATION, EntryKind.WISHES})
+PATIENT_KINDS = frozenset(
+    {EntryKind.MEASURE, EntryKind.VACCINATION, EntryKind.WISHES, EntryKind.PATIENT_DOCUMENT}
+)
 PROFESSIONAL_KINDS = frozenset(
     {EntryKind.PROBLEM, EntryKind.TREATMENT, EntryKind.VACCINATION, EntryKind.MEASURE}
 )
@@ -411,3 +424,89 @@ def wishes_record(
             emergency_contacts=emergency_contacts,
         )
     return entry
+
+
+# --- Documents added by the patient --------------------------------------------------------------
+
+
+def _read_upload(upload: IO[bytes] | bytes) -> bytes:
+    if isinstance(upload, bytes):
+        return upload
+    if hasattr(upload, "seek"):
+        upload.seek(0)
+    return upload.read(MAX_PATIENT_FILE_BYTES + 1)
+
+
+def patient_document_add(
+    *,
+    actor: User,
+    patient: Patient,
+    title: str,
+    category: str,
+    upload: IO[bytes] | bytes,
+    submission_key: uuid.UUID | None = None,
+) -> Entry:
+    """The patient adds a document (PDF, JPEG or PNG of at most 5 MB, judged by its content)
+    to their DMP, with a title and a type; it is shown as added by the patient.
+
+    Who may: the patient of this open DMP (AccessDenied otherwise). ValidationError (French,
+    nothing stored): a file that is not what it says, empty, too big, a missing title, an
+    unknown type. ``StorageUnavailable`` when the file cannot be written (nothing kept).
+    """
+    if not actor.is_patient:
+        raise AccessDenied("only the patient adds their own documents")
+    title = clean_text(title, label="Titre", max_length=200, required=True)
+    category = _choice(category, PatientDocumentCategory, "Type de document")
+    data = _read_upload(upload)
+    try:
+        info = inspect_patient_file(data)
+    except PatientFileError as error:
+        raise ValidationError({"upload": [str(error)]}) from None
+    saved: list[str] = []
+    try:
+        with _writing(
+            actor,
+            patient,
+            kind=EntryKind.PATIENT_DOCUMENT,
+            document_type=PATIENT_DOCUMENT_TYPE,
+            title=title,
+            act_date=timezone.localdate(),
+            summary=f"{PatientDocumentCategory(category).label} · {info.format}",
+            submission_key=submission_key,
+        ) as entry:
+            saved.append(_store_pdf(data, SUFFIXES[info.format]))
+            PatientDocument.objects.create(
+                entry=entry,
+                category=category,
+                file=saved[0],
+                content_type=info.content_type,
+                file_sha256=info.sha256,
+                file_size=info.size,
+            )
+    except BaseException:
+        for key in saved:
+            _delete_quietly(key)
+        raise
+    return entry
+
+
+def patient_document_delete(*, actor: User, entry: Entry) -> None:
+    """The patient deletes a document they added (row and file; the trail keeps the act).
+
+    Who may: the patient, for their own added documents only (AccessDenied otherwise)."""
+    require_patient(actor, entry.patient)
+    if entry.kind != EntryKind.PATIENT_DOCUMENT or not entry.declared_by_patient:
+        raise AccessDenied("only documents the patient added are deleted by them")
+    document = PatientDocument.objects.filter(entry=entry).first()
+    with transaction.atomic():
+        trail.record_access(
+            actor=actor,
+            patient=entry.patient,
+            action=AccessAction.ENTRY_UPDATE,
+            entry_public_id=entry.public_id,
+            detail="document supprimé par le patient",
+        )
+        entry.delete()
+        name = document.file.name if document is not None else None
+        if name:
+            transaction.on_commit(lambda: _delete_quietly(name))

@@ -63,6 +63,7 @@ PROFILE_KINDS = (
     EntryKind.VACCINATION,
     EntryKind.MEASURE,
     EntryKind.WISHES,
+    EntryKind.PATIENT_DOCUMENT,
 )
 # What a professional may replace by a new version (the old one kept, marked replaced).
 VERSIONED_BY_PROFESSIONALS = (
@@ -73,6 +74,7 @@ VERSIONED_BY_PROFESSIONALS = (
 )
 PRO_DEFAULT_WINDOW = datetime.timedelta(days=730)
 _KIND_ROWS = (
+    "patient_document",
     "lab_report",
     "report",
     "allergy",

@@ -15,11 +15,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -30,6 +33,7 @@ from identity.errors import AccessDenied
 from records import access, labs, profile_reference, reference
 from records.forms.profile import (
     MeasureForm,
+    PatientDocumentForm,
     PatientVaccinationForm,
     ProblemForm,
     TreatmentForm,
@@ -37,14 +41,22 @@ from records.forms.profile import (
     WishesForm,
 )
 from records.models import AccessAction, Entry, EntryKind, EntryStatus
+from records.patient_files import MAX_PATIENT_FILE_BYTES
 from records.profile import Measure
 from records.services import entries as entry_services
 from records.services import profile as profile_services
 from records.services.care import read_traced
-from records.services.content import DuplicateSubmission
+from records.services.content import DuplicateSubmission, StorageUnavailable
 from records.services.synthesis import vaccination_calendar_for
 from records.trend_svg import render_trend_svg
-from records.views.deposits import _duplicate, _form_dmp, _form_status
+from records.uploads import capped_upload, upload_too_large
+from records.views.deposits import (
+    _duplicate,
+    _form_dmp,
+    _form_status,
+    _storage_message,
+    _trace_refused_file,
+)
 from records.views.documents import kind_row, scoped_entry
 
 Service = Callable[..., Entry]
@@ -419,3 +431,85 @@ def measure_trend_patient(request: AuthenticatedHttpRequest, measure: str) -> Ht
     if not dmp.patient.is_open:
         return redirect("records:my_dmp")
     return _measure_trend(request, dmp, measure, professional=False)
+
+
+# --- Documents added by the patient ----------------------------------------------------------
+
+
+@never_cache
+@patient_required
+@require_http_methods(["GET", "POST"])
+@capped_upload(max_file=MAX_PATIENT_FILE_BYTES)
+def my_documents(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The documents the patient added, and the form to add one (PDF, JPEG or PNG, 5 MB)."""
+    dmp = _own_open_dmp(request, "documents ajoutés")
+    patient = dmp.patient
+    form = PatientDocumentForm(
+        request.POST or None, request.FILES or None, too_large=upload_too_large(request)
+    )
+    status = _form_status(request)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            profile_services.patient_document_add(actor=request.user, patient=patient, **data)
+        except DuplicateSubmission as error:
+            return _duplicate(request, error)
+        except StorageUnavailable as error:
+            form.add_error(None, _storage_message(error))
+            status = 507 if error.full else 503
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Le document est ajouté à votre DMP."))
+            return redirect("records:my_documents")
+    if form.errors.get("upload"):
+        _trace_refused_file(request, patient, [str(e) for e in form.errors["upload"]])
+    documents = list(
+        access.entries_for(request.user, patient)
+        .filter(kind=EntryKind.PATIENT_DOCUMENT)
+        .select_related("patient_document")
+        .order_by("-deposited_at", "-pk")[:200]
+    )
+    context = {"patient": patient, "form": form, "documents": documents}
+    return render(request, "records/my_documents.html", context, status=status)
+
+
+@login_required
+@require_GET
+def patient_document_file(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> FileResponse:
+    """A document added by the patient, as a sandboxed attachment that no cache keeps."""
+    entry, dmp = scoped_entry(request.user, entry_id)
+    document = kind_row(entry, "patient_document")
+    if document is None:
+        raise Http404("No file")
+    read_traced(
+        actor=request.user, dmp=dmp, action=AccessAction.DOWNLOAD, entry=entry, request=request
+    )
+    try:
+        handle = default_storage.open(document.file.name, "rb")
+    except OSError:
+        raise Http404("No file") from None
+    suffix = document.file.name.rsplit(".", 1)[-1]
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"{slugify(entry.title)[:80] or 'document'}.{suffix}",
+        content_type=document.content_type,
+    )
+    response["Content-Security-Policy"] = "sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@patient_required
+@require_POST
+def patient_document_delete(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> HttpResponse:
+    """The patient deletes a document they added."""
+    entry, _dmp = scoped_entry(request.user, entry_id)
+    try:
+        profile_services.patient_document_delete(actor=request.user, entry=entry)
+    except AccessDenied:
+        raise PermissionDenied("not a document the patient added") from None
+    messages.success(request, _("Le document est supprimé de votre DMP."))
+    return redirect("records:my_documents")
