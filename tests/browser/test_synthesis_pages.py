@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-from identity.models import Patient, Professional, User
+from identity.models import Patient, Profession, Professional, User
 from records.demo import seed_records
+from records.models import AuthorisationReason
+from records.services.care import care_authorise
 from tests.browser.conftest import screenshot
 from tests.browser.test_records_pages import _log_in
-from tests.records.conftest import pharmacist  # noqa: F401 - a fixture
+from tests.cast import make_professional
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,6 +26,25 @@ _FITS = """() => {
   return inside.every(el => el.getBoundingClientRect().right <= window.innerWidth + 0.5);
 }"""
 HEADINGS = {"fr": ("Synthèse", "Allergies"), "en": ("Summary", "Allergies")}
+
+
+@pytest.fixture
+def pharmacist(alice: Patient, administrator: User) -> Professional:
+    """A pharmacist Alice authorised (the matrix hides pathology reports from them)."""
+    professional = make_professional(
+        "ph.synthese@test.example",
+        verifier=administrator,
+        profession=Profession.PHARMACIEN,
+        specialty="",
+    )
+    assert alice.user is not None
+    care_authorise(
+        actor=alice.user,
+        patient=alice,
+        professional=professional,
+        reason=AuthorisationReason.PATIENT,
+    )
+    return professional
 
 
 @pytest.fixture
