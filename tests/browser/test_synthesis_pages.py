@@ -11,7 +11,7 @@ import pytest
 
 from identity.models import Patient, Profession, Professional, User
 from records.demo import seed_records
-from records.models import AuthorisationReason
+from records.models import AuthorisationReason, ProfessionDocumentRule
 from records.services.care import care_authorise
 from tests.browser.conftest import screenshot
 from tests.browser.test_records_pages import _log_in
@@ -31,6 +31,11 @@ HEADINGS = {"fr": ("Synthèse", "Allergies"), "en": ("Summary", "Allergies")}
 @pytest.fixture
 def pharmacist(alice: Patient, administrator: User) -> Professional:
     """A pharmacist Alice authorised (the matrix hides pathology reports from them)."""
+    # The default matrix is migration data, which a transactional test before this one may
+    # have flushed: the one cell this test relies on is set here.
+    ProfessionDocumentRule.objects.get_or_create(
+        profession=Profession.PHARMACIEN, document_type="60568-3"
+    )
     professional = make_professional(
         "ph.synthese@test.example",
         verifier=administrator,
