@@ -22,7 +22,6 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -57,7 +56,7 @@ from records.views.deposits import (
     _storage_message,
     _trace_refused_file,
 )
-from records.views.documents import kind_row, scoped_entry
+from records.views.documents import kind_row, sandboxed_attachment, scoped_entry
 
 Service = Callable[..., Entry]
 
@@ -490,16 +489,7 @@ def patient_document_file(request: AuthenticatedHttpRequest, entry_id: uuid.UUID
     except OSError:
         raise Http404("No file") from None
     suffix = document.file.name.rsplit(".", 1)[-1]
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"{slugify(entry.title)[:80] or 'document'}.{suffix}",
-        content_type=document.content_type,
-    )
-    response["Content-Security-Policy"] = "sandbox"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store"
-    return response
+    return sandboxed_attachment(handle, entry, suffix, document.content_type)
 
 
 @patient_required
