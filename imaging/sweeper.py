@@ -15,7 +15,7 @@ from imaging.models import Instance, PreviewStatus, Series
 from imaging.previews import enqueue_previews, series_thumbnail_make
 from imaging.storage import delete_quietly
 from imaging.uploads import sweep_staging
-from records.models import Report
+from records.models import PatientDocument, Report
 from records.services.content import REPORT_STORAGE_PREFIX
 
 # Where the private storage keeps files that rows point at (``_referenced`` knows the fields).
@@ -54,6 +54,8 @@ def _referenced(names: list[str]) -> set[str]:
     found.update(Series.objects.filter(thumbnail__in=names).values_list("thumbnail", flat=True))
     pdfs = Report.objects.filter(pdf__in=names).values_list("pdf", flat=True)
     found.update(name for name in pdfs if name)
+    # The files patients add are kept under the same prefix.
+    found.update(PatientDocument.objects.filter(file__in=names).values_list("file", flat=True))
     return found
 
 

@@ -333,3 +333,7 @@ def seed_records(patients: dict[str, Patient], accounts: dict[str, User]) -> Non
     _seed_labs(alice, doctor)
     _seed_reports(alice, doctor)
     _seed_allergies(alice, doctor, accounts["ide.moreau"])
+    # Imported here: records.demo_profile builds on this module's helpers.
+    from records.demo_profile import seed_profile
+
+    seed_profile(alice, doctor, accounts["ide.moreau"])

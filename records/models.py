@@ -42,6 +42,12 @@ class EntryKind(models.TextChoices):
     REPORT = "report", _("Compte rendu")
     ALLERGY = "allergy", _("Allergie ou intolérance")
     IMAGING_STUDY = "imaging_study", _("Examen d'imagerie")
+    PROBLEM = "problem", _("Problème ou antécédent")
+    TREATMENT = "treatment", _("Traitement")
+    VACCINATION = "vaccination", _("Vaccination")
+    MEASURE = "measure", _("Mesure")
+    WISHES = "wishes", _("Volontés du patient")
+    PATIENT_DOCUMENT = "patient_document", _("Document ajouté par le patient")
 
 
 class EntryStatus(models.TextChoices):
@@ -55,6 +61,8 @@ class EntryStatus(models.TextChoices):
 # shows two years). A new kind (active problems, current treatments…) adds its line here.
 MATTERS_WHATEVER_ITS_AGE: dict[str, models.Q] = {
     EntryKind.ALLERGY: models.Q(allergy__clinical_status="active"),
+    EntryKind.PROBLEM: models.Q(problem__status="active"),
+    EntryKind.TREATMENT: models.Q(treatment__end_date__isnull=True),
 }
 
 
@@ -127,6 +135,18 @@ class Entry(models.Model):
     announced_at = models.DateTimeField(_("annoncé le"), null=True, blank=True)
     patient_reminded_at = models.DateTimeField(_("patient prévenu le"), null=True, blank=True)
     abnormal = models.BooleanField(_("résultat anormal"), default=False)
+    # Entered by the patient (a measure, a vaccination they declare, their wishes): no author;
+    # a professional may mark it verified.
+    declared_by_patient = models.BooleanField(_("déclaré par le patient"), default=False)
+    verified_by = models.ForeignKey(
+        "identity.Professional",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("vérifié par"),
+    )
+    verified_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
     replaces = models.OneToOneField(
         "self",
         on_delete=models.PROTECT,
@@ -415,6 +435,14 @@ from records.content import (  # noqa: E402
     Report,
     SubmissionKey,
 )
+from records.profile import (  # noqa: E402
+    Measure,
+    PatientDocument,
+    Problem,
+    Treatment,
+    Vaccination,
+    Wishes,
+)
 
 __all__ = [
     "AccessEvent",
@@ -423,9 +451,15 @@ __all__ = [
     "EmergencyAccess",
     "Entry",
     "LabReport",
+    "Measure",
     "Notification",
     "Observation",
+    "PatientDocument",
+    "Problem",
     "ProfessionDocumentRule",
     "Report",
     "SubmissionKey",
+    "Treatment",
+    "Vaccination",
+    "Wishes",
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from records.views import access, deposits, dmp, documents
+from records.views import access, deposits, dmp, documents, profile
 
 app_name = "records"
 
@@ -23,6 +23,11 @@ urlpatterns = [
     path(f"{_PRO}comptes-rendus/nouveau/", deposits.report_new, name="report_new"),
     path(f"{_PRO}allergies/nouveau/", deposits.allergy_new, name="allergy_new"),
     path(f"{_PRO}allergies/carte/", documents.allergy_card_pro, name="allergy_card_pro"),
+    path(f"{_PRO}profil/problemes/nouveau/", profile.problem_new, name="problem_new"),
+    path(f"{_PRO}profil/traitements/nouveau/", profile.treatment_new, name="treatment_new"),
+    path(f"{_PRO}profil/vaccinations/nouveau/", profile.vaccination_new, name="vaccination_new"),
+    path(f"{_PRO}profil/mesures/nouveau/", profile.measure_new, name="measure_new"),
+    path(f"{_PRO}profil/mesures/<str:measure>/", profile.measure_trend_pro, name="measure_pro"),
     # The patient's side: activation, their DMP, settings, access, history.
     path("activation/", dmp.activation, name="activation"),
     path("activation/compte/", dmp.activation_account, name="activation_account"),
@@ -42,11 +47,27 @@ urlpatterns = [
         documents.trend_patient,
         name="trend_patient",
     ),
+    path("mon-dmp/mesures/nouveau/", profile.my_measure_new, name="my_measure_new"),
+    path("mon-dmp/mesures/<str:measure>/", profile.measure_trend_patient, name="measure_patient"),
+    path("mon-dmp/vaccinations/", profile.my_vaccinations, name="my_vaccinations"),
+    path("mon-dmp/volontes/", profile.my_wishes, name="my_wishes"),
+    path("mon-dmp/mes-documents/", profile.my_documents, name="my_documents"),
     # One entry, whoever reads it.
     path("document/<uuid:entry_id>/", documents.entry_detail, name="entry_detail"),
     path("document/<uuid:entry_id>/pdf/", documents.report_pdf, name="report_pdf"),
     path("document/<uuid:entry_id>/masquer/", documents.entry_mask, name="entry_mask"),
     path("document/<uuid:entry_id>/annoncer/", documents.entry_announce, name="entry_announce"),
+    path("document/<uuid:entry_id>/verifier/", profile.entry_verify, name="entry_verify"),
+    path(
+        "document/<uuid:entry_id>/fichier/",
+        profile.patient_document_file,
+        name="patient_document_file",
+    ),
+    path(
+        "document/<uuid:entry_id>/supprimer/",
+        profile.patient_document_delete,
+        name="patient_document_delete",
+    ),
     path(
         "document/<uuid:entry_id>/nouvelle-version/",
         deposits.entry_new_version,

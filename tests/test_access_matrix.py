@@ -156,6 +156,33 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     },
     "records:entry_mask": {"GET": patient(405), "POST": patient(302)},
     "records:entry_announce": {"GET": pro(405), "POST": pro_entry(302, emergency=403)},
+    # The profil médical (branch profil): the professional's forms, the measure charts, the
+    # patient's own pages (an empty POST is refused: 400), verifying a patient's declaration
+    # (the cast's entry is a professional's report: not verifiable, 403).
+    **{
+        f"records:{name}": {
+            "GET": pro_entry(200, emergency=403),
+            "POST": pro_entry(400, emergency=403),
+        }
+        for name in ("problem_new", "treatment_new", "vaccination_new", "measure_new")
+    },
+    "records:measure_pro": {"GET": pro_patient(200), "POST": pro_patient(405)},
+    "records:measure_patient": {"GET": patient(200), "POST": patient(405)},
+    "records:my_measure_new": {"GET": patient(200), "POST": patient(400)},
+    "records:my_vaccinations": {"GET": patient(200), "POST": patient(400)},
+    "records:my_wishes": {"GET": patient(200), "POST": patient(400)},
+    "records:entry_verify": {"GET": pro(405), "POST": pro_entry(403)},
+    "records:my_documents": {"GET": patient(200), "POST": patient(400)},
+    # The cast's entry is a professional's report: no patient file (404 for everyone, as
+    # missing), and the patient deletes only what she added (403; Bob: not his, 404).
+    "records:patient_document_file": {
+        "GET": everyone(404, anonymous=LOGIN),
+        "POST": everyone(405, anonymous=LOGIN),
+    },
+    "records:patient_document_delete": {
+        "GET": patient(405),
+        "POST": {**patient(403), "bob": 404},
+    },
     "imaging:patient_studies": {"GET": pro_patient(200), "POST": pro_entry(400, emergency=403)},
     "imaging:upload_confirm": {
         "GET": pro_entry(302, emergency=403),
@@ -262,6 +289,7 @@ def _url(route: str, alice: Patient, entry_id: Any = None, study: Any = None) ->
     url = "/" + route
     url = url.replace("<uuid:public_id>", str(alice.public_id))
     url = url.replace("<str:analyte_code>", "4548-4")
+    url = url.replace("<str:measure>", "weight")
     url = url.replace("<str:token>", "x" * 32)
     if study is not None and route.startswith("imagerie/"):
         series = study.series.first()

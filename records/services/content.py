@@ -362,10 +362,10 @@ def _read_pdf(pdf: IO[bytes] | bytes) -> tuple[bytes, PdfInfo]:
 REPORT_STORAGE_PREFIX = "dmp/reports"  # swept for orphans by imaging's sweeper
 
 
-def new_storage_key() -> str:
+def new_storage_key(suffix: str = ".pdf") -> str:
     """A random private storage key: nothing about the patient or the original file name."""
     token = secrets.token_hex(16)
-    return f"{REPORT_STORAGE_PREFIX}/{token[:2]}/{token}.pdf"
+    return f"{REPORT_STORAGE_PREFIX}/{token[:2]}/{token}{suffix}"
 
 
 _FULL_DISK = {errno.ENOSPC, errno.EDQUOT}
@@ -380,9 +380,10 @@ def _delete_quietly(key: str) -> None:
         logger.warning("records: could not delete a storage object; left to the sweeper")
 
 
-def _store_pdf(data: bytes) -> str:
-    """Write the PDF under a new random key; ``StorageUnavailable`` if the backend fails."""
-    key = new_storage_key()
+def _store_pdf(data: bytes, suffix: str = ".pdf") -> str:
+    """Write the file (a PDF unless ``suffix`` says otherwise) under a new random key;
+    ``StorageUnavailable`` if the backend fails."""
+    key = new_storage_key(suffix)
     try:
         return default_storage.save(key, ContentFile(data))
     except Exception as error:  # any backend failure: OSError, botocore errors, timeouts

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from identity.errors import AccessDenied
 from identity.models import Patient, User
 from records import access, trail
-from records.models import AccessAction, Entry, NotificationKind
+from records.models import AccessAction, AccessMode, Entry, NotificationKind
 from records.services.care import notify, require_patient
 
 # --- Entries' visibility ------------------------------------------------------------------------
@@ -110,6 +110,21 @@ def entries_release_due(*, now: Any = None) -> tuple[int, int]:
 # --- Deposit -------------------------------------------------------------------------------------
 
 
+def _supersede(patient: Patient, replaces: Entry | None) -> None:
+    """Mark the version being replaced (inside the caller's transaction; locked, so two new
+    versions of one entry cannot both succeed)."""
+    if replaces is None:
+        return
+    locked = Entry.objects.select_for_update().get(pk=replaces.pk)
+    if locked.patient_id != patient.pk or locked.status != "current":
+        raise ValidationError(
+            _("Seule la version en vigueur d'un document de ce DMP peut être remplacée."),
+            code="not_current",
+        )
+    locked.status = "replaced"
+    locked.save(update_fields=["status"])
+
+
 def entry_deposit(
     *,
     actor: User,
@@ -140,15 +155,7 @@ def entry_deposit(
     if act_date > timezone.localdate():
         raise ValidationError(_("La date de l'acte est dans le futur."), code="future")
     with transaction.atomic():
-        if replaces is not None:
-            locked = Entry.objects.select_for_update().get(pk=replaces.pk)
-            if locked.patient_id != patient.pk or locked.status != "current":
-                raise ValidationError(
-                    _("Seule la version en vigueur d'un document de ce DMP peut être remplacée."),
-                    code="not_current",
-                )
-            locked.status = "replaced"
-            locked.save(update_fields=["status"])
+        _supersede(patient, replaces)
         entry = Entry.objects.create(
             patient=patient,
             author=actor.professional,
@@ -177,4 +184,76 @@ def entry_deposit(
                 kind=NotificationKind.NEW_DOCUMENT,
                 message=f"Un nouveau document est disponible dans votre DMP : {entry.title}.",
             )
+    return entry
+
+
+def entry_declare(
+    *,
+    actor: User,
+    patient: Patient,
+    kind: str,
+    document_type: str,
+    title: str,
+    act_date: Any,
+    summary: str = "",
+    replaces: Entry | None = None,
+) -> Entry:
+    """The patient's own entry in their DMP (a measure, a vaccination they declare, their
+    wishes): no author, marked ``declared_by_patient``. Call from within
+    ``transaction.atomic()``; the caller writes the kind's row.
+
+    Who may: the patient of this open DMP only (AccessDenied otherwise); which kinds a patient
+    may write is decided by the caller (``records.services.profile``). With ``replaces`` (one
+    of their own current declarations), the old version is kept, marked replaced.
+    """
+    require_patient(actor, patient)
+    if act_date > timezone.localdate():
+        raise ValidationError(_("La date est dans le futur."), code="future")
+    if replaces is not None and not replaces.declared_by_patient:
+        raise AccessDenied("a patient replaces only what they declared")
+    with transaction.atomic():
+        _supersede(patient, replaces)
+        entry = Entry.objects.create(
+            patient=patient,
+            author=None,
+            declared_by_patient=True,
+            kind=kind,
+            document_type=document_type,
+            title=title[:200],
+            summary=summary[:300],
+            act_date=act_date,
+            replaces=replaces,
+        )
+        trail.record_access(
+            actor=actor,
+            patient=patient,
+            action=AccessAction.ENTRY_CREATE,
+            mode=AccessMode.PATIENT,
+            entry_public_id=entry.public_id,
+            detail="déclaré par le patient",
+        )
+    return entry
+
+
+def entry_verify(*, actor: User, entry: Entry) -> Entry:
+    """A professional with normal access who may read the entry marks a patient-declared
+    entry verified (idempotent). AccessDenied in emergency access or for a professional's own
+    deposit (only what the patient declared is verified)."""
+    _scoped, held = access.entry_for(actor, entry.public_id)
+    held.require_deposit(entry.document_type)
+    if not entry.declared_by_patient:
+        raise AccessDenied("only patient-declared entries are verified")
+    if entry.verified_at is not None:
+        return entry
+    with transaction.atomic():
+        entry.verified_by = actor.professional
+        entry.verified_at = timezone.now()
+        entry.save(update_fields=["verified_by", "verified_at"])
+        trail.record_access(
+            actor=actor,
+            patient=entry.patient,
+            action=AccessAction.ENTRY_UPDATE,
+            entry_public_id=entry.public_id,
+            detail="vérifié",
+        )
     return entry

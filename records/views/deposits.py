@@ -36,7 +36,7 @@ from records.pdf import MAX_PDF_BYTES
 from records.services import care as care_services
 from records.services import content as content_services
 from records.uploads import capped_upload, upload_too_large
-from records.views.documents import kind_row, scoped_entry
+from records.views.documents import VERSIONED_BY_PROFESSIONALS, kind_row, scoped_entry
 
 # --- Deposit forms -------------------------------------------------------------------------------
 
@@ -274,13 +274,13 @@ def allergy_new(request: AuthenticatedHttpRequest, public_id: uuid.UUID) -> Http
 @require_http_methods(["GET", "POST"])
 @capped_upload(max_file=MAX_PDF_BYTES)
 def entry_new_version(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> HttpResponse:
-    """A new version of a report or an allergy; the old one is kept, marked replaced."""
+    """A new version of a report, an allergy, a problem or a treatment; the old one is kept,
+    marked replaced."""
     entry, dmp = scoped_entry(request.user, entry_id)
     dmp.require_deposit(entry.document_type)
     patient = dmp.patient
-    versionable = entry.kind in (EntryKind.REPORT, EntryKind.ALLERGY)
-    if entry.status != EntryStatus.CURRENT or not versionable:
-        raise PermissionDenied("only the current version of a report or allergy")
+    if entry.status != EntryStatus.CURRENT or entry.kind not in VERSIONED_BY_PROFESSIONALS:
+        raise PermissionDenied("only the current version of a versioned kind")
     if request.method == "GET":
         care_services.read_traced(
             actor=request.user,
@@ -292,4 +292,9 @@ def entry_new_version(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) ->
         )
     if entry.kind == EntryKind.REPORT:
         return _report_form(request, dmp, entry)
-    return _allergy_form(request, patient, entry)
+    if entry.kind == EntryKind.ALLERGY:
+        return _allergy_form(request, patient, entry)
+    # The profile's pages build on these helpers, hence the import here, not at the top.
+    from records.views.profile import profile_new_version
+
+    return profile_new_version(request, dmp, entry)

@@ -43,7 +43,7 @@ from records.forms.dmp import (
     TraitsSearchForm,
 )
 from records.models import AccessAction
-from records.services import lifecycle
+from records.services import lifecycle, synthesis
 from records.services.care import read_traced
 from records.views.nav import dmp_nav
 from records.views.targets import target_token
@@ -174,6 +174,7 @@ def patient_home(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
     """A professional's view of one DMP (404 when out of scope, like a missing one)."""
     dmp = access.dmp_for(request.user, public_id)
     patient = dmp.patient
+    since = synthesis.last_access_at(request.user, patient)  # before this read is traced
     read_traced(actor=request.user, dmp=dmp, action=AccessAction.DMP_VIEW, request=request)
     return render(
         request,
@@ -181,6 +182,7 @@ def patient_home(request: AuthenticatedHttpRequest, public_id: str) -> HttpRespo
         {
             **dmp_nav(dmp),
             "mode": dmp.mode,
+            "synthesis": synthesis.synthesis_for(request.user, patient, since=since),
             "has_account": patient.user_id is not None,
             "is_medecin_traitant": patient.medecin_traitant is not None
             and patient.medecin_traitant.user_id == request.user.pk,
@@ -374,6 +376,9 @@ def my_dmp(request: AuthenticatedHttpRequest) -> HttpResponse:
         "records/my_dmp.html",
         {
             "patient": patient,
+            "synthesis": synthesis.synthesis_for(request.user, patient)
+            if patient.is_open
+            else None,
             "transitions": transitions,
             "notifications": notifications,
             "closed": not patient.is_open,

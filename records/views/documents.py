@@ -58,8 +58,34 @@ from records.views.nav import dmp_nav
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+# Entry kinds of the profil médical: the kind's row is named after the kind.
+PROFILE_KINDS = (
+    EntryKind.PROBLEM,
+    EntryKind.TREATMENT,
+    EntryKind.VACCINATION,
+    EntryKind.MEASURE,
+    EntryKind.WISHES,
+    EntryKind.PATIENT_DOCUMENT,
+)
+# What a professional may replace by a new version (the old one kept, marked replaced).
+VERSIONED_BY_PROFESSIONALS = (
+    EntryKind.REPORT,
+    EntryKind.ALLERGY,
+    EntryKind.PROBLEM,
+    EntryKind.TREATMENT,
+)
 PRO_DEFAULT_WINDOW = datetime.timedelta(days=730)
-_KIND_ROWS = ("lab_report", "report", "allergy")
+_KIND_ROWS = (
+    "patient_document",
+    "lab_report",
+    "report",
+    "allergy",
+    "problem",
+    "treatment",
+    "vaccination",
+    "measure",
+    "wishes",
+)
 
 
 # --- Access helpers ----------------------------------------------------------------------------
@@ -206,6 +232,8 @@ def _kind_context(user: User, patient: Patient, entry: Entry) -> dict[str, Any]:
         return {"report": kind_row(entry, "report")}
     if entry.kind == EntryKind.ALLERGY:
         return {"allergy": kind_row(entry, "allergy")}
+    if entry.kind in PROFILE_KINDS:
+        return {"item": kind_row(entry, entry.kind)}
     return {}
 
 
@@ -230,7 +258,8 @@ def entry_detail(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> Http
         "can_announce": hidden and normal,
         "can_replace": normal
         and entry.status == EntryStatus.CURRENT
-        and entry.kind in (EntryKind.REPORT, EntryKind.ALLERGY),
+        and entry.kind in VERSIONED_BY_PROFESSIONALS,
+        "can_verify": normal and entry.declared_by_patient and entry.verified_at is None,
         "viewers": access.who_can_see(entry) if is_patient else None,
         **_versions(request.user, patient, entry),
         **_kind_context(request.user, patient, entry),
@@ -254,10 +283,14 @@ def report_pdf(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> FileRe
     except OSError:
         logger.error("stored PDF missing", extra={"entry": str(entry.public_id)})
         raise Http404("No PDF") from None
-    name = f"{slugify(entry.title)[:80] or 'document'}.pdf"
-    response = FileResponse(
-        handle, as_attachment=True, filename=name, content_type="application/pdf"
-    )
+    return sandboxed_attachment(handle, entry, "pdf", "application/pdf")
+
+
+def sandboxed_attachment(handle: Any, entry: Entry, suffix: str, content_type: str) -> FileResponse:
+    """A stored file of ``entry`` as an attachment named after its title, sandboxed, never
+    sniffed, kept by no cache."""
+    name = f"{slugify(entry.title)[:80] or 'document'}.{suffix}"
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
     response["Content-Security-Policy"] = "sandbox"
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"

@@ -7,7 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 from records import access
+from records.services import profile
 from records.services.content import ALLERGY_DOCUMENT_TYPE, LAB_DOCUMENT_TYPE
+
+# Kinds with a form of their own: "a report" is any other type the professional may deposit.
+_OWN_FORMS = {
+    LAB_DOCUMENT_TYPE,
+    ALLERGY_DOCUMENT_TYPE,
+    profile.PROBLEM_DOCUMENT_TYPE,
+    profile.TREATMENT_DOCUMENT_TYPE,
+    profile.VACCINATION_DOCUMENT_TYPE,
+    profile.MEASURE_DOCUMENT_TYPE,
+    profile.WISHES_DOCUMENT_TYPE,
+    profile.PATIENT_DOCUMENT_TYPE,
+}
 
 
 def dmp_nav(dmp: access.DmpAccess) -> dict[str, Any]:
@@ -21,7 +34,11 @@ def dmp_nav(dmp: access.DmpAccess) -> dict[str, Any]:
         "nav_mode": dmp.mode,
         "nav_deposit": {
             "lab": LAB_DOCUMENT_TYPE in types,
-            "report": bool(types - {LAB_DOCUMENT_TYPE, ALLERGY_DOCUMENT_TYPE}),
+            "report": bool(types - _OWN_FORMS),
             "allergy": ALLERGY_DOCUMENT_TYPE in types,
+            "problem": profile.PROBLEM_DOCUMENT_TYPE in types,
+            "treatment": profile.TREATMENT_DOCUMENT_TYPE in types,
+            "vaccination": profile.VACCINATION_DOCUMENT_TYPE in types,
+            "measure": profile.MEASURE_DOCUMENT_TYPE in types,
         },
     }

@@ -46,10 +46,14 @@ def test_the_data_files_are_the_expected_ones() -> None:
     assert CSV_FILES == [
         "allergens.csv",
         "analyte_groups.csv",
+        "cim10.csv",
         "document_categories.csv",
         "document_types.csv",
+        "measures.csv",
         "molar_masses.csv",
         "units.csv",
+        "vaccination_schedule.csv",
+        "vaccines.csv",
     ]
     assert sorted(path.name for path in DATA.glob("*.json")) == ["analytes.json"]
 
