@@ -589,3 +589,40 @@ def inspect_and_thumbnail(
             # The content hash, not a DICOM UID: logs carry no identifier.
             LOGGER.warning("aperçu indisponible (sha256 %s): %r", info.sha256[:16], exc.__cause__)
             return info, None
+
+
+# Media types of one compressed frame as DICOMweb sends it (PS3.18 Table 8.7.3-2).
+_FRAME_TYPES = {
+    "1.2.840.10008.1.2.4.50": "image/jpeg",
+    "1.2.840.10008.1.2.4.51": "image/jpeg",
+    "1.2.840.10008.1.2.4.57": "image/jpeg",
+    "1.2.840.10008.1.2.4.70": "image/jpeg",
+    "1.2.840.10008.1.2.4.80": "image/jls",
+    "1.2.840.10008.1.2.4.81": "image/jls",
+    "1.2.840.10008.1.2.4.90": "image/jp2",
+    "1.2.840.10008.1.2.4.91": "image/jp2",
+    RLE: "image/dicom-rle",
+}
+
+
+def frame_data(source: Source, index: int, *, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, str]:
+    """(bytes, media type) of frame ``index`` (0-based) as stored: native pixels as
+    ``application/octet-stream`` (little endian, as the file), a compressed frame as its own
+    codestream. Only that frame's bytes are read (a seek and a read: a ranged read on a
+    storage that supports it). Raises ``DicomRejected("decode_failed")``."""
+    with _failures_as("decode_failed"), _opened(source) as (fp, file_size):
+        parsed = _parse(fp, file_size, limits, scan=False)
+        geo = parsed.geo
+        if not 0 <= index < geo.frames:
+            raise DicomRejected("decode_failed")
+        ts = parsed.meta.transfer_syntax
+        if ts in NATIVE_SYNTAXES:
+            if geo.bits_allocated == 1:
+                bits = _bit_frame(fp, parsed, index)
+                return np.packbits(bits, bitorder="little").tobytes(), "application/octet-stream"
+            start = parsed.pixels.value_offset + index * geo.frame_bytes
+            return _read_exact(fp, start, geo.frame_bytes), "application/octet-stream"
+        encoded = _encoded_frame(fp, parsed, index)
+        if encoded is None:
+            raise DicomRejected("decode_failed")
+        return encoded, _FRAME_TYPES.get(ts, "application/octet-stream")
