@@ -460,10 +460,17 @@ _ZERO = "00000000-0000-0000-0000-000000000000"
 
 def viewer_presets(instance: Instance) -> list[dict[str, Any]]:
     """The file's own rendering first (its VOI, else an automatic window), then the windows
-    it carries, then the CT presets (soft tissue, lung, bone, brain, liver) for CT."""
+    it carries, then the CT presets (soft tissue, lung, bone, brain, liver) for CT, each
+    window once. Every window is drawn with the file's VOI LUT function (SIGMOID…)."""
     default = {"label": _("Fenêtre par défaut"), "center": None, "width": None}
     default["explanation"] = _("Celle du fichier, sinon calculée sur l'image")
-    return [default, *instance.presets()]
+    presets, seen = [default], set()
+    for preset in instance.presets():  # a CT preset equal to the file's window: listed once
+        window = (preset.get("center"), preset.get("width"))
+        if window not in seen:
+            seen.add(window)
+            presets.append(preset)
+    return presets
 
 
 def _chosen(presets: list[dict[str, Any]], requested: str | None) -> int:

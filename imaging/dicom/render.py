@@ -291,23 +291,44 @@ def _stored_values(bits_allocated: int, bits_stored: int, signed: bool) -> np.nd
     return values
 
 
-def _lut_item(item: Dataset) -> tuple[int, np.ndarray] | None:
-    """(first mapped value, entries) of a Modality or VOI LUT sequence item."""
+@dataclass(frozen=True, eq=False)
+class _Lut:
+    """A Modality or VOI LUT (PS3.3 C.11.1, C.11.2): the first input value mapped, the
+    table, and the bit depth its output is declared in (the descriptor's third value)."""
+
+    first: int
+    table: np.ndarray
+    bits: int
+
+
+def _lut_item(item: Dataset, signed: bool) -> _Lut | None:
+    """The LUT of a Modality or VOI LUT sequence item.
+
+    The descriptor's first mapped value is signed when the pixel data is (PS3.3
+    C.11.2.1.1): a file writing -1024 as 64512 in an unsigned descriptor means -1024.
+    """
     descriptor = [_as_int(v) for v in _values(_get(item, "LUTDescriptor"))]
     data = _get(item, "LUTData")
     if len(descriptor) != 3 or None in descriptor or data is None:
         return None
-    entries = cast(int, descriptor[0]) or 65536
+    entries, first, bits = (cast(int, value) for value in descriptor)
+    entries = entries or 65536
+    if signed and first >= 1 << 15:
+        first -= 1 << 16
     if isinstance(data, bytes):
         table = np.frombuffer(data[: entries * 2], "<u2").astype(np.float64)
     else:
         table = np.asarray(_values(data), dtype=np.float64)
-    return (cast(int, descriptor[1]), table) if table.size else None
+    if not table.size:
+        return None
+    if not 1 <= bits <= 16:  # an absurd depth: the table's own range decides
+        bits = max(int(table.max()).bit_length(), 1)
+    return _Lut(first, table, bits)
 
 
-def _apply_lut(values: np.ndarray, first: int, table: np.ndarray) -> np.ndarray:
-    index = np.clip(np.rint(values).astype(np.int64) - first, 0, table.size - 1)
-    return cast(np.ndarray, table[index])
+def _apply_lut(values: np.ndarray, lut: _Lut) -> np.ndarray:
+    index = np.clip(np.rint(values).astype(np.int64) - lut.first, 0, lut.table.size - 1)
+    return cast(np.ndarray, lut.table[index])
 
 
 @dataclass(frozen=True, eq=False)
@@ -316,13 +337,13 @@ class _GreyParams:
 
     slope: float
     intercept: float
-    modality_lut: tuple[int, np.ndarray] | None
-    voi_lut: tuple[int, np.ndarray] | None
+    modality_lut: _Lut | None
+    voi_lut: _Lut | None
     window: tuple[float, float] | None  # the first of the file's windows
     function: str  # VOI LUT Function: LINEAR, LINEAR_EXACT or SIGMOID
 
 
-def _grey_params(ds: Dataset, index: int) -> _GreyParams:
+def _grey_params(ds: Dataset, index: int, signed: bool) -> _GreyParams:
     group = "PixelValueTransformationSequence"
     modality_sequence = _frame_attr(ds, index, group, "ModalityLUTSequence")
     voi_sequence = _get(ds, "VOILUTSequence")
@@ -330,11 +351,11 @@ def _grey_params(ds: Dataset, index: int) -> _GreyParams:
     intercept = _as_float(_first(_frame_attr(ds, index, group, "RescaleIntercept")))
     windows = _file_windows(ds, index)
     function = _first(_frame_attr(ds, index, "FrameVOILUTSequence", "VOILUTFunction"))
-    voi_lut = _lut_item(voi_sequence[0]) if voi_sequence else None
+    voi_lut = _lut_item(voi_sequence[0], signed) if voi_sequence else None
     return _GreyParams(
         slope=slope or 1.0,  # absent or 0: identity
         intercept=intercept or 0.0,
-        modality_lut=_lut_item(modality_sequence[0]) if modality_sequence else None,
+        modality_lut=_lut_item(modality_sequence[0], signed) if modality_sequence else None,
         voi_lut=voi_lut,
         # A VOI LUT, when present, is the modality's chosen rendering.
         window=(windows[0][1], windows[0][2]) if windows and voi_lut is None else None,
@@ -392,15 +413,18 @@ def _auto_window(
 def _other_table(words: np.ndarray, stored: np.ndarray, params: _GreyParams) -> np.ndarray:
     """Modality LUT sequence, VOI LUT sequence, or no VOI at all (histogram window)."""
     if params.modality_lut is not None:
-        modality = _apply_lut(stored, *params.modality_lut)
+        modality = _apply_lut(stored, params.modality_lut)
     else:
         modality = stored * params.slope + params.intercept
     if params.window is not None:
         return _window_table(modality, *params.window, params.function)
     if params.voi_lut is not None:
-        mapped = _apply_lut(modality, *params.voi_lut)
-        low, high = float(params.voi_lut[1].min()), float(params.voi_lut[1].max())
-        return _window_table(mapped, (low + high + 1) / 2.0, max(high - low + 1, 2.0), "LINEAR")
+        # PS3.3 C.11.2.1.1: the output is scaled by the LUT's declared depth, not stretched
+        # between the table's minimum and maximum.
+        mapped = _apply_lut(modality, params.voi_lut)
+        top = float((1 << params.voi_lut.bits) - 1)
+        scaled: np.ndarray = np.clip(np.rint(mapped * (255.0 / top)), 0, 255).astype(np.uint8)
+        return scaled
     if stored.max() <= 255 and params.modality_lut is None and np.array_equal(modality, stored):
         # 8-bit images without a window are shown as stored (photos, US).
         low, high = float(stored.min()), float(stored.max())
@@ -421,9 +445,9 @@ def _grey_image(
     bits = 8 if arr.dtype.itemsize == 1 else 16
     words = arr.view(np.uint8 if bits == 8 else np.uint16)
     key = (bits, min(geo.bits_stored, bits), geo.signed)
-    params = _grey_params(parsed.ds, index)
-    if window is not None:  # the viewer's choice wins over the file's VOI
-        params = replace(params, window=window, function="LINEAR", voi_lut=None)
+    params = _grey_params(parsed.ds, index, geo.signed)
+    if window is not None:  # the viewer's choice wins over the file's VOI, with its function
+        params = replace(params, window=window, voi_lut=None)
     if params.modality_lut is None and params.window is not None:
         table = _linear_table(
             key, params.slope, params.intercept, (*params.window, params.function)
@@ -459,7 +483,71 @@ def _palette_image(arr: np.ndarray, ds: Dataset) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(rgb[..., :3], dtype=np.uint8))
 
 
+def _overlay_mask(ds: Dataset, index: int, rows: int, columns: int) -> np.ndarray | None:
+    """The union of the file's graphic overlays (60xx groups with Overlay Data) over frame
+    ``index``, as a boolean mask of the image's size; None when there is none."""
+    mask: np.ndarray | None = None
+    for group in range(0x6000, 0x6020, 2):
+        data = ds.get((group, 0x3000))
+        height, width = (
+            _as_int(_first(_tag(ds, group, 0x0010))),
+            _as_int(_first(_tag(ds, group, 0x0011))),
+        )
+        if data is None or not height or not width or not isinstance(data.value, bytes):
+            continue
+        frames = _as_int(_first(_tag(ds, group, 0x0015))) or 1
+        first_frame = (_as_int(_first(_tag(ds, group, 0x0051))) or 1) - 1
+        frame = index - first_frame if frames > 1 else 0
+        if not 0 <= frame < frames or height * width * frames > 8 * len(data.value) + 7:
+            continue
+        bits = np.unpackbits(np.frombuffer(data.value, np.uint8), bitorder="little")
+        plane = bits[frame * height * width : (frame + 1) * height * width].reshape(height, width)
+        origin = [(_as_int(v) or 1) - 1 for v in _values(_tag(ds, group, 0x0050))] or [0, 0]
+        top, left = [*origin, 0, 0][:2]
+        if mask is None:
+            mask = np.zeros((rows, columns), dtype=bool)
+        _paste(mask, plane.astype(bool), top, left)
+    return mask
+
+
+def _tag(ds: Dataset, group: int, element: int) -> Any:
+    found = ds.get((group, element))
+    return None if found is None else found.value
+
+
+def _paste(mask: np.ndarray, plane: np.ndarray, top: int, left: int) -> None:
+    """OR ``plane`` into ``mask`` at (top, left), clipped to the image."""
+    rows, columns = mask.shape
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + plane.shape[0], rows), min(left + plane.shape[1], columns)
+    if y0 < y1 and x0 < x1:
+        mask[y0:y1, x0:x1] |= plane[y0 - top : y1 - top, x0 - left : x1 - left]
+
+
+def _with_overlays(image: Image.Image, parsed: _Parsed, index: int, step: int) -> Image.Image:
+    """Overlays drawn in white over the image, as dcmtk's "Replace" mode does by default."""
+    mask = _overlay_mask(parsed.ds, index, parsed.geo.rows, parsed.geo.columns)
+    if mask is None:
+        return image
+    arr = np.array(image)
+    kept = mask[::step, ::step][: arr.shape[0], : arr.shape[1]]
+    arr[kept] = 255
+    return Image.fromarray(arr)
+
+
 def _frame_image(
+    fp: IO[bytes],
+    parsed: _Parsed,
+    index: int,
+    step: int,
+    window: tuple[float, float] | None,
+    overlays: bool = True,
+) -> Image.Image:
+    image = _frame_pixels(fp, parsed, index, step, window)
+    return _with_overlays(image, parsed, index, step) if overlays else image
+
+
+def _frame_pixels(
     fp: IO[bytes], parsed: _Parsed, index: int, step: int, window: tuple[float, float] | None
 ) -> Image.Image:
     geo = parsed.geo
@@ -490,7 +578,12 @@ def _fit(image: Image.Image, target: tuple[int, int]) -> Image.Image:
 
 
 def _render(
-    fp: IO[bytes], parsed: _Parsed, frame: int | None, size: int, window: tuple[float, float] | None
+    fp: IO[bytes],
+    parsed: _Parsed,
+    frame: int | None,
+    size: int,
+    window: tuple[float, float] | None,
+    overlays: bool = True,
 ) -> Image.Image:
     geo = parsed.geo
     index = geo.frames // 2 if frame is None else frame
@@ -501,7 +594,7 @@ def _render(
     target = _target_size(geo, _aspect(parsed.ds, index), size)
     # Keep about twice the target resolution; Pillow filters the rest.
     step = max(1, int(min(geo.rows / target[1], geo.columns / target[0]) // 2))
-    return _fit(_frame_image(fp, parsed, index, step, window), target)
+    return _fit(_frame_image(fp, parsed, index, step, window, overlays), target)
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -543,6 +636,7 @@ def render_frame(
     size: int = 256,
     window: tuple[float, float] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    overlays: bool = True,
 ) -> Image.Image:
     """Render one frame as an 8-bit ``L`` or ``RGB`` image fitting ``size`` x ``size``.
 
@@ -550,10 +644,12 @@ def render_frame(
     (centre, width) in modality units and overrides the file's VOI. Applies
     the modality LUT, the VOI LUT or window (else a histogram window),
     MONOCHROME1 inversion, colour conversion, palettes and the physical
-    pixel aspect ratio. Every failure raises ``DicomRejected("decode_failed")``.
+    pixel aspect ratio, then draws the overlays (60xx) unless ``overlays`` is false.
+    Every failure raises ``DicomRejected("decode_failed")``.
     """
     with _failures_as("decode_failed"), _opened(source) as (fp, file_size):
-        return _render(fp, _parse(fp, file_size, limits, scan=False), frame, size, window)
+        parsed = _parse(fp, file_size, limits, scan=False)
+        return _render(fp, parsed, frame, size, window, overlays)
 
 
 def render_thumbnail_png(
@@ -563,9 +659,12 @@ def render_thumbnail_png(
     size: int = 256,
     window: tuple[float, float] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    overlays: bool = True,
 ) -> bytes:
     """PNG bytes of :func:`render_frame` (same arguments, same ``decode_failed``)."""
-    image = render_frame(source, frame=frame, size=size, window=window, limits=limits)
+    image = render_frame(
+        source, frame=frame, size=size, window=window, limits=limits, overlays=overlays
+    )
     with _failures_as("decode_failed"):
         return _png_bytes(image)
 

@@ -518,7 +518,9 @@ def test_voi_lut_sequence() -> None:
     ds.VOILUTSequence = [item]
     ds.WindowCenter, ds.WindowWidth = 1000.0, 1.0  # the LUT takes precedence
     out = render(F.to_bytes(ds), size=64)
-    assert [int(out[8, 8 + 16 * i]) for i in range(4)] == [0, 64, 191, 255]
+    # PS3.3 C.11.2.1.1: the output is scaled by the declared 16 bits (x * 255 / 65535), not
+    # stretched between the table's minimum and maximum (see test_greyscale_vs_dcmtk.py).
+    assert [int(out[8, 8 + 16 * i]) for i in range(4)] == [0, 4, 12, 16]
 
 
 def test_sigmoid_voi_function() -> None:

@@ -361,11 +361,14 @@ def test_viewer_without_javascript(study: ImagingStudy, doctor: Professional) ->
     first = client.get(url).content.decode()
     assert "Image 1 / 3" in first and 'href="?n=1&amp;w=0"' in first
     instances = list(series.instances.order_by("instance_number"))
-    second = client.get(f"{url}?n=1&w=2").content.decode()
+    second = client.get(f"{url}?n=1&w=1").content.decode()
     assert "Image 2 / 3" in second
     assert reverse("imaging:instance_render", args=[instances[1].public_id]) in second
-    assert "wc=40&amp;ww=400" in second  # the file's window (preset 1 is the file's, 2 next)
-    assert "Tissus mous" in second and "Poumon" in second and "Os" in second and "Cerveau" in second
+    assert "wc=40&amp;ww=400" in second  # the file's window (preset 1 is the file's)
+    assert "Poumon" in second and "Os" in second and "Cerveau" in second
+    # The soft-tissue preset is the file's own window (40/400): listed once, not twice.
+    assert second.count("C 40 / L 400<") == 1
+    assert "Tissus mous" not in second
     clamped = client.get(f"{url}?n=99&w=-4").content.decode()
     assert "Image 3 / 3" in clamped
 
