@@ -10,6 +10,7 @@ fitting to the target size, a hand-written PNG encoder, and
 from __future__ import annotations
 
 import bisect
+import io
 import logging
 import math
 import struct
@@ -45,6 +46,7 @@ from imaging.dicom.parse import (
 from imaging.dicom.rules import (
     DEFAULT_LIMITS,
     GREY,
+    J2K_SYNTAXES,
     MIB,
     NATIVE_SYNTAXES,
     PALETTE,
@@ -242,8 +244,12 @@ def _check_frame(encoded: bytes, geo: _Geometry, ts: str) -> None:
         raise DicomRejected("dimensions_mismatch")
 
 
-def _encapsulated_frame(fp: IO[bytes], parsed: _Parsed, index: int) -> tuple[np.ndarray, str]:
-    """Decode one frame only, from its own fragments (never the whole file)."""
+def _encapsulated_frame(
+    fp: IO[bytes], parsed: _Parsed, index: int, reduce: int = 0
+) -> tuple[np.ndarray, str, int]:
+    """Decode one frame only, from its own fragments (never the whole file): (pixels,
+    photometric, how many times smaller than the frame they are). A grey JPEG 2000 frame
+    is decoded ``reduce`` resolution levels down when asked (and when it has them)."""
     from pydicom.encaps import encapsulate
     from pydicom.pixels import get_decoder
 
@@ -262,10 +268,14 @@ def _encapsulated_frame(fp: IO[bytes], parsed: _Parsed, index: int) -> tuple[np.
     ts = parsed.meta.transfer_syntax
     decoder, plugin = get_decoder(ts), _decoder_plugin(ts, geo)
     encoded = _encoded_frame(fp, parsed, index)
+    if encoded is not None and reduce and ts in J2K_SYNTAXES and geo.samples == 1:
+        reduced = _j2k_reduced(encoded, reduce)
+        if reduced is not None:
+            return reduced[0], geo.photometric, 1 << reduced[1]
     if encoded is not None and ts == RLE:
         direct = _rle_direct(encoded, geo)
         if direct is not None:
-            return direct, geo.photometric
+            return direct, geo.photometric, 1
     if encoded is not None:
         options["number_of_frames"] = 1
         single = encapsulate([encoded], has_bot=False)
@@ -273,7 +283,56 @@ def _encapsulated_frame(fp: IO[bytes], parsed: _Parsed, index: int) -> tuple[np.
     else:
         fp.seek(parsed.pixels.value_offset)
         arr, props = decoder.as_array(cast(Any, fp), index=index, decoding_plugin=plugin, **options)
-    return arr, str(props.get("photometric_interpretation", geo.photometric))
+    return arr, str(props.get("photometric_interpretation", geo.photometric)), 1
+
+
+def _j2k_header(encoded: bytes) -> tuple[int, bool, int] | None:
+    """(precision, signed, decomposition levels) of a one-component JPEG 2000 codestream,
+    from its SIZ and COD markers; None when it is not that."""
+    if not encoded.startswith(b"\xff\x4f\xff\x51") or len(encoded) < 45:
+        return None
+    siz_length = struct.unpack(">H", encoded[4:6])[0]
+    components = struct.unpack(">H", encoded[40:42])[0]
+    if components != 1:
+        return None
+    ssiz = encoded[42]
+    pos = 4 + siz_length
+    while pos + 4 <= min(len(encoded), 65536):
+        marker, length = struct.unpack(">HH", encoded[pos : pos + 4])
+        if marker == 0xFF52 and pos + 9 < len(encoded):  # COD: Scod, SGcod (4), levels
+            return (ssiz & 0x7F) + 1, bool(ssiz & 0x80), encoded[pos + 9]
+        if marker == 0xFF90 or length < 2:  # first tile: no COD in the main header
+            return None
+        pos += 2 + length
+    return None
+
+
+def _j2k_reduced(encoded: bytes, reduce: int) -> tuple[np.ndarray, int] | None:
+    """A grey JPEG 2000 frame decoded ``reduce`` resolution levels down (at most as many as
+    it has) by openjpeg, through Pillow's binding (pylibjpeg-openjpeg 2.6 has no "reduce"):
+    (stored values, levels used). None when the codestream does not allow it."""
+    header = _j2k_header(encoded)
+    if header is None:
+        return None
+    precision, signed, levels = header
+    level = min(reduce, levels)
+    if not level or precision > 16:
+        return None
+    with Image.open(io.BytesIO(encoded), formats=["JPEG2000"]) as image:
+        cast(Any, image).reduce = level
+        image.load()
+        arr = np.asarray(image)
+    # Pillow widens the samples to its mode (8 or 16 bits) and offsets signed ones: undo both,
+    # and keep the wavelet's overshoot within the stored range (it would wrap when masked).
+    shift = arr.dtype.itemsize * 8 - precision if precision > 8 else 0
+    values = arr.astype(np.int32) >> shift
+    dtype = np.dtype(np.int16 if signed else np.uint16 if precision > 8 else np.uint8)
+    if signed:
+        values -= 1 << (precision - 1)
+        low, high = -(1 << (precision - 1)), (1 << (precision - 1)) - 1
+    else:
+        low, high = 0, (1 << precision) - 1
+    return np.clip(values, low, high).astype(dtype), level
 
 
 @lru_cache(maxsize=32)
@@ -535,36 +594,65 @@ def _with_overlays(image: Image.Image, parsed: _Parsed, index: int, step: int) -
     return Image.fromarray(arr)
 
 
+@dataclass(frozen=True)
+class _Sampling:
+    """How much of a frame to decode for a picture ``ratio`` times smaller than it.
+
+    Full quality (the default) reads every pixel and lets the fit area-average them; a JPEG
+    2000 frame is decoded at the resolution level just above the target (openjpeg's
+    "reduce": its wavelet low-pass is an area average, at a fraction of the work).
+    ``decimate`` keeps one row and column in ``step`` (point sampling: faster, aliased).
+    """
+
+    ratio: float
+    decimate: bool = False
+
+    @property
+    def step(self) -> int:
+        return max(1, int(self.ratio // 2)) if self.decimate else 1
+
+    @property
+    def reduce(self) -> int:
+        return min(int(math.log2(self.ratio)), 8) if self.ratio >= 2 else 0
+
+
 def _frame_image(
     fp: IO[bytes],
     parsed: _Parsed,
     index: int,
-    step: int,
+    sampling: _Sampling,
     window: tuple[float, float] | None,
     overlays: bool = True,
 ) -> Image.Image:
-    image = _frame_pixels(fp, parsed, index, step, window)
+    image, step = _frame_pixels(fp, parsed, index, sampling, window)
     return _with_overlays(image, parsed, index, step) if overlays else image
 
 
 def _frame_pixels(
-    fp: IO[bytes], parsed: _Parsed, index: int, step: int, window: tuple[float, float] | None
-) -> Image.Image:
+    fp: IO[bytes],
+    parsed: _Parsed,
+    index: int,
+    sampling: _Sampling,
+    window: tuple[float, float] | None,
+) -> tuple[Image.Image, int]:
+    """The frame as an 8-bit image, and the step (source pixels per image pixel) it has."""
     geo = parsed.geo
+    step = sampling.step
     if parsed.meta.transfer_syntax in NATIVE_SYNTAXES:
         arr, photometric = _native_frame(fp, parsed, index, step), geo.photometric
         if photometric == "YBR_FULL_422":
             photometric = "RGB"  # expanded and converted while reading
     else:
-        arr, photometric = _encapsulated_frame(fp, parsed, index)
-        arr = arr[::step, ::step]
+        arr, photometric, reduced = _encapsulated_frame(fp, parsed, index, sampling.reduce)
+        step = max(step, reduced)
+        arr = arr[:: step // reduced, :: step // reduced]
     if arr.dtype.itemsize > 2:  # a codestream deeper than its 16-bit header
         raise DicomRejected("decode_failed")
     if photometric in GREY:
-        return _grey_image(arr, parsed, index, window, photometric)
+        return _grey_image(arr, parsed, index, window, photometric), step
     if photometric == PALETTE:
-        return _palette_image(arr, parsed.ds)
-    return _colour_image(arr, geo, photometric)
+        return _palette_image(arr, parsed.ds), step
+    return _colour_image(arr, geo, photometric), step
 
 
 def _fit(image: Image.Image, target: tuple[int, int]) -> Image.Image:
@@ -584,6 +672,7 @@ def _render(
     size: int,
     window: tuple[float, float] | None,
     overlays: bool = True,
+    decimate: bool = False,
 ) -> Image.Image:
     geo = parsed.geo
     index = geo.frames // 2 if frame is None else frame
@@ -592,9 +681,8 @@ def _render(
     if window is not None and not (math.isfinite(window[0]) and 0 < window[1] < math.inf):
         raise DicomRejected("decode_failed")
     target = _target_size(geo, _aspect(parsed.ds, index), size)
-    # Keep about twice the target resolution; Pillow filters the rest.
-    step = max(1, int(min(geo.rows / target[1], geo.columns / target[0]) // 2))
-    return _fit(_frame_image(fp, parsed, index, step, window, overlays), target)
+    sampling = _Sampling(min(geo.rows / target[1], geo.columns / target[0]), decimate)
+    return _fit(_frame_image(fp, parsed, index, sampling, window, overlays), target)
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -637,6 +725,7 @@ def render_frame(
     window: tuple[float, float] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     overlays: bool = True,
+    decimate: bool = False,
 ) -> Image.Image:
     """Render one frame as an 8-bit ``L`` or ``RGB`` image fitting ``size`` x ``size``.
 
@@ -645,11 +734,13 @@ def render_frame(
     the modality LUT, the VOI LUT or window (else a histogram window),
     MONOCHROME1 inversion, colour conversion, palettes and the physical
     pixel aspect ratio, then draws the overlays (60xx) unless ``overlays`` is false.
+    Every source pixel is area-averaged into the result (a JPEG 2000 frame is decoded at
+    the resolution level just above it) unless ``decimate`` asks for point sampling.
     Every failure raises ``DicomRejected("decode_failed")``.
     """
     with _failures_as("decode_failed"), _opened(source) as (fp, file_size):
         parsed = _parse(fp, file_size, limits, scan=False)
-        return _render(fp, parsed, frame, size, window, overlays)
+        return _render(fp, parsed, frame, size, window, overlays, decimate)
 
 
 def render_thumbnail_png(
@@ -660,10 +751,17 @@ def render_thumbnail_png(
     window: tuple[float, float] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     overlays: bool = True,
+    decimate: bool = False,
 ) -> bytes:
     """PNG bytes of :func:`render_frame` (same arguments, same ``decode_failed``)."""
     image = render_frame(
-        source, frame=frame, size=size, window=window, limits=limits, overlays=overlays
+        source,
+        frame=frame,
+        size=size,
+        window=window,
+        limits=limits,
+        overlays=overlays,
+        decimate=decimate,
     )
     with _failures_as("decode_failed"):
         return _png_bytes(image)
