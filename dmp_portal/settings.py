@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "guardian",
     "storages",
+    "django_tasks_db",  # the database task backend (DMP_TASK_BACKEND=database)
     "dmp_portal",
     "identity",
     "records",
@@ -326,7 +327,22 @@ elif not re.fullmatch(r"[0-9a-f]{64}", DMP_TRAIL_SIGNING_KEY):
 DMP_TRAIL_CHECKPOINT_DIR = env_str("DMP_TRAIL_CHECKPOINT_DIR", str(VAR_DIR / "trail-checkpoints"))
 
 # --- Background tasks (Django's tasks framework) --------------------------------------------
-TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+# "immediate" (embedded default): a task runs at once, in the request that enqueued it.
+# "database": django-tasks-db; tasks wait in the database for `manage.py db_worker` (a service
+# next to the web workers, sharing their file storage), off the request path.
+_TASK_BACKENDS = {
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+}
+_TASK_BACKEND = env_str("DMP_TASK_BACKEND", "immediate")
+if _TASK_BACKEND not in _TASK_BACKENDS:
+    raise ImproperlyConfigured("DMP_TASK_BACKEND must be 'immediate' or 'database'.")
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[_TASK_BACKEND]}}
+# A pending preview older than this (its task lost: a worker killed mid-series) is enqueued
+# again by `manage.py sweep_imaging_orphans`, unless a live task still holds it.
+DMP_IMAGING_PREVIEW_RETRY_SECONDS = env_int(
+    "DMP_IMAGING_PREVIEW_RETRY_SECONDS", 600, minimum=60, maximum=86400
+)
 
 # --- E-mail ---------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "DMP Portal <no-reply@dmp.example>")
