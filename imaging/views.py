@@ -42,6 +42,7 @@ from imaging.access import (
     report_for,
     report_visible,
     series_for,
+    series_preview_state,
     series_with_counts,
     studies_for,
     study_for,
@@ -362,6 +363,32 @@ def study_detail(request: AuthenticatedHttpRequest, entry_id: str) -> HttpRespon
             else None,
         },
     )
+
+
+@never_cache
+@login_required
+@require_GET
+def study_previews(request: AuthenticatedHttpRequest, entry_id: str) -> HttpResponse:
+    """Where each series' thumbnail stands (JSON), for the study page to show them as the
+    task worker makes them: ready (with its address), pending or unavailable."""
+    study = study_for(request.user, entry_id)
+    reads.image_read_traced(actor=request.user, study=study, request=request)
+    series = [
+        {
+            "id": str(one.public_id),
+            "state": series_preview_state(one),
+            "thumbnail": reverse("imaging:series_thumbnail", args=[one.public_id])
+            if one.thumbnail
+            else None,
+        }
+        for one in study.series.order_by("number", "pk").only(
+            "public_id", "thumbnail", "thumbnail_status"
+        )
+    ]
+    pending = any(one["state"] == PreviewStatus.PENDING for one in series)
+    response = JsonResponse({"pending": pending, "series": series})
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @never_cache

@@ -164,6 +164,7 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "imaging:my_studies": {"GET": patient(200), "POST": patient(405)},
     "imaging:study_detail": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
     "imaging:study_report": {"GET": pro(405), "POST": pro_entry(302, emergency=403)},
+    "imaging:study_previews": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
     **{
         f"imaging:{name}": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)}
         for name in (

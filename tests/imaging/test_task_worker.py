@@ -138,3 +138,40 @@ def test_the_sweeper_command_requeues_previews_only(
     assert "Aperçus relancés : 2." in out.getvalue()
     run_worker()
     assert statuses() == {PreviewStatus.READY}
+
+
+def test_the_study_page_learns_of_each_thumbnail_as_it_arrives(
+    doctor: Professional, alice: Patient, django_assert_num_queries: Any
+) -> None:
+    client = Client()
+    client.force_login(doctor.user)
+    from pydicom.uid import generate_uid
+
+    same_study = generate_uid()
+    upload(client, alice, ct_series(2, study_uid=same_study) + ct_series(1, study_uid=same_study))
+    study = ImagingStudy.objects.get()
+    url = reverse("imaging:study_previews", args=[study.entry.public_id])
+    page = client.get(reverse("imaging:study_detail", args=[study.entry.public_id])).content
+    assert url.encode() in page and b"imaging_study.js" in page
+    before = client.get(url).json()
+    assert before["pending"] is True
+    assert [s["state"] for s in before["series"]] == ["pending", "pending"]
+    assert all(s["thumbnail"] is None for s in before["series"])
+    run_worker()
+    with django_assert_num_queries(5):  # session, user and profile, study; all series in one
+        after = client.get(url).json()
+    assert after["pending"] is False
+    for series in after["series"]:
+        assert series["state"] == "ready"
+        assert client.get(series["thumbnail"]).content.startswith(b"\x89PNG")
+
+
+def test_previews_state_of_another_study_is_missing(
+    stranger_doctor: Professional, doctor: Professional, alice: Patient, tmp_path: Path
+) -> None:
+    study = deposit(doctor.user, alice, ct_series(1), tmp_path / "in")
+    assert study is not None
+    client = Client()
+    client.force_login(stranger_doctor.user)
+    url = reverse("imaging:study_previews", args=[study.entry.public_id])
+    assert client.get(url).status_code == 404
