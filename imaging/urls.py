@@ -51,7 +51,9 @@ urlpatterns = [
     path("mon-dmp/imagerie/", views.my_studies, name="my_studies"),
     path("imagerie/etude/<uuid:entry_id>/", views.study_detail, name="study_detail"),
     path("imagerie/etude/<uuid:entry_id>/compte-rendu/", views.study_report, name="study_report"),
-    path("imagerie/etude/<uuid:entry_id>/apercus.json", views.study_previews, name="study_previews"),
+    path(
+        "imagerie/etude/<uuid:entry_id>/apercus.json", views.study_previews, name="study_previews"
+    ),
     path("imagerie/serie/<uuid:series_id>/", views.series_viewer, name="series_viewer"),
     path(
         "imagerie/serie/<uuid:series_id>/vignette.png",
