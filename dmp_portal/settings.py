@@ -308,6 +308,11 @@ DMP_IMAGING_MAX_FILE_BYTES = env_int(
 # how many per web or task process, and the time limit of one render (seconds).
 DMP_IMAGING_RENDER_WORKERS = env_int("DMP_IMAGING_RENDER_WORKERS", 2, minimum=1, maximum=32)
 DMP_IMAGING_RENDER_TIMEOUT = env_int("DMP_IMAGING_RENDER_TIMEOUT", 10, minimum=1, maximum=300)
+# Data memory (MiB) one render worker may hold: past it the render fails (aperçu indisponible)
+# and the worker is replaced. A 4096² 16-bit frame with its tables needs about 300 MiB.
+DMP_IMAGING_RENDER_MEMORY_MB = env_int(
+    "DMP_IMAGING_RENDER_MEMORY_MB", 1024, minimum=256, maximum=65536
+)
 
 # --- Access trail checkpoints (records/trail.py) ---------------------------------------------
 # The Ed25519 private key that signs the trail's checkpoints, as 64 hex digits: a key of its

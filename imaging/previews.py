@@ -119,7 +119,8 @@ def _drawn(name: str, **options: Any) -> bytes:
             fd = opened.enter_context(worker_file(stored))
         except Exception as exc:  # any backend error (OSError, botocore…)
             raise _StorageFailed from exc
-        pool = shared_pool(settings.DMP_IMAGING_RENDER_WORKERS)
+        memory = settings.DMP_IMAGING_RENDER_MEMORY_MB << 20
+        pool = shared_pool(settings.DMP_IMAGING_RENDER_WORKERS, memory)
         timeout = settings.DMP_IMAGING_RENDER_TIMEOUT
         return pool.render(render_thumbnail_png, fd, timeout=timeout, **options)
 
