@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 
-from django.core.files.storage import default_storage
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -41,6 +40,7 @@ from imaging.access import (
 from imaging.dicom import DicomRejected, frame_data
 from imaging.models import ImagingStudy, Instance, Series
 from imaging.services import reads
+from imaging.storage import open_ranged
 from imaging.views import FILE_HEADERS, MAX_RENDER_SIZE, VIEWER_SIZE
 
 logger = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ def retrieve_frames(
     reads.dicomweb_read_traced(actor=user, studies=[instance.series.study], request=request)
     parts = []
     try:
-        with default_storage.open(instance.file.name or "", "rb") as fh:
+        with open_ranged(instance.file.name or "") as fh:  # by range on S3
             for number in numbers:
                 data, media = frame_data(fh, number - 1)
                 parts.append((media, data))
