@@ -129,13 +129,7 @@ def test_overlays_are_drawn_as_dcmtk_does(tmp_path: Path) -> None:
     plane = np.zeros((20, 30), dtype=np.uint8)
     plane[5:15, 3:27] = 1
     plane[0, :] = 1
-    ds.add_new(0x60000010, "US", 20)
-    ds.add_new(0x60000011, "US", 30)
-    ds.add_new(0x60000040, "CS", "G")
-    ds.add_new(0x60000050, "SS", [11, 21])  # 1-based row, column
-    ds.add_new(0x60000100, "US", 1)
-    ds.add_new(0x60000102, "US", 0)
-    ds.add_new(0x60003000, "OW", np.packbits(plane.ravel(), bitorder="little").tobytes())
+    F.with_overlay(ds, plane, (11, 21))
     path = F.write(tmp_path / "overlay.dcm", ds)
     reference = dcmtk(path, "+Wi", "1")
     drawn = ours(path)
