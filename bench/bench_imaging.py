@@ -13,6 +13,9 @@ QUALITY.md §6):
   for 100 instances;
 - ``answer``: the same POST with the task *queued* (DummyBackend, as with a real worker):
   how long the uploader waits; then ``previews``: the task's work alone;
+- ``worker``: the same POST with the database task backend (django-tasks-db) and a real
+  ``manage.py db_worker`` process (started once, as a service): from the POST to every
+  preview ready — the production path, against ``http`` (today's in-request path);
 - ``service``: ``inspect_paths`` + ``study_import`` + ``previews_make`` without HTTP;
 - ``dcmj2pnm``: Debian dcmtk converting the same files to 256 px PNG, 2 processes at a time
   (one per file, as a batch of dcmj2pnm must run) — the reference of bench_dicom.py.
@@ -91,6 +94,35 @@ from tests.imaging import dicom_factory as F  # noqa: E402
 DCMJ2PNM = shutil.which("dcmj2pnm")
 THUMB = 256
 DUMMY_TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+def start_worker() -> subprocess.Popen[bytes]:
+    """``manage.py db_worker`` on the same database and storage, as a service runs it."""
+    env = {**os.environ, "DMP_TASK_BACKEND": "database"}
+    command = [sys.executable, "manage.py", "db_worker", "--interval", "0.05"]
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
+        [*command, "--no-startup-delay"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def worker_upload(client: Client, patient: Any, paths: list[Path]) -> float:
+    """From the POST (tasks queued in the database) to every preview made by the worker."""
+    start = time.perf_counter()
+    with override_settings(TASKS=DATABASE_TASKS):
+        http_upload(client, patient, paths)
+    study = ImagingStudy.objects.latest("pk")
+    instances = Instance.objects.filter(series__study=study)
+    deadline = start + 600
+    while instances.filter(preview_status=PreviewStatus.READY).count() < len(paths):
+        if time.perf_counter() > deadline:
+            raise RuntimeError("the worker did not make the previews in 10 minutes")
+        time.sleep(0.05)
+    return time.perf_counter() - start
 
 
 def build_series(folder: Path, count: int) -> list[Path]:
@@ -177,21 +209,21 @@ def main() -> None:
     started = time.perf_counter()
     n = args.files
     timings: dict[str, list[float]] = {
-        k: [] for k in ("http", "answer", "previews", "service", "dcmtk")
+        k: [] for k in ("http", "worker", "answer", "previews", "service", "dcmtk")
     }
+    worker = None
     try:
         doctor, patient = cast()
+        worker = start_worker()
         client = Client(HTTP_HOST="localhost")
         client.force_login(doctor.user)
         print(f"portal ready in {WORK}; building {args.rounds} x 4 series of {n} 512² CT…")
         for number in range(args.rounds):
             round_dir = WORK / f"round{number}"
-            series = [build_series(round_dir / kind, n) for kind in ("http", "answer", "service")]
-            for step in (
-                ["http", "answer", "service", "dcmtk"]
-                if number % 2 == 0
-                else ["dcmtk", "service", "answer", "http"]
-            ):
+            kinds = ("http", "answer", "service", "worker")
+            series = [build_series(round_dir / kind, n) for kind in kinds]
+            steps = ["http", "worker", "answer", "service", "dcmtk"]
+            for step in steps if number % 2 == 0 else reversed(steps):
                 if step == "http":
                     timings["http"].append(http_upload(client, patient, series[0]))
                     check_ingested(n, previews=True)
@@ -205,6 +237,8 @@ def main() -> None:
                     start = time.perf_counter()
                     previews_make(instance_ids=ids)
                     timings["previews"].append(time.perf_counter() - start)
+                elif step == "worker":
+                    timings["worker"].append(worker_upload(client, patient, series[3]))
                 elif step == "service":
                     timings["service"].append(service_ingest(doctor, patient, series[2]))
                     check_ingested(n, previews=True)
@@ -214,6 +248,9 @@ def main() -> None:
             print(f"  round {number + 1}/{args.rounds} done", flush=True)
         report(n, timings)
     finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
         connection.close()
         shutil.rmtree(WORK, ignore_errors=True)
         if args.postgres:
@@ -229,6 +266,7 @@ def report(n: int, timings: dict[str, list[float]]) -> None:
     print(f"\nIngest of a {n}-instance 512² CT series (medians; seconds, files/s)")
     rows = [
         ("http", "HTTP upload + previews (ImmediateBackend)"),
+        ("worker", "HTTP upload → all previews (db_worker)"),
         ("answer", "HTTP upload, previews queued: the answer"),
         ("previews", "  then the preview task alone"),
         ("service", "service: validate + store + rows + previews"),

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "guardian",
     "storages",
+    "django_tasks_db",  # the database task backend (DMP_TASK_BACKEND=database)
     "dmp_portal",
     "identity",
     "records",
@@ -307,6 +308,11 @@ DMP_IMAGING_MAX_FILE_BYTES = env_int(
 # how many per web or task process, and the time limit of one render (seconds).
 DMP_IMAGING_RENDER_WORKERS = env_int("DMP_IMAGING_RENDER_WORKERS", 2, minimum=1, maximum=32)
 DMP_IMAGING_RENDER_TIMEOUT = env_int("DMP_IMAGING_RENDER_TIMEOUT", 10, minimum=1, maximum=300)
+# Data memory (MiB) one render worker may hold: past it the render fails (aperçu indisponible)
+# and the worker is replaced. A 4096² 16-bit frame with its tables needs about 300 MiB.
+DMP_IMAGING_RENDER_MEMORY_MB = env_int(
+    "DMP_IMAGING_RENDER_MEMORY_MB", 1024, minimum=256, maximum=65536
+)
 
 # --- Access trail checkpoints (records/trail.py) ---------------------------------------------
 # The Ed25519 private key that signs the trail's checkpoints, as 64 hex digits: a key of its
@@ -326,7 +332,22 @@ elif not re.fullmatch(r"[0-9a-f]{64}", DMP_TRAIL_SIGNING_KEY):
 DMP_TRAIL_CHECKPOINT_DIR = env_str("DMP_TRAIL_CHECKPOINT_DIR", str(VAR_DIR / "trail-checkpoints"))
 
 # --- Background tasks (Django's tasks framework) --------------------------------------------
-TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+# "immediate" (embedded default): a task runs at once, in the request that enqueued it.
+# "database": django-tasks-db; tasks wait in the database for `manage.py db_worker` (a service
+# next to the web workers, sharing their file storage), off the request path.
+_TASK_BACKENDS = {
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+}
+_TASK_BACKEND = env_str("DMP_TASK_BACKEND", "immediate")
+if _TASK_BACKEND not in _TASK_BACKENDS:
+    raise ImproperlyConfigured("DMP_TASK_BACKEND must be 'immediate' or 'database'.")
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[_TASK_BACKEND]}}
+# A pending preview older than this (its task lost: a worker killed mid-series) is enqueued
+# again by `manage.py sweep_imaging_orphans`, unless a live task still holds it.
+DMP_IMAGING_PREVIEW_RETRY_SECONDS = env_int(
+    "DMP_IMAGING_PREVIEW_RETRY_SECONDS", 600, minimum=60, maximum=86400
+)
 
 # --- E-mail ---------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "DMP Portal <no-reply@dmp.example>")

@@ -130,3 +130,50 @@ def series_preview_state(series: Series) -> str:
     if series.thumbnail:
         return PreviewStatus.READY
     return str(series.thumbnail_status)
+
+
+# ------------------------------------------------------------------ DICOMweb (by DICOM UID)
+#
+# A DICOM UID is unique per patient only (two DMPs may hold copies of one study): a lookup by
+# UID may match several rows in scope, and every one of them is answered.
+
+
+def dicomweb_studies(user: User) -> QuerySet[ImagingStudy]:
+    """The studies ``user`` may read, with their patient, for a QIDO-RS search."""
+    return (
+        ImagingStudy.objects.filter(entry__in=access.entries_for(user))
+        .select_related("entry__patient")
+        .annotate(
+            series_count=Count("series", distinct=True),
+            instance_count=Count("series__instances", distinct=True),
+        )
+        .order_by("-study_date", "-pk")
+    )
+
+
+def dicomweb_series(user: User, study_uid: str, series_uid: str | None = None) -> QuerySet[Series]:
+    """The series of a study UID (one series UID when given) in ``user``'s scope."""
+    found = Series.objects.filter(
+        study__entry__in=access.entries_for(user), study__study_instance_uid=study_uid
+    )
+    if series_uid is not None:
+        found = found.filter(series_instance_uid=series_uid)
+    return found.select_related("study__entry__patient").order_by("number", "pk")
+
+
+def dicomweb_instances(
+    user: User, study_uid: str, series_uid: str | None = None, sop_uid: str | None = None
+) -> QuerySet[Instance]:
+    """The instances under a study UID (a series, an instance) in ``user``'s scope: one query
+    with their series and study, whatever their number."""
+    found = Instance.objects.filter(
+        series__study__entry__in=access.entries_for(user),
+        series__study__study_instance_uid=study_uid,
+    )
+    if series_uid is not None:
+        found = found.filter(series__series_instance_uid=series_uid)
+    if sop_uid is not None:
+        found = found.filter(sop_instance_uid=sop_uid)
+    return found.select_related("series__study__entry__patient").order_by(
+        "series__number", "series__pk", "instance_number", "pk"
+    )

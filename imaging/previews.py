@@ -119,7 +119,8 @@ def _drawn(name: str, **options: Any) -> bytes:
             fd = opened.enter_context(worker_file(stored))
         except Exception as exc:  # any backend error (OSError, botocore…)
             raise _StorageFailed from exc
-        pool = shared_pool(settings.DMP_IMAGING_RENDER_WORKERS)
+        memory = settings.DMP_IMAGING_RENDER_MEMORY_MB << 20
+        pool = shared_pool(settings.DMP_IMAGING_RENDER_WORKERS, memory)
         timeout = settings.DMP_IMAGING_RENDER_TIMEOUT
         return pool.render(render_thumbnail_png, fd, timeout=timeout, **options)
 
@@ -184,7 +185,12 @@ def series_thumbnail_make(*, series: Series) -> str:
 
 
 def instance_render(
-    *, instance: Instance, frame: int | None, window: tuple[float, float] | None, size: int
+    *,
+    instance: Instance,
+    frame: int | None,
+    window: tuple[float, float] | None,
+    size: int,
+    overlays: bool = True,
 ) -> bytes:
     """PNG of one frame at a window, bounded in size, cached (key: row id and content hash,
     never a patient identifier). Never larger than the image itself: the browser enlarges.
@@ -195,7 +201,7 @@ def instance_render(
     size = min(size, max(instance.rows, instance.columns, 16))
     shown = "file" if window is None else f"{window[0]:g}_{window[1]:g}"
     image = f"{instance.pk}:{instance.sha256[:16]}:{frame}"
-    key = f"imaging:render:{image}:{shown}:{size}"
+    key = f"imaging:render:{image}:{shown}:{size}:{int(overlays)}"
     # Per frame, whatever the window and size: a frame that hangs the decoder hangs it at
     # every window.
     failed_key = f"imaging:render-failed:{image}"
@@ -205,7 +211,9 @@ def instance_render(
     if key in cached:
         return bytes(cached[key])
     try:
-        png = _drawn(instance.file.name or "", frame=frame, size=size, window=window)
+        png = _drawn(
+            instance.file.name or "", frame=frame, size=size, window=window, overlays=overlays
+        )
     except (_StorageFailed, RenderPostponed) as postponed:
         raise Unavailable(type(postponed).__name__) from postponed
     except DicomRejected:

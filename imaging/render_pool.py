@@ -79,8 +79,9 @@ class _Worker:
 class RenderPool:
     """At most ``size`` renders at a time, each in a worker process, each within a limit."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, memory: int | None = None) -> None:
         self.size = size
+        self.memory = memory  # bytes of data memory a worker may hold (None: unbounded)
         self.pid = os.getpid()
         self._slots = threading.BoundedSemaphore(size)
         self._idle: list[_Worker] = []
@@ -138,7 +139,7 @@ class RenderPool:
         try:
             ours, theirs = self._context.Pipe(duplex=True)  # a socketpair: descriptors can pass
             process = self._context.Process(
-                target=_serve, args=(theirs,), name="dmp-render", daemon=True
+                target=_serve, args=(theirs, self.memory), name="dmp-render", daemon=True
             )
             process.start()
         except OSError as exc:  # no more processes or descriptors: not the file's fault
@@ -197,9 +198,19 @@ def worker_file(source: IO[bytes]) -> Iterator[int]:
 # ------------------------------------------------------------------ inside the workers
 
 
-def _serve(conn: Connection) -> None:
-    """A worker's life: one render at a time until its pool closes the connection."""
+def _serve(conn: Connection, memory: int | None = None) -> None:
+    """A worker's life: one render at a time until its pool closes the connection.
+
+    ``memory`` caps the worker's data memory (heap and anonymous mappings, RLIMIT_DATA): a
+    file whose decode would need more gets a MemoryError ("failed": aperçu indisponible)
+    and the worker is replaced, instead of the machine swapping."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server; it stops us
+    if memory is not None:
+        import resource
+
+        _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        limit = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
     while True:
         try:
             job = conn.recv_bytes()
@@ -233,10 +244,10 @@ _shared: RenderPool | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_pool(size: int) -> RenderPool:
-    """This process's pool, made at first use (``size`` is read then)."""
+def shared_pool(size: int, memory: int | None = None) -> RenderPool:
+    """This process's pool, made at first use (``size`` and ``memory`` are read then)."""
     global _shared
     with _shared_lock:
         if _shared is None or _shared.pid != os.getpid():  # inherited by a fork: not ours
-            _shared = RenderPool(size)
+            _shared = RenderPool(size, memory)
         return _shared

@@ -8,8 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db.models import Q
+from django.tasks import task_backends
+from django.tasks.base import TaskResultStatus
 from django.utils import timezone
+from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
 
 from imaging.models import Instance, PreviewStatus, Series
 from imaging.previews import enqueue_previews, series_thumbnail_make
@@ -85,17 +91,48 @@ def orphans_sweep(*, grace_seconds: int, dry_run: bool = False) -> SweepReport:
             report.objects_removed += 1
             if not dry_run:
                 delete_quietly(name)
+    report.previews_requeued = previews_requeue(dry_run=dry_run)
+    report.thumbnails_settled = _thumbnails_sweep(cutoff, dry_run=dry_run)
+    return report
+
+
+PREVIEWS_TASK = "imaging.tasks.make_previews"
+
+
+def previews_requeue(*, dry_run: bool = False) -> int:
+    """Enqueue again the previews a lost task left pending: older than
+    ``DMP_IMAGING_PREVIEW_RETRY_SECONDS`` and held by no live task (queued, or started within
+    that delay), e.g. a task worker killed in the middle of a series. What it had recorded
+    stays (25 previews per transaction); the rest is made once by the new task, as
+    ``previews_make`` only takes instances still pending and records each one only if it
+    still is."""
+    cutoff = timezone.now() - timedelta(seconds=settings.DMP_IMAGING_PREVIEW_RETRY_SECONDS)
     pending = list(
         Instance.objects.filter(
             preview_status=PreviewStatus.PENDING, created_at__lt=cutoff
         ).values_list("pk", flat=True)[:10000]
     )
-    report.previews_requeued = len(pending)
+    held = _held_by_live_tasks(cutoff) if pending else set()
+    pending = [pk for pk in pending if pk not in held]
     if not dry_run:
         for start in range(0, len(pending), 200):
             enqueue_previews(pending[start : start + 200])
-    report.thumbnails_settled = _thumbnails_sweep(cutoff, dry_run=dry_run)
-    return report
+    return len(pending)
+
+
+def _held_by_live_tasks(cutoff: datetime) -> set[int]:
+    """The instances of preview tasks still queued or running recently in the database task
+    backend (none with the immediate backend: its tasks ran in their request)."""
+    if not isinstance(task_backends["default"], DatabaseBackend):
+        return set()
+    live = DBTaskResult.objects.filter(task_path=PREVIEWS_TASK).filter(
+        Q(status=TaskResultStatus.READY)
+        | Q(status=TaskResultStatus.RUNNING, started_at__gte=cutoff)
+    )
+    held: set[int] = set()
+    for args_kwargs in live.values_list("args_kwargs", flat=True).iterator():
+        held.update(int(pk) for pk in (args_kwargs or {}).get("kwargs", {}).get("instance_ids", []))
+    return held
 
 
 def _thumbnails_sweep(cutoff: datetime, *, dry_run: bool) -> int:

@@ -42,6 +42,7 @@ from imaging.access import (
     report_for,
     report_visible,
     series_for,
+    series_preview_state,
     series_with_counts,
     studies_for,
     study_for,
@@ -367,6 +368,32 @@ def study_detail(request: AuthenticatedHttpRequest, entry_id: str) -> HttpRespon
 
 
 @never_cache
+@login_required
+@require_GET
+def study_previews(request: AuthenticatedHttpRequest, entry_id: str) -> HttpResponse:
+    """Where each series' thumbnail stands (JSON), for the study page to show them as the
+    task worker makes them: ready (with its address), pending or unavailable."""
+    study = study_for(request.user, entry_id)
+    reads.image_read_traced(actor=request.user, study=study, request=request)
+    series = [
+        {
+            "id": str(one.public_id),
+            "state": series_preview_state(one),
+            "thumbnail": reverse("imaging:series_thumbnail", args=[one.public_id])
+            if one.thumbnail
+            else None,
+        }
+        for one in study.series.order_by("number", "pk").only(
+            "public_id", "thumbnail", "thumbnail_status"
+        )
+    ]
+    pending = any(one["state"] == PreviewStatus.PENDING for one in series)
+    response = JsonResponse({"pending": pending, "series": series})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@never_cache
 @professional_required
 @require_POST
 def study_report(request: AuthenticatedHttpRequest, entry_id: str) -> HttpResponse:
@@ -433,6 +460,7 @@ def series_viewer(request: AuthenticatedHttpRequest, series_id: str) -> HttpResp
     current = series.instances.get(public_id=light[position.instance][0])
     presets = viewer_presets(current)
     preset = _chosen(presets, request.GET.get("w"))
+    overlays = request.GET.get("ov") != "0"  # drawn by default, as dcmtk does
     return render(
         request,
         "imaging/series_viewer.html",
@@ -444,7 +472,10 @@ def series_viewer(request: AuthenticatedHttpRequest, series_id: str) -> HttpResp
             "position": position,
             "presets": presets,
             "preset": preset,
-            "render_url": _render_url(current, position.frame, presets[preset], VIEWER_SIZE),
+            "render_url": _render_url(
+                current, position.frame, presets[preset], VIEWER_SIZE, overlays=overlays
+            ),
+            "overlays": overlays,
             "viewer_data": {
                 "images": [[str(pk), frames, number, st] for pk, frames, number, st in light],
                 "presets": presets,
@@ -452,8 +483,9 @@ def series_viewer(request: AuthenticatedHttpRequest, series_id: str) -> HttpResp
                 "render": reverse("imaging:instance_render", args=[_ZERO]),
                 "download": reverse("imaging:instance_download", args=[_ZERO]),
                 "zero": _ZERO,
+                "overlays": overlays,
             },
-            "links": _viewer_links(position, preset),
+            "links": _viewer_links(position, preset, overlays),
             "unavailable": current.preview_status == PreviewStatus.UNAVAILABLE,
         },
     )
@@ -464,10 +496,17 @@ _ZERO = "00000000-0000-0000-0000-000000000000"
 
 def viewer_presets(instance: Instance) -> list[dict[str, Any]]:
     """The file's own rendering first (its VOI, else an automatic window), then the windows
-    it carries, then the CT presets (soft tissue, lung, bone, brain, liver) for CT."""
+    it carries, then the CT presets (soft tissue, lung, bone, brain, liver) for CT, each
+    window once. Every window is drawn with the file's VOI LUT function (SIGMOID…)."""
     default = {"label": _("Fenêtre par défaut"), "center": None, "width": None}
     default["explanation"] = _("Celle du fichier, sinon calculée sur l'image")
-    return [default, *instance.presets()]
+    presets, seen = [default], set()
+    for preset in instance.presets():  # a CT preset equal to the file's window: listed once
+        window = (preset.get("center"), preset.get("width"))
+        if window not in seen:
+            seen.add(window)
+            presets.append(preset)
+    return presets
 
 
 def _chosen(presets: list[dict[str, Any]], requested: str | None) -> int:
@@ -478,15 +517,17 @@ def _chosen(presets: list[dict[str, Any]], requested: str | None) -> int:
     return chosen if 0 <= chosen < len(presets) else 0
 
 
-def _render_url(instance: Instance, frame: int, preset: dict[str, Any], size: int) -> str:
+def _render_url(
+    instance: Instance, frame: int, preset: dict[str, Any], size: int, *, overlays: bool = True
+) -> str:
     url = reverse("imaging:instance_render", args=[instance.public_id])
     query = f"?frame={frame}&size={size}"
     if preset.get("center") is not None:
         query += f"&wc={preset['center']:g}&ww={preset['width']:g}"
-    return url + query
+    return url + query + ("" if overlays else "&ov=0")
 
 
-def _viewer_links(position: _Position, preset: int) -> list[dict[str, Any]]:
+def _viewer_links(position: _Position, preset: int, overlays: bool = True) -> list[dict[str, Any]]:
     """First, previous, next, last: plain links (the script turns them into buttons)."""
     last = max(position.total - 1, 0)
     steps = [
@@ -499,7 +540,7 @@ def _viewer_links(position: _Position, preset: int) -> list[dict[str, Any]]:
         {
             "step": step,
             "label": label,
-            "href": f"?n={target}&w={preset}",
+            "href": f"?n={target}&w={preset}" + ("" if overlays else "&ov=0"),
             "disabled": target == position.index,
         }
         for step, label, target in steps
@@ -510,7 +551,7 @@ def _viewer_links(position: _Position, preset: int) -> list[dict[str, Any]]:
 
 
 def _render_params(request: HttpRequest, instance: Instance) -> tuple[Any, ...] | None:
-    """(frame, window, size) from the query string, or None when invalid."""
+    """(frame, window, size, overlays) from the query string, or None when invalid."""
     try:
         frame = int(request.GET["frame"]) if "frame" in request.GET else None
         size = int(request.GET.get("size", VIEWER_SIZE))
@@ -526,7 +567,7 @@ def _render_params(request: HttpRequest, instance: Instance) -> tuple[Any, ...] 
         all(math.isfinite(v) and abs(v) <= 1e7 for v in window) and window[1] > 0
     ):
         return None
-    return frame, window, size
+    return frame, window, size, request.GET.get("ov") != "0"
 
 
 @never_cache
@@ -539,9 +580,11 @@ def instance_render(request: AuthenticatedHttpRequest, instance_id: str) -> Http
     if params is None:
         return HttpResponseBadRequest("paramètres d'affichage invalides")
     reads.image_read_traced(actor=request.user, study=instance.series.study, request=request)
-    frame, window, size = params
+    frame, window, size, overlays = params
     try:
-        data = previews.instance_render(instance=instance, frame=frame, window=window, size=size)
+        data = previews.instance_render(
+            instance=instance, frame=frame, window=window, size=size, overlays=overlays
+        )
     except DicomRejected:
         raise Http404("image not renderable") from None
     except previews.Unavailable:

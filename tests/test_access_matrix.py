@@ -191,6 +191,7 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "imaging:my_studies": {"GET": patient(200), "POST": patient(405)},
     "imaging:study_detail": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
     "imaging:study_report": {"GET": pro(405), "POST": pro_entry(302, emergency=403)},
+    "imaging:study_previews": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
     **{
         f"imaging:{name}": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)}
         for name in (
@@ -199,6 +200,31 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
             "instance_render",
             "instance_thumbnail",
             "instance_download",
+        )
+    },
+    # DICOMweb: a caller without a session is asked to authenticate (401, not a login page); a
+    # search answers from the caller's scope only (200, empty for the others).
+    **{
+        f"imaging:{name}": {"GET": everyone(200, anonymous=401), "POST": everyone(405)}
+        for name in ("dicomweb_studies", "dicomweb_series_search", "dicomweb_instances_search")
+    },
+    **{
+        f"imaging:dicomweb_{name}": {
+            "GET": entry_reader(200) | {"anonymous": 401},
+            "POST": everyone(405),
+        }
+        for name in (
+            "study",
+            "study_metadata",
+            "series",
+            "series_metadata",
+            "series_thumbnail",
+            "instance",
+            "instance_metadata",
+            "instance_rendered",
+            "instance_thumbnail",
+            "frames",
+            "frame_rendered",
         )
     },
 }
@@ -296,11 +322,28 @@ def _url(route: str, alice: Patient, entry_id: Any = None, study: Any = None) ->
         url = url.replace("<uuid:entry_id>", str(study.entry.public_id))
         url = url.replace("<uuid:series_id>", str(series.public_id))
         url = url.replace("<uuid:instance_id>", str(series.instances.first().public_id))
+    url = _dicomweb_uids(url, study)
     for name in ("entry_id", "series_id", "instance_id"):
         url = url.replace(f"<uuid:{name}>", str(entry_id))
     if "<" in url:  # pragma: no cover - a new converter needs a value here
         raise AssertionError(f"no test value for {route}")
     return url
+
+
+def _dicomweb_uids(url: str, study: Any) -> str:
+    """DICOMweb names images by DICOM UID: Alice's study's, or UIDs of nothing."""
+    if study is not None:
+        series = study.series.first()
+        uids = {
+            "study_uid": study.study_instance_uid,
+            "series_uid": series.series_instance_uid,
+            "sop_uid": series.instances.first().sop_instance_uid,
+        }
+    else:
+        uids = {name: f"1.2.3.{n}" for n, name in enumerate(("study_uid", "series_uid", "sop_uid"))}
+    for name, uid in uids.items():
+        url = url.replace(f"<uid:{name}>", uid)
+    return url.replace("<frames:frames>", "1")
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

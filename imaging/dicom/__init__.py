@@ -36,7 +36,12 @@ from imaging.dicom.inspect import (
     sanitized_bytes,
     zero_preamble,
 )
-from imaging.dicom.render import inspect_and_thumbnail, render_frame, render_thumbnail_png
+from imaging.dicom.render import (
+    frame_data,
+    inspect_and_thumbnail,
+    render_frame,
+    render_thumbnail_png,
+)
 from imaging.dicom.rules import (
     DEFAULT_LIMITS,
     MESSAGES,
@@ -55,6 +60,7 @@ __all__ = [
     "Source",
     "WindowPreset",
     "copy_sanitized",
+    "frame_data",
     "inspect_and_thumbnail",
     "inspect_dicom",
     "install_pillow_guards",

@@ -10,6 +10,7 @@ fitting to the target size, a hand-written PNG encoder, and
 from __future__ import annotations
 
 import bisect
+import io
 import logging
 import math
 import struct
@@ -45,6 +46,7 @@ from imaging.dicom.parse import (
 from imaging.dicom.rules import (
     DEFAULT_LIMITS,
     GREY,
+    J2K_SYNTAXES,
     MIB,
     NATIVE_SYNTAXES,
     PALETTE,
@@ -242,8 +244,12 @@ def _check_frame(encoded: bytes, geo: _Geometry, ts: str) -> None:
         raise DicomRejected("dimensions_mismatch")
 
 
-def _encapsulated_frame(fp: IO[bytes], parsed: _Parsed, index: int) -> tuple[np.ndarray, str]:
-    """Decode one frame only, from its own fragments (never the whole file)."""
+def _encapsulated_frame(
+    fp: IO[bytes], parsed: _Parsed, index: int, reduce: int = 0
+) -> tuple[np.ndarray, str, int]:
+    """Decode one frame only, from its own fragments (never the whole file): (pixels,
+    photometric, how many times smaller than the frame they are). A grey JPEG 2000 frame
+    is decoded ``reduce`` resolution levels down when asked (and when it has them)."""
     from pydicom.encaps import encapsulate
     from pydicom.pixels import get_decoder
 
@@ -262,10 +268,14 @@ def _encapsulated_frame(fp: IO[bytes], parsed: _Parsed, index: int) -> tuple[np.
     ts = parsed.meta.transfer_syntax
     decoder, plugin = get_decoder(ts), _decoder_plugin(ts, geo)
     encoded = _encoded_frame(fp, parsed, index)
+    if encoded is not None and reduce and ts in J2K_SYNTAXES and geo.samples == 1:
+        reduced = _j2k_reduced(encoded, reduce)
+        if reduced is not None:
+            return reduced[0], geo.photometric, 1 << reduced[1]
     if encoded is not None and ts == RLE:
         direct = _rle_direct(encoded, geo)
         if direct is not None:
-            return direct, geo.photometric
+            return direct, geo.photometric, 1
     if encoded is not None:
         options["number_of_frames"] = 1
         single = encapsulate([encoded], has_bot=False)
@@ -273,7 +283,56 @@ def _encapsulated_frame(fp: IO[bytes], parsed: _Parsed, index: int) -> tuple[np.
     else:
         fp.seek(parsed.pixels.value_offset)
         arr, props = decoder.as_array(cast(Any, fp), index=index, decoding_plugin=plugin, **options)
-    return arr, str(props.get("photometric_interpretation", geo.photometric))
+    return arr, str(props.get("photometric_interpretation", geo.photometric)), 1
+
+
+def _j2k_header(encoded: bytes) -> tuple[int, bool, int] | None:
+    """(precision, signed, decomposition levels) of a one-component JPEG 2000 codestream,
+    from its SIZ and COD markers; None when it is not that."""
+    if not encoded.startswith(b"\xff\x4f\xff\x51") or len(encoded) < 45:
+        return None
+    siz_length = struct.unpack(">H", encoded[4:6])[0]
+    components = struct.unpack(">H", encoded[40:42])[0]
+    if components != 1:
+        return None
+    ssiz = encoded[42]
+    pos = 4 + siz_length
+    while pos + 4 <= min(len(encoded), 65536):
+        marker, length = struct.unpack(">HH", encoded[pos : pos + 4])
+        if marker == 0xFF52 and pos + 9 < len(encoded):  # COD: Scod, SGcod (4), levels
+            return (ssiz & 0x7F) + 1, bool(ssiz & 0x80), encoded[pos + 9]
+        if marker == 0xFF90 or length < 2:  # first tile: no COD in the main header
+            return None
+        pos += 2 + length
+    return None
+
+
+def _j2k_reduced(encoded: bytes, reduce: int) -> tuple[np.ndarray, int] | None:
+    """A grey JPEG 2000 frame decoded ``reduce`` resolution levels down (at most as many as
+    it has) by openjpeg, through Pillow's binding (pylibjpeg-openjpeg 2.6 has no "reduce"):
+    (stored values, levels used). None when the codestream does not allow it."""
+    header = _j2k_header(encoded)
+    if header is None:
+        return None
+    precision, signed, levels = header
+    level = min(reduce, levels)
+    if not level or precision > 16:
+        return None
+    with Image.open(io.BytesIO(encoded), formats=["JPEG2000"]) as image:
+        cast(Any, image).reduce = level
+        image.load()
+        arr = np.asarray(image)
+    # Pillow widens the samples to its mode (8 or 16 bits) and offsets signed ones: undo both,
+    # and keep the wavelet's overshoot within the stored range (it would wrap when masked).
+    shift = arr.dtype.itemsize * 8 - precision if precision > 8 else 0
+    values = arr.astype(np.int32) >> shift
+    dtype = np.dtype(np.int16 if signed else np.uint16 if precision > 8 else np.uint8)
+    if signed:
+        values -= 1 << (precision - 1)
+        low, high = -(1 << (precision - 1)), (1 << (precision - 1)) - 1
+    else:
+        low, high = 0, (1 << precision) - 1
+    return np.clip(values, low, high).astype(dtype), level
 
 
 @lru_cache(maxsize=32)
@@ -291,23 +350,44 @@ def _stored_values(bits_allocated: int, bits_stored: int, signed: bool) -> np.nd
     return values
 
 
-def _lut_item(item: Dataset) -> tuple[int, np.ndarray] | None:
-    """(first mapped value, entries) of a Modality or VOI LUT sequence item."""
+@dataclass(frozen=True, eq=False)
+class _Lut:
+    """A Modality or VOI LUT (PS3.3 C.11.1, C.11.2): the first input value mapped, the
+    table, and the bit depth its output is declared in (the descriptor's third value)."""
+
+    first: int
+    table: np.ndarray
+    bits: int
+
+
+def _lut_item(item: Dataset, signed: bool) -> _Lut | None:
+    """The LUT of a Modality or VOI LUT sequence item.
+
+    The descriptor's first mapped value is signed when the pixel data is (PS3.3
+    C.11.2.1.1): a file writing -1024 as 64512 in an unsigned descriptor means -1024.
+    """
     descriptor = [_as_int(v) for v in _values(_get(item, "LUTDescriptor"))]
     data = _get(item, "LUTData")
     if len(descriptor) != 3 or None in descriptor or data is None:
         return None
-    entries = cast(int, descriptor[0]) or 65536
+    entries, first, bits = (cast(int, value) for value in descriptor)
+    entries = entries or 65536
+    if signed and first >= 1 << 15:
+        first -= 1 << 16
     if isinstance(data, bytes):
         table = np.frombuffer(data[: entries * 2], "<u2").astype(np.float64)
     else:
         table = np.asarray(_values(data), dtype=np.float64)
-    return (cast(int, descriptor[1]), table) if table.size else None
+    if not table.size:
+        return None
+    if not 1 <= bits <= 16:  # an absurd depth: the table's own range decides
+        bits = max(int(table.max()).bit_length(), 1)
+    return _Lut(first, table, bits)
 
 
-def _apply_lut(values: np.ndarray, first: int, table: np.ndarray) -> np.ndarray:
-    index = np.clip(np.rint(values).astype(np.int64) - first, 0, table.size - 1)
-    return cast(np.ndarray, table[index])
+def _apply_lut(values: np.ndarray, lut: _Lut) -> np.ndarray:
+    index = np.clip(np.rint(values).astype(np.int64) - lut.first, 0, lut.table.size - 1)
+    return cast(np.ndarray, lut.table[index])
 
 
 @dataclass(frozen=True, eq=False)
@@ -316,13 +396,13 @@ class _GreyParams:
 
     slope: float
     intercept: float
-    modality_lut: tuple[int, np.ndarray] | None
-    voi_lut: tuple[int, np.ndarray] | None
+    modality_lut: _Lut | None
+    voi_lut: _Lut | None
     window: tuple[float, float] | None  # the first of the file's windows
     function: str  # VOI LUT Function: LINEAR, LINEAR_EXACT or SIGMOID
 
 
-def _grey_params(ds: Dataset, index: int) -> _GreyParams:
+def _grey_params(ds: Dataset, index: int, signed: bool) -> _GreyParams:
     group = "PixelValueTransformationSequence"
     modality_sequence = _frame_attr(ds, index, group, "ModalityLUTSequence")
     voi_sequence = _get(ds, "VOILUTSequence")
@@ -330,11 +410,11 @@ def _grey_params(ds: Dataset, index: int) -> _GreyParams:
     intercept = _as_float(_first(_frame_attr(ds, index, group, "RescaleIntercept")))
     windows = _file_windows(ds, index)
     function = _first(_frame_attr(ds, index, "FrameVOILUTSequence", "VOILUTFunction"))
-    voi_lut = _lut_item(voi_sequence[0]) if voi_sequence else None
+    voi_lut = _lut_item(voi_sequence[0], signed) if voi_sequence else None
     return _GreyParams(
         slope=slope or 1.0,  # absent or 0: identity
         intercept=intercept or 0.0,
-        modality_lut=_lut_item(modality_sequence[0]) if modality_sequence else None,
+        modality_lut=_lut_item(modality_sequence[0], signed) if modality_sequence else None,
         voi_lut=voi_lut,
         # A VOI LUT, when present, is the modality's chosen rendering.
         window=(windows[0][1], windows[0][2]) if windows and voi_lut is None else None,
@@ -392,15 +472,18 @@ def _auto_window(
 def _other_table(words: np.ndarray, stored: np.ndarray, params: _GreyParams) -> np.ndarray:
     """Modality LUT sequence, VOI LUT sequence, or no VOI at all (histogram window)."""
     if params.modality_lut is not None:
-        modality = _apply_lut(stored, *params.modality_lut)
+        modality = _apply_lut(stored, params.modality_lut)
     else:
         modality = stored * params.slope + params.intercept
     if params.window is not None:
         return _window_table(modality, *params.window, params.function)
     if params.voi_lut is not None:
-        mapped = _apply_lut(modality, *params.voi_lut)
-        low, high = float(params.voi_lut[1].min()), float(params.voi_lut[1].max())
-        return _window_table(mapped, (low + high + 1) / 2.0, max(high - low + 1, 2.0), "LINEAR")
+        # PS3.3 C.11.2.1.1: the output is scaled by the LUT's declared depth, not stretched
+        # between the table's minimum and maximum.
+        mapped = _apply_lut(modality, params.voi_lut)
+        top = float((1 << params.voi_lut.bits) - 1)
+        scaled: np.ndarray = np.clip(np.rint(mapped * (255.0 / top)), 0, 255).astype(np.uint8)
+        return scaled
     if stored.max() <= 255 and params.modality_lut is None and np.array_equal(modality, stored):
         # 8-bit images without a window are shown as stored (photos, US).
         low, high = float(stored.min()), float(stored.max())
@@ -421,9 +504,9 @@ def _grey_image(
     bits = 8 if arr.dtype.itemsize == 1 else 16
     words = arr.view(np.uint8 if bits == 8 else np.uint16)
     key = (bits, min(geo.bits_stored, bits), geo.signed)
-    params = _grey_params(parsed.ds, index)
-    if window is not None:  # the viewer's choice wins over the file's VOI
-        params = replace(params, window=window, function="LINEAR", voi_lut=None)
+    params = _grey_params(parsed.ds, index, geo.signed)
+    if window is not None:  # the viewer's choice wins over the file's VOI, with its function
+        params = replace(params, window=window, voi_lut=None)
     if params.modality_lut is None and params.window is not None:
         table = _linear_table(
             key, params.slope, params.intercept, (*params.window, params.function)
@@ -459,24 +542,117 @@ def _palette_image(arr: np.ndarray, ds: Dataset) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(rgb[..., :3], dtype=np.uint8))
 
 
+def _overlay_mask(ds: Dataset, index: int, rows: int, columns: int) -> np.ndarray | None:
+    """The union of the file's graphic overlays (60xx groups with Overlay Data) over frame
+    ``index``, as a boolean mask of the image's size; None when there is none."""
+    mask: np.ndarray | None = None
+    for group in range(0x6000, 0x6020, 2):
+        data = ds.get((group, 0x3000))
+        height, width = (
+            _as_int(_first(_tag(ds, group, 0x0010))),
+            _as_int(_first(_tag(ds, group, 0x0011))),
+        )
+        if data is None or not height or not width or not isinstance(data.value, bytes):
+            continue
+        frames = _as_int(_first(_tag(ds, group, 0x0015))) or 1
+        first_frame = (_as_int(_first(_tag(ds, group, 0x0051))) or 1) - 1
+        frame = index - first_frame if frames > 1 else 0
+        if not 0 <= frame < frames or height * width * frames > 8 * len(data.value) + 7:
+            continue
+        bits = np.unpackbits(np.frombuffer(data.value, np.uint8), bitorder="little")
+        plane = bits[frame * height * width : (frame + 1) * height * width].reshape(height, width)
+        origin = [(_as_int(v) or 1) - 1 for v in _values(_tag(ds, group, 0x0050))] or [0, 0]
+        top, left = [*origin, 0, 0][:2]
+        if mask is None:
+            mask = np.zeros((rows, columns), dtype=bool)
+        _paste(mask, plane.astype(bool), top, left)
+    return mask
+
+
+def _tag(ds: Dataset, group: int, element: int) -> Any:
+    found = ds.get((group, element))
+    return None if found is None else found.value
+
+
+def _paste(mask: np.ndarray, plane: np.ndarray, top: int, left: int) -> None:
+    """OR ``plane`` into ``mask`` at (top, left), clipped to the image."""
+    rows, columns = mask.shape
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + plane.shape[0], rows), min(left + plane.shape[1], columns)
+    if y0 < y1 and x0 < x1:
+        mask[y0:y1, x0:x1] |= plane[y0 - top : y1 - top, x0 - left : x1 - left]
+
+
+def _with_overlays(image: Image.Image, parsed: _Parsed, index: int, step: int) -> Image.Image:
+    """Overlays drawn in white over the image, as dcmtk's "Replace" mode does by default."""
+    mask = _overlay_mask(parsed.ds, index, parsed.geo.rows, parsed.geo.columns)
+    if mask is None:
+        return image
+    arr = np.array(image)
+    kept = mask[::step, ::step][: arr.shape[0], : arr.shape[1]]
+    arr[kept] = 255
+    return Image.fromarray(arr)
+
+
+@dataclass(frozen=True)
+class _Sampling:
+    """How much of a frame to decode for a picture ``ratio`` times smaller than it.
+
+    Full quality (the default) reads every pixel and lets the fit area-average them; a JPEG
+    2000 frame is decoded at the resolution level just above the target (openjpeg's
+    "reduce": its wavelet low-pass is an area average, at a fraction of the work).
+    ``decimate`` keeps one row and column in ``step`` (point sampling: faster, aliased).
+    """
+
+    ratio: float
+    decimate: bool = False
+
+    @property
+    def step(self) -> int:
+        return max(1, int(self.ratio // 2)) if self.decimate else 1
+
+    @property
+    def reduce(self) -> int:
+        return min(int(math.log2(self.ratio)), 8) if self.ratio >= 2 else 0
+
+
 def _frame_image(
-    fp: IO[bytes], parsed: _Parsed, index: int, step: int, window: tuple[float, float] | None
+    fp: IO[bytes],
+    parsed: _Parsed,
+    index: int,
+    sampling: _Sampling,
+    window: tuple[float, float] | None,
+    overlays: bool = True,
 ) -> Image.Image:
+    image, step = _frame_pixels(fp, parsed, index, sampling, window)
+    return _with_overlays(image, parsed, index, step) if overlays else image
+
+
+def _frame_pixels(
+    fp: IO[bytes],
+    parsed: _Parsed,
+    index: int,
+    sampling: _Sampling,
+    window: tuple[float, float] | None,
+) -> tuple[Image.Image, int]:
+    """The frame as an 8-bit image, and the step (source pixels per image pixel) it has."""
     geo = parsed.geo
+    step = sampling.step
     if parsed.meta.transfer_syntax in NATIVE_SYNTAXES:
         arr, photometric = _native_frame(fp, parsed, index, step), geo.photometric
         if photometric == "YBR_FULL_422":
             photometric = "RGB"  # expanded and converted while reading
     else:
-        arr, photometric = _encapsulated_frame(fp, parsed, index)
-        arr = arr[::step, ::step]
+        arr, photometric, reduced = _encapsulated_frame(fp, parsed, index, sampling.reduce)
+        step = max(step, reduced)
+        arr = arr[:: step // reduced, :: step // reduced]
     if arr.dtype.itemsize > 2:  # a codestream deeper than its 16-bit header
         raise DicomRejected("decode_failed")
     if photometric in GREY:
-        return _grey_image(arr, parsed, index, window, photometric)
+        return _grey_image(arr, parsed, index, window, photometric), step
     if photometric == PALETTE:
-        return _palette_image(arr, parsed.ds)
-    return _colour_image(arr, geo, photometric)
+        return _palette_image(arr, parsed.ds), step
+    return _colour_image(arr, geo, photometric), step
 
 
 def _fit(image: Image.Image, target: tuple[int, int]) -> Image.Image:
@@ -490,7 +666,13 @@ def _fit(image: Image.Image, target: tuple[int, int]) -> Image.Image:
 
 
 def _render(
-    fp: IO[bytes], parsed: _Parsed, frame: int | None, size: int, window: tuple[float, float] | None
+    fp: IO[bytes],
+    parsed: _Parsed,
+    frame: int | None,
+    size: int,
+    window: tuple[float, float] | None,
+    overlays: bool = True,
+    decimate: bool = False,
 ) -> Image.Image:
     geo = parsed.geo
     index = geo.frames // 2 if frame is None else frame
@@ -499,9 +681,8 @@ def _render(
     if window is not None and not (math.isfinite(window[0]) and 0 < window[1] < math.inf):
         raise DicomRejected("decode_failed")
     target = _target_size(geo, _aspect(parsed.ds, index), size)
-    # Keep about twice the target resolution; Pillow filters the rest.
-    step = max(1, int(min(geo.rows / target[1], geo.columns / target[0]) // 2))
-    return _fit(_frame_image(fp, parsed, index, step, window), target)
+    sampling = _Sampling(min(geo.rows / target[1], geo.columns / target[0]), decimate)
+    return _fit(_frame_image(fp, parsed, index, sampling, window, overlays), target)
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -543,6 +724,8 @@ def render_frame(
     size: int = 256,
     window: tuple[float, float] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    overlays: bool = True,
+    decimate: bool = False,
 ) -> Image.Image:
     """Render one frame as an 8-bit ``L`` or ``RGB`` image fitting ``size`` x ``size``.
 
@@ -550,10 +733,14 @@ def render_frame(
     (centre, width) in modality units and overrides the file's VOI. Applies
     the modality LUT, the VOI LUT or window (else a histogram window),
     MONOCHROME1 inversion, colour conversion, palettes and the physical
-    pixel aspect ratio. Every failure raises ``DicomRejected("decode_failed")``.
+    pixel aspect ratio, then draws the overlays (60xx) unless ``overlays`` is false.
+    Every source pixel is area-averaged into the result (a JPEG 2000 frame is decoded at
+    the resolution level just above it) unless ``decimate`` asks for point sampling.
+    Every failure raises ``DicomRejected("decode_failed")``.
     """
     with _failures_as("decode_failed"), _opened(source) as (fp, file_size):
-        return _render(fp, _parse(fp, file_size, limits, scan=False), frame, size, window)
+        parsed = _parse(fp, file_size, limits, scan=False)
+        return _render(fp, parsed, frame, size, window, overlays, decimate)
 
 
 def render_thumbnail_png(
@@ -563,9 +750,19 @@ def render_thumbnail_png(
     size: int = 256,
     window: tuple[float, float] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    overlays: bool = True,
+    decimate: bool = False,
 ) -> bytes:
     """PNG bytes of :func:`render_frame` (same arguments, same ``decode_failed``)."""
-    image = render_frame(source, frame=frame, size=size, window=window, limits=limits)
+    image = render_frame(
+        source,
+        frame=frame,
+        size=size,
+        window=window,
+        limits=limits,
+        overlays=overlays,
+        decimate=decimate,
+    )
     with _failures_as("decode_failed"):
         return _png_bytes(image)
 
@@ -589,3 +786,40 @@ def inspect_and_thumbnail(
             # The content hash, not a DICOM UID: logs carry no identifier.
             LOGGER.warning("aperçu indisponible (sha256 %s): %r", info.sha256[:16], exc.__cause__)
             return info, None
+
+
+# Media types of one compressed frame as DICOMweb sends it (PS3.18 Table 8.7.3-2).
+_FRAME_TYPES = {
+    "1.2.840.10008.1.2.4.50": "image/jpeg",
+    "1.2.840.10008.1.2.4.51": "image/jpeg",
+    "1.2.840.10008.1.2.4.57": "image/jpeg",
+    "1.2.840.10008.1.2.4.70": "image/jpeg",
+    "1.2.840.10008.1.2.4.80": "image/jls",
+    "1.2.840.10008.1.2.4.81": "image/jls",
+    "1.2.840.10008.1.2.4.90": "image/jp2",
+    "1.2.840.10008.1.2.4.91": "image/jp2",
+    RLE: "image/dicom-rle",
+}
+
+
+def frame_data(source: Source, index: int, *, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, str]:
+    """(bytes, media type) of frame ``index`` (0-based) as stored: native pixels as
+    ``application/octet-stream`` (little endian, as the file), a compressed frame as its own
+    codestream. Only that frame's bytes are read (a seek and a read: a ranged read on a
+    storage that supports it). Raises ``DicomRejected("decode_failed")``."""
+    with _failures_as("decode_failed"), _opened(source) as (fp, file_size):
+        parsed = _parse(fp, file_size, limits, scan=False)
+        geo = parsed.geo
+        if not 0 <= index < geo.frames:
+            raise DicomRejected("decode_failed")
+        ts = parsed.meta.transfer_syntax
+        if ts in NATIVE_SYNTAXES:
+            if geo.bits_allocated == 1:
+                bits = _bit_frame(fp, parsed, index)
+                return np.packbits(bits, bitorder="little").tobytes(), "application/octet-stream"
+            start = parsed.pixels.value_offset + index * geo.frame_bytes
+            return _read_exact(fp, start, geo.frame_bytes), "application/octet-stream"
+        encoded = _encoded_frame(fp, parsed, index)
+        if encoded is None:
+            raise DicomRejected("decode_failed")
+        return encoded, _FRAME_TYPES.get(ts, "application/octet-stream")

@@ -30,6 +30,7 @@
     var p = data.presets[preset];
     var url = data.render.replace(data.zero, img[0]) + "?frame=" + positions[pos][1] + "&size=" + data.size;
     if (p.center !== null && p.center !== undefined) url += "&wc=" + p.center + "&ww=" + p.width;
+    if (data.overlays === false) url += "&ov=0";
     return url;
   }
 

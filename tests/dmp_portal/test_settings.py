@@ -65,6 +65,7 @@ def test_production_defaults_are_safe() -> None:
         ({"DMP_EMBEDDED": "1", "REDIS_URL": "http://x"}, "redis://"),
         ({"DMP_EMBEDDED": "1", "DMP_IDLE_TIMEOUT_PATIENT": "abc"}, "is not an integer"),
         ({"DMP_EMBEDDED": "1", "DMP_LOG_LEVEL": "LOUD"}, "DMP_LOG_LEVEL"),
+        ({"DMP_EMBEDDED": "1", "DMP_TASK_BACKEND": "celery"}, "DMP_TASK_BACKEND"),
     ],
 )
 def test_bad_values_fail_at_start_up_with_a_clear_message(

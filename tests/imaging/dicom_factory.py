@@ -239,6 +239,19 @@ def multiframe(frames: int, rows: int = 256, cols: int = 256) -> Dataset:
     return ct_slice(rows, cols, frames=frames)
 
 
+def with_overlay(ds: Dataset, plane: np.ndarray, origin: tuple[int, int] = (1, 1)) -> Dataset:
+    """A graphic overlay (group 6000) of ``plane`` (0/1) at ``origin`` (1-based row, col)."""
+    ds.add_new(0x60000010, "US", plane.shape[0])
+    ds.add_new(0x60000011, "US", plane.shape[1])
+    ds.add_new(0x60000040, "CS", "G")
+    ds.add_new(0x60000050, "SS", list(origin))
+    ds.add_new(0x60000100, "US", 1)
+    ds.add_new(0x60000102, "US", 0)
+    packed = np.packbits(plane.astype(np.uint8).ravel(), bitorder="little").tobytes()
+    ds.add_new(0x60003000, "OW", packed)
+    return ds
+
+
 # ----------------------------------------------------------------------- compression
 
 

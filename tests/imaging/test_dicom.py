@@ -16,6 +16,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 from PIL import Image
 
@@ -518,7 +519,9 @@ def test_voi_lut_sequence() -> None:
     ds.VOILUTSequence = [item]
     ds.WindowCenter, ds.WindowWidth = 1000.0, 1.0  # the LUT takes precedence
     out = render(F.to_bytes(ds), size=64)
-    assert [int(out[8, 8 + 16 * i]) for i in range(4)] == [0, 64, 191, 255]
+    # PS3.3 C.11.2.1.1: the output is scaled by the declared 16 bits (x * 255 / 65535), not
+    # stretched between the table's minimum and maximum (see test_greyscale_vs_dcmtk.py).
+    assert [int(out[8, 8 + 16 * i]) for i in range(4)] == [0, 4, 12, 16]
 
 
 def test_sigmoid_voi_function() -> None:
@@ -729,6 +732,25 @@ def test_lossless_codecs_render_like_native(codec: str) -> None:
     assert np.array_equal(render(compressed, size=128), render(native, size=128))
 
 
+@pytest.mark.parametrize("signed", [True, False])
+def test_jpeg_2000_thumbnail_decoded_at_reduced_resolution_matches_native(signed: bool) -> None:
+    """A 1024² JPEG 2000 thumbnail (decoded 2 resolution levels down by openjpeg) looks like
+    the thumbnail of the same pixels uncompressed (area-averaged): the same picture, only the
+    sharpest edges differ (the wavelet's low-pass is not a 4 x 4 box)."""
+    hu = np.clip(F.ct_phantom(1024, 1024, seed=3), -1000, 900)  # no 12-bit wrap in the ring
+    native = F.to_bytes(F.ct_slice(1024, 1024, signed=signed, hu=hu))
+    j2k = F.to_bytes(F.jpeg2000(F.ct_slice(1024, 1024, signed=signed, hu=hu)))
+    from imaging.dicom.render import _j2k_reduced
+
+    frame = pydicom.dcmread(io.BytesIO(j2k)).PixelData
+    codestream = frame[frame.index(b"\xff\x4f\xff\x51") :]
+    reduced = _j2k_reduced(codestream, 2)
+    assert reduced is not None and reduced[0].shape == (256, 256)  # a quarter of each side
+    difference = np.abs(render(j2k, size=256).astype(int) - render(native, size=256).astype(int))
+    assert np.median(difference) <= 1 and np.percentile(difference, 95) <= 10
+    assert float(difference.mean()) < 5
+
+
 def test_lossy_jpeg_2000_is_close_and_flagged() -> None:
     ds = F.jpeg2000(F.ct_slice(128, 128), lossless=False)
     data = F.to_bytes(ds)
@@ -869,11 +891,25 @@ def test_one_frame_of_200_reads_about_one_frame(compress: bool) -> None:
     assert reader.bytes_read < 4 * frame_bytes, (reader.bytes_read, len(data))
 
 
-def test_large_native_image_reads_only_the_rows_it_needs() -> None:
+def test_large_native_image_decimated_reads_only_the_rows_it_needs() -> None:
     data = ct_bytes(np.zeros((2048, 2048)))
     reader = CountingReader(data)
-    render_frame(reader, size=256)
+    render_frame(reader, size=256, decimate=True)
     assert reader.bytes_read < len(data) / 3
+
+
+def test_thumbnail_is_area_averaged_not_point_sampled() -> None:
+    """Columns alternating -1000 / +1000 HU: a thumbnail is their average (mid-grey), not one
+    of them (aliasing) as a point-sampled one is."""
+    hu = np.zeros((1024, 1024))
+    hu[:, 0::2], hu[:, 1::2] = -1000, 1000
+    data = ct_bytes(hu)
+    averaged = np.asarray(render_frame(io.BytesIO(data), size=128, window=(0.0, 2000.0)))
+    assert abs(float(averaged.mean()) - 127.5) < 3 and int(averaged.std()) <= 1
+    sampled = np.asarray(
+        render_frame(io.BytesIO(data), size=128, window=(0.0, 2000.0), decimate=True)
+    )
+    assert abs(float(sampled.mean()) - 127.5) > 100  # what the old thumbnails showed
 
 
 # --------------------------------------------------------------------- Pillow

@@ -166,3 +166,18 @@ def test_a_worker_killed_while_idle_is_replaced(pool: RenderPool, ct: Path) -> N
 
 def test_the_shared_pool_is_one_per_process() -> None:
     assert render_pool.shared_pool(2) is render_pool.shared_pool(2)
+
+
+def test_a_render_past_its_memory_limit_fails_and_the_worker_is_replaced(ct: Path) -> None:
+    capped = RenderPool(1, memory=512 << 20)
+    try:
+        first = _pid(capped, ct)
+        with open(ct, "rb") as fh, pytest.raises(RenderFailed) as failed:
+            capped.render(R.hog, fh.fileno(), timeout=10)
+        assert failed.value.reason == "MemoryError"
+        assert _pid(capped, ct) != first  # a fresh worker; the caller lived on
+        with open(ct, "rb") as fh:  # and renders go on within the limit
+            drawn = capped.render(render_thumbnail_png, fh.fileno(), timeout=10, size=32)
+        assert drawn == render_thumbnail_png(ct, size=32)
+    finally:
+        capped.close()

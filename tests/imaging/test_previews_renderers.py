@@ -51,3 +51,8 @@ def pid(_source: IO[bytes], **_options: Any) -> bytes:
 def first_bytes(source: IO[bytes], **options: Any) -> bytes:
     """What the worker reads through the descriptor it was given, and the options."""
     return source.read(8) + repr(sorted(options.items())).encode()
+
+
+def hog(source: Any, **_options: Any) -> bytes:
+    """Needs 2 GiB, as a decoder expanding a hostile file would."""
+    return bytes(bytearray(2 << 30)[:8])

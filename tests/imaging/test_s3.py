@@ -177,3 +177,49 @@ def test_s3_endpoint_unreachable_is_clean(
     assert Instance.objects.count() == 0 and ImagingStudy.objects.count() == 0
     page = browser.get(reverse("imaging:patient_studies", args=[alice.public_id]))
     assert page.status_code == 200
+
+
+def test_dicomweb_frames_are_read_by_range_on_s3(
+    s3: Any,
+    doctor: Professional,
+    alice: Patient,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One frame of a 4 MiB multi-frame file costs a few ranged requests, not the file."""
+    import io
+
+    import pydicom
+
+    from imaging import storage
+
+    from . import dicom_factory as F
+    from .conftest import alice_identity
+
+    ds = alice_identity(F.multiframe(16, 512, 256))
+    data = F.to_bytes(ds)
+    browser = logged_in(doctor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(browser, alice, [data]).status_code == 303
+    instance = Instance.objects.get()
+    readers: list[Any] = []
+    opened = storage._RangedObject.__init__
+
+    def spied(self: Any, obj: Any, size: int) -> None:
+        opened(self, obj, size)
+        readers.append(self)
+
+    monkeypatch.setattr(storage._RangedObject, "__init__", spied)
+    series = instance.series
+    url = (
+        f"/dicomweb/studies/{series.study.study_instance_uid}/series/"
+        f"{series.series_instance_uid}/instances/{instance.sop_instance_uid}/frames/11"
+    )
+    response = browser.get(url)
+    assert response.status_code == 200
+    content = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    frame_bytes = 512 * 256 * 2
+    frame = pydicom.dcmread(io.BytesIO(data)).PixelData[10 * frame_bytes : 11 * frame_bytes]
+    assert frame in content  # the 11th frame as stored
+    assert len(readers) == 1
+    assert readers[0].fetched < len(data) / 4, (readers[0].fetched, len(data))

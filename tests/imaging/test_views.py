@@ -3,15 +3,18 @@ access events, the viewer without JavaScript, and pinned query counts."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from PIL import Image
 
 from identity.models import Patient, Professional, User
 from imaging.models import ImagingStudy, Instance, PreviewStatus, Series
@@ -361,11 +364,14 @@ def test_viewer_without_javascript(study: ImagingStudy, doctor: Professional) ->
     first = client.get(url).content.decode()
     assert "Image 1 / 3" in first and 'href="?n=1&amp;w=0"' in first
     instances = list(series.instances.order_by("instance_number"))
-    second = client.get(f"{url}?n=1&w=2").content.decode()
+    second = client.get(f"{url}?n=1&w=1").content.decode()
     assert "Image 2 / 3" in second
     assert reverse("imaging:instance_render", args=[instances[1].public_id]) in second
-    assert "wc=40&amp;ww=400" in second  # the file's window (preset 1 is the file's, 2 next)
-    assert "Tissus mous" in second and "Poumon" in second and "Os" in second and "Cerveau" in second
+    assert "wc=40&amp;ww=400" in second  # the file's window (preset 1 is the file's)
+    assert "Poumon" in second and "Os" in second and "Cerveau" in second
+    # The soft-tissue preset is the file's own window (40/400): listed once, not twice.
+    assert second.count("C 40 / L 400<") == 1
+    assert "Tissus mous" not in second
     clamped = client.get(f"{url}?n=99&w=-4").content.decode()
     assert "Image 3 / 3" in clamped
 
@@ -462,3 +468,26 @@ def test_list_query_count_does_not_grow_with_studies(
     for n in range(5):
         deposit(doctor.user, alice, ct_series(10, size=16), tmp_path / f"b{n}")
     assert _count(client, url) == one == LIST_QUERIES
+
+
+def test_viewer_draws_overlays_by_default_and_hides_them_on_request(
+    doctor: Professional, alice: Patient, tmp_path: Path
+) -> None:
+    plane = np.zeros((8, 16), dtype=np.uint8)
+    plane[2:6, :] = 1
+    ds = alice_identity(F.with_overlay(F.ct_slice(32, 32, window=(5000.0, 10.0)), plane))
+    made = deposit(doctor.user, alice, [F.to_bytes(ds)], tmp_path / "ov")
+    assert made is not None
+    series = made.series.get()
+    client = logged_in(doctor.user)
+    url = reverse("imaging:series_viewer", args=[series.public_id])
+    shown = client.get(url).content.decode()
+    assert "Masquer les superpositions" in shown
+    hidden = client.get(url + "?ov=0").content.decode()
+    assert "Afficher les superpositions" in hidden and "&amp;ov=0" in hidden
+    instance = series.instances.get()
+    render = reverse("imaging:instance_render", args=[instance.public_id]) + "?size=32"
+    drawn = np.asarray(Image.open(io.BytesIO(client.get(render).content)))
+    plain = np.asarray(Image.open(io.BytesIO(client.get(render + "&ov=0").content)))
+    assert int((drawn == 255).sum()) == int(plane.sum())  # the overlay, in white
+    assert int((plain == 255).sum()) == 0  # a window where the whole image is black

@@ -1,6 +1,7 @@
 """``manage.py sweep_imaging_orphans``: remove abandoned staged uploads and storage objects
 without rows, images and reports' PDFs (after a grace period), and enqueue previews left
-pending. Schedule it hourly."""
+pending. Schedule it hourly; with ``--previews-only`` (cheap: no storage walk), every few
+minutes where a task worker runs, so that a killed worker's previews are made again soon."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from imaging.sweeper import orphans_sweep
+from imaging.sweeper import orphans_sweep, previews_requeue
 
 
 class Command(BaseCommand):
@@ -27,8 +28,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Compter sans rien supprimer ni relancer."
         )
+        parser.add_argument(
+            "--previews-only",
+            action="store_true",
+            help="Seulement relancer les aperçus perdus (une tâche interrompue).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["previews_only"]:
+            count = previews_requeue(dry_run=options["dry_run"])
+            self.stdout.write(f"Aperçus relancés : {count}.")
+            return
         grace = max(0, int(options["grace_hours"] * 3600))
         report = orphans_sweep(grace_seconds=grace, dry_run=options["dry_run"])
         verb = "à supprimer" if options["dry_run"] else "supprimé(s)"
