@@ -118,7 +118,16 @@ def _leaf(row):
     return merkle.leaf_hash(merkle.leaf_data(fields))
 
 
+def _immediate(schema_editor):
+    # Foreign keys checked at each statement: PostgreSQL refuses to ALTER a table with checks
+    # still pending at the end of the transaction.
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def to_tree(apps, schema_editor):
+    _immediate(schema_editor)
     last = _verify_chain(apps)
     AccessEvent = apps.get_model("records", "AccessEvent")
     TreeHead = apps.get_model("records", "TreeHead")
@@ -154,6 +163,7 @@ def to_tree(apps, schema_editor):
 def from_tree(apps, schema_editor):
     """Back to the chain: seq in leaf order (then the events not in the tree, by id), ids
     renumbered to their seq, sealed with 0007's formula, the head at the end."""
+    _immediate(schema_editor)
     AccessEvent = apps.get_model("records", "AccessEvent")
     Head = apps.get_model("records", "AccessChainHead")
     table = schema_editor.quote_name(TABLE)
