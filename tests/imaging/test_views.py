@@ -275,7 +275,7 @@ def test_one_event_per_page_view_and_per_download_images_throttled(
     client.get(urls["instance_download"][0])
     client.get(urls["instance_download"][0])
     assert _events(AccessAction.DOWNLOAD) == downloads + 2
-    event = AccessEvent.objects.filter(action=AccessAction.DOWNLOAD).latest("seq")
+    event = AccessEvent.objects.filter(action=AccessAction.DOWNLOAD).latest("id")
     assert event.entry_public_id == study.entry.public_id and event.patient == study.patient
 
 

@@ -83,6 +83,7 @@ from records.models import (
     EntryKind,
     EntryStatus,
     EntryUserObjectPermission,
+    TrailNode,
 )
 from records.reference import DOCUMENT_TYPES
 from records import merkle, trail
