@@ -182,6 +182,13 @@ def verify_consistency(
     fn, sn = old - 1, new - 1
     while fn & 1:
         fn, sn = fn >> 1, sn >> 1
+    fr, sr, sn = _consistency_roots(fn, sn, path)
+    if sn != 0 or fr != old_root or sr != new_root:
+        raise ProofError("the newer tree does not extend the older one")
+
+
+def _consistency_roots(fn: int, sn: int, path: Sequence[bytes]) -> tuple[bytes, bytes, int]:
+    """Steps 5-6 of RFC 9162 §2.1.4.2: the old and new roots the proof leads to."""
     fr = sr = path[0]
     for node in path[1:]:
         if sn == 0:
@@ -194,8 +201,7 @@ def verify_consistency(
         else:
             sr = node_hash(sr, node)
         fn, sn = fn >> 1, sn >> 1
-    if sn != 0 or fr != old_root or sr != new_root:
-        raise ProofError("the newer tree does not extend the older one")
+    return fr, sr, sn
 
 
 class CompactRange:

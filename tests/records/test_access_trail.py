@@ -14,7 +14,6 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
-from django.db.models import F
 from django.utils import timezone
 
 from identity.models import Patient, Professional
@@ -443,13 +442,17 @@ def test_the_events_table_is_partitioned_by_month_on_postgresql(
             "WHERE inhparent = 'records_accessevent'::regclass GROUP BY child.relname"
         )
         partitions = dict(cursor.fetchall())
-        cursor.execute("SELECT partstrat FROM pg_partitioned_table WHERE partrelid = %s::regclass",
-                       ["records_accessevent"])
+        cursor.execute(
+            "SELECT partstrat FROM pg_partitioned_table WHERE partrelid = %s::regclass",
+            ["records_accessevent"],
+        )
         assert cursor.fetchone() == ("r",)
     assert partitions[month] == AccessEvent.objects.count()  # every event of this month there
     assert "records_accessevent_default" in partitions
     call_command("sequence_access_log", stdout=io.StringIO())  # creates the coming months
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = %s::regclass",
-                       ["records_accessevent"])
+        cursor.execute(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = %s::regclass",
+            ["records_accessevent"],
+        )
         assert cursor.fetchone()[0] >= 5

@@ -333,9 +333,7 @@ def test_after_a_purge_the_trail_verifies_and_tampering_is_named(
     ):
         original = AccessEvent.objects.filter(pk=event.pk).values(*change).get()
         AccessEvent.objects.filter(pk=event.pk).update(**change)
-        with pytest.raises(
-            CommandError, match=rf"Leaf #{event.leaf_index} \(event id {event.pk},"
-        ):
+        with pytest.raises(CommandError, match=rf"Leaf #{event.leaf_index} \(event id {event.pk},"):
             _verify()
         AccessEvent.objects.filter(pk=event.pk).update(**original)
         assert "Access trail intact" in _verify()

@@ -89,7 +89,7 @@ def _check(proof: bytes, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     directory.mkdir(exist_ok=True)
     (directory / "verifier-preuve.py").write_bytes(CHECKER.read_bytes())
     (directory / "preuve.json").write_bytes(proof)
-    return subprocess.run(  # noqa: S603 - our own script
+    return subprocess.run(
         [sys.executable, "-I", "verifier-preuve.py", "preuve.json"],
         cwd=directory,
         capture_output=True,
@@ -154,7 +154,9 @@ def test_a_doctored_proof_fails_the_checker(
     )
     log_integrate()
     client.force_login(alice.user)
-    proof = json.loads(client.get(reverse("records:my_history_proof", args=[event.public_id])).content)
+    proof = json.loads(
+        client.get(reverse("records:my_history_proof", args=[event.public_id])).content
+    )
     change(proof)
     result = _check(json.dumps(proof).encode(), tmp_path)
     assert result.returncode == 1
@@ -189,13 +191,13 @@ def test_an_event_not_yet_in_the_tree_is_shown_and_its_proof_waits(
     history = client.get(reverse("records:my_history"))
     assert event in history.context["events"]  # the patient sees it at once
     assert "en cours de scellement" in history.content.decode()
-    response = client.get(
-        reverse("records:my_history_proof", args=[event.public_id]), follow=True
-    )
+    response = client.get(reverse("records:my_history_proof", args=[event.public_id]), follow=True)
     assert response.redirect_chain == [(reverse("records:my_history"), 302)]
     assert "pas encore scellé" in response.content.decode()
     log_integrate()
-    assert client.get(reverse("records:my_history_proof", args=[event.public_id])).status_code == 200
+    assert (
+        client.get(reverse("records:my_history_proof", args=[event.public_id])).status_code == 200
+    )
 
 
 @pytest.mark.django_db

@@ -108,7 +108,7 @@ def _altered(event: AccessEvent | TreeHead, field: models.Field[object, object])
     raise AssertionError(f"{field.name}: teach this test how to alter a {type(field).__name__}")
 
 
-# --- Edit ------------------------------------------------------------------------------------------
+# --- Edit -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("field", EVENT_FIELDS, ids=lambda field: field.name)
@@ -144,7 +144,7 @@ def test_the_leaf_covers_every_column_but_its_place_and_the_erasable_texts() -> 
     assert merkle.leaf_data({"a": 1, "added_later": None}) == merkle.leaf_data({"a": 1})
 
 
-# --- Delete, reorder, insert -------------------------------------------------------------------------
+# --- Delete, reorder, insert ----------------------------------------------------------------------
 
 
 def test_an_event_deleted_in_the_middle_is_found(trail: list[AccessEvent]) -> None:
@@ -195,7 +195,7 @@ def test_an_event_appended_beyond_the_signed_head_is_found(trail: list[AccessEve
         _verify()
 
 
-# --- Truncate, rewrite: what only the signed heads outside the database can tell -------------------
+# --- Truncate, rewrite: what only the signed heads outside the database can tell ------------------
 
 
 def test_a_truncated_tail_is_found(trail: list[AccessEvent]) -> None:

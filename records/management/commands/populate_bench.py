@@ -72,6 +72,7 @@ from identity.models import (
     VerificationStatus,
 )
 from identity.rpps import luhn_complete
+from records import merkle, trail
 from records.models import (
     AccessAction,
     AccessEvent,
@@ -86,7 +87,6 @@ from records.models import (
     TrailNode,
 )
 from records.reference import DOCUMENT_TYPES
-from records import merkle, trail
 from records.trail import event_leaf, seal_details
 
 FULL = {"patients": 100_000, "entries": 2_000_000, "professionals": 20_000, "events": 5_000_000}
@@ -644,7 +644,9 @@ class Loader:
         keys = merkle.perfect_nodes(0, size)
         edge = trail.tree_nodes(keys)
         tree = merkle.CompactRange(size, [edge[key] for key in keys])
-        first_id = (AccessEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+        first_id = (
+            AccessEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        ) + 1
         leaves = bytearray()  # 32 bytes per event: 160 MB at 5 000 000
 
         def rows() -> Iterator[tuple[Any, ...]]:
