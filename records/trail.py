@@ -353,6 +353,44 @@ def _lock_sequencer() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [0x44_4D_50_54])  # "DMPT"
 
 
+def _leaves_assign(places: list[tuple[int, int | None]]) -> None:
+    """Give each event (id) its leaf index: one statement on PostgreSQL (Django's bulk_update
+    builds a CASE per row: 15 s for 10 000 rows), one prepared UPDATE per row elsewhere."""
+    table = AccessEvent._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET leaf_index = place.leaf "  # noqa: S608 (our table name)
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS place(id, leaf) "
+                f"WHERE {table}.id = place.id",
+                [[pk for pk, _leaf in places], [leaf for _pk, leaf in places]],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET leaf_index = %s WHERE id = %s",  # noqa: S608
+                [(leaf, pk) for pk, leaf in places],
+            )
+
+
+def _nodes_store(nodes: list[tuple[int, int, str]]) -> None:
+    """Store new tree nodes: COPY on PostgreSQL (bulk_create costs ~3× more), else in bulk."""
+    if connection.vendor != "postgresql":
+        TrailNode.objects.bulk_create(
+            [TrailNode(level=level, index=index, hash=value) for level, index, value in nodes],
+            batch_size=2000,
+        )
+        return
+    table = TrailNode._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(  # psycopg 3's COPY
+            f'COPY {table} (level, "index", hash) FROM STDIN'
+        ) as copy,
+    ):
+        for node in nodes:
+            copy.write_row(node)
+
+
 def log_integrate(batch: int = INTEGRATE_BATCH) -> TreeHead | None:
     """Integrate up to ``batch`` events not yet in the tree (in the order they were written),
     sign the new head, then anchor it in the file. Returns the new head (the latest one when
@@ -368,15 +406,14 @@ def log_integrate(batch: int = INTEGRATE_BATCH) -> TreeHead | None:
         pending = list(AccessEvent.objects.filter(leaf_index__isnull=True).order_by("id")[:batch])
         if pending:
             tree = merkle.CompactRange(latest.size if latest else 0, [v for _k, v in frontier])
-            nodes = []
+            nodes: list[tuple[int, int, str]] = []
             for event in pending:
                 event.leaf_index = tree.size
                 nodes += [
-                    TrailNode(level=level, index=index, hash=value.hex())
-                    for level, index, value in tree.append(event_leaf(event))
+                    (lv, index, value.hex()) for lv, index, value in tree.append(event_leaf(event))
                 ]
-            AccessEvent.objects.bulk_update(pending, ["leaf_index"], batch_size=1000)
-            TrailNode.objects.bulk_create(nodes, batch_size=2000)
+            _leaves_assign([(event.pk, event.leaf_index) for event in pending])
+            _nodes_store(nodes)
             latest = head_sign(tree.size, tree.root())
             latest.save(force_insert=True)
     heads_anchor()
