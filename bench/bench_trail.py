@@ -46,7 +46,7 @@ def _prepare() -> None:
         if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB]).fetchone():
             db.execute(f'CREATE DATABASE "{DB}"')
     environment = {**os.environ, "DATABASE_URL": URL, "DMP_EMBEDDED": "1"}
-    subprocess.run(  # noqa: S603 - our own manage.py
+    subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=ROOT,
         env=environment,
