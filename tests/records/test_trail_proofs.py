@@ -235,3 +235,14 @@ def test_the_proof_costs_a_constant_number_of_queries(
     with django_assert_num_queries(7):
         response = client.get(url)
     assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_history_explains_the_proofs_in_english_too(
+    client: Client, alice: Patient, doctor: Professional
+) -> None:
+    record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
+    client.force_login(alice.user)
+    body = client.get(reverse("records:my_history"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "being sealed" in body and "checking program" in body
+    assert reverse("records:proof_checker") in body
