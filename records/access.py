@@ -592,7 +592,7 @@ def history_of(dmp: DmpAccess) -> QuerySet[AccessEvent]:
     anyone else: professionals and administrators do not browse the trail."""
     if not dmp.is_patient:
         raise AccessDenied("only the patient reads their access history")
-    return AccessEvent.objects.filter(patient=dmp.patient).order_by("-at", "-seq")
+    return AccessEvent.objects.filter(patient=dmp.patient).order_by("-at", "-id")
 
 
 def notifications_for(user: User | AnonymousUser) -> QuerySet[Notification]:

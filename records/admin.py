@@ -68,17 +68,16 @@ class AccessEventAdmin(PseudonymousAdmin[AccessEvent]):
         "actor_kind",
         "patient_number",
         "texts",
-        "previous_digest",
-        "digest",
+        "leaf_index",
     )
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccessEvent]:
-        return super().get_queryset(request).order_by("-seq")
+        return super().get_queryset(request).order_by("-id")
 
-    @admin.display(description=_("n°"), ordering="seq")
+    @admin.display(description=_("n°"), ordering="id")
     def number(self, obj: AccessEvent) -> int:
-        return obj.seq
+        return obj.pk
 
     @admin.display(description=_("date"), ordering="at")
     def when(self, obj: AccessEvent) -> Any:
@@ -157,7 +156,7 @@ class AccessEventAdmin(PseudonymousAdmin[AccessEvent]):
                 "patient_number": supervision.patient_pseudonym(event.patient_id),
                 "rows": [
                     {
-                        "seq": row.seq,
+                        "seq": row.pk,
                         "at": row.at,
                         "action": row.get_action_display(),
                         "mode": row.get_mode_display(),

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -358,17 +359,21 @@ class AccessAction(models.TextChoices):
 
 
 class AccessEvent(models.Model):
-    """One read or write of patient data. Append-only; ``digest`` chains it to the previous one.
+    """One read or write of patient data. Append-only: written by ``records.trail.record_access``
+    in the read's own transaction, then integrated by the sequencer into the trail's Merkle tree
+    (``leaf_index``: its position there, None until then).
 
     Identity of the actor is copied (RPPS, profession) so the trail stays readable even if the
     professional's profile changes later. The free texts (``actor_label``, ``detail``) may say
-    something clinical (an emergency's reason, an analyte's name) or name the patient: the chain
+    something clinical (an emergency's reason, an analyte's name) or name the patient: the leaf
     covers only ``detail_digest``, a salted commitment to them, so that purging a DMP erases
-    them (and the salt) and the chain still verifies (``records.trail``).
+    them (and the salt) and the tree still verifies (``records.trail``).
+
+    On PostgreSQL the table is partitioned by month of ``at`` (migration 0008): its primary key
+    is (id, at) there, and ``public_id`` is unique with ``at``.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    seq = models.PositiveBigIntegerField(unique=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -388,8 +393,8 @@ class AccessEvent(models.Model):
     detail_salt = models.CharField(max_length=32, blank=True)
     detail_digest = models.CharField(max_length=64, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
-    previous_digest = models.CharField(max_length=64)
-    digest = models.CharField(max_length=64)
+    # Set once, by the sequencer; not part of the leaf (it is where the leaf is).
+    leaf_index = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("événement d'accès")
@@ -398,32 +403,50 @@ class AccessEvent(models.Model):
             models.Index(fields=["patient", "-at"], name="records_event_patient_at"),
             # A professional's last access to each DMP ("Mes patients"): one index probe.
             models.Index(fields=["actor", "patient", "-at"], name="records_event_actor_patient"),
-        ]
-        constraints = [
-            # A constraint rather than unique=True: PostgreSQL then builds no second
-            # (pattern-ops) index on the digest, which cost ~60 % of each insert at 5 M events.
-            models.UniqueConstraint(fields=["digest"], name="records_event_digest_unique"),
+            models.Index(fields=["leaf_index"], name="records_event_leaf"),
+            # The sequencer's queue: small, whatever the size of the trail.
+            models.Index(
+                fields=["id"], name="records_event_pending", condition=Q(leaf_index__isnull=True)
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.action} {self.at:%Y-%m-%d %H:%M} (id {self.pk})"
 
 
-class AccessChainHead(models.Model):
-    """The single row holding the chain's last sequence number and digest.
+class TrailNode(models.Model):
+    """A hash of the trail's Merkle tree: the perfect subtree of 2**level leaves starting at
+    leaf ``index << level`` (level 0: the leaves). Written by the sequencer, never changed."""
 
-    Writers lock it (SELECT … FOR UPDATE) so concurrent writers never fork the chain.
-    """
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    seq = models.PositiveBigIntegerField(default=0)
-    digest = models.CharField(max_length=64, default="0" * 64)
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
 
     class Meta:
-        verbose_name = _("tête de la chaîne d'audit")
+        constraints = [
+            models.UniqueConstraint(fields=["level", "index"], name="records_trailnode_position"),
+        ]
 
     def __str__(self) -> str:
-        return f"chain head #{self.seq}"
+        return f"node {self.level}/{self.index}"
+
+
+class TreeHead(models.Model):
+    """A signed tree head: the trail's tree had ``size`` leaves and ``root`` at ``at``, signed
+    with Ed25519 under ``DMP_TRAIL_SIGNING_KEY`` (``key``: its id). Each is also appended to a
+    file outside the database (``records.trail``)."""
+
+    size = models.PositiveBigIntegerField(unique=True)
+    root = models.CharField(max_length=64)
+    at = models.DateTimeField()
+    key = models.CharField(max_length=16)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        verbose_name = _("tête d'arbre signée")
+
+    def __str__(self) -> str:
+        return f"tree head of {self.size} leaves"
 
 
 # The kinds of content (lab reports, reports, allergies) live in records/content.py; Django

@@ -1,24 +1,24 @@
-"""The access trail: every read and write of patient data appends one hash-chained event.
+"""The access trail, a transparency log: every read and write of patient data appends one event;
+a sequencer integrates the events into a Merkle tree and signs its heads.
 
-``record_access`` is the writer, ``verify_chain`` the checker beside it. An access that cannot
-be traced is refused, never served.
+``record_access`` is the writer: one INSERT in the read's own transaction, no lock shared with
+any other writer (an access that cannot be traced is refused, never served). The sequencer
+(``log_integrate``, run by ``manage.py sequence_access_log`` from cron) takes the events not yet
+in the tree in batches, gives each its leaf (``leaf_index``), stores the new tree nodes
+(``TrailNode``) and signs the new tree head (``TreeHead``: size, root, time; Ed25519 under
+``DMP_TRAIL_SIGNING_KEY``), which it also appends to a file outside the database
+(``DMP_TRAIL_CHECKPOINT_DIR``): whoever can rewrite the tables cannot rewrite what was signed.
+Hashing is RFC 6962/9162's (``records.merkle``). ``verify_log`` recomputes the tree from the
+events and checks it against every signed head, in the database and in the file, and the heads'
+consistency proofs; ``inclusion_proof`` gives a patient the proof that an event of their history
+is in the tree, which ``records/merkle.py`` checks standalone.
 
-Sealing. An event's digest is the SHA-256 of a canonical serialisation of every field it stores
-but the digest itself (``CHAINED``: the link to the previous event, its id, public id, seq and
-time, who by id, RPPS and profession, which patient by id and INS-C, which entry, what, how, the
-request id) and of ``detail_digest``, a salted commitment to its free texts (``actor_label``,
-``detail``), never the texts themselves: purging a DMP erases the texts and the salt of its
-events (``details_erase``) and the chain still verifies, while a text still present is checked
-against its commitment. The salt (random, 128 bits, per event) keeps an erased commitment from
-being opened by guessing: "masqué" or an analyte's name are easy guesses.
-
-Anchoring. A chain only proves that its events agree with each other: whoever can write the
-table can also delete its tail and rewind the head, or edit an event and re-hash every one
-after it. Checkpoints anchor it outside the database: ``checkpoint_publish`` signs the head
-(seq, digest, time) with Ed25519 under ``DMP_TRAIL_SIGNING_KEY`` and appends it to a file in
-``DMP_TRAIL_CHECKPOINT_DIR``; ``checkpoints_verify`` checks every signed checkpoint against the
-trail. What was rewritten after the latest checkpoint goes unseen until the next one: publish
-often (``checkpoint_access_log``, every few minutes).
+The leaf. An event's leaf data is every stored field (taken from the model: a column added
+later is covered without a change here) but ``leaf_index`` and the free texts: those
+(``actor_label``, ``detail``) are covered through ``detail_digest``, a salted commitment, so
+that purging a DMP erases the texts and the salt (``details_erase``) and the tree still
+verifies, while a text still present is checked against its commitment. The salt (random, 128
+bits, per event) keeps an erased commitment from being opened by guessing.
 """
 
 from __future__ import annotations
@@ -30,61 +30,41 @@ import json
 import os
 import secrets
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
 from identity.models import Patient, User
-from records.models import AccessChainHead, AccessEvent, AccessMode
+from records import merkle
+from records.merkle import Node
+from records.models import AccessEvent, AccessMode, TrailNode, TreeHead
 
-GENESIS_DIGEST = "0" * 64
-
-# Every stored field the digest covers, by attribute name. The free texts and their salt are
-# covered through their commitment (``detail_digest``), so that they can be erased; the digest
-# is what is computed. tests/records/test_trail_tampering.py checks that these three lists
-# together name every column of AccessEvent: a new column must be added here, and the trails
-# already written re-sealed by a migration (as 0007 does).
-CHAINED = (
-    "previous_digest",
-    "id",
-    "public_id",
-    "seq",
-    "at",
-    "actor_id",
-    "actor_rpps",
-    "actor_profession",
-    "patient_id",
-    "patient_insc",
-    "entry_public_id",
-    "action",
-    "mode",
-    "request_id",
-    "detail_digest",
-)
+# The free texts and their salt: covered through their commitment (``detail_digest``), erasable.
 ERASABLE = ("actor_label", "detail", "detail_salt")
+# Where the event is in the tree is not part of what is in the tree.
+NOT_IN_LEAF = ("leaf_index", *ERASABLE)
+INTEGRATE_BATCH = 10_000
 
 
-def details_digest(salt: str, actor_label: str, detail: str) -> str:
-    """The commitment to an event's free texts: SHA-256 of the salt's bytes, then the two texts
-    as a JSON pair (so that no two pairs of texts encode alike). ValueError on a bad salt."""
-    texts = json.dumps([actor_label, detail], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(bytes.fromhex(salt) + texts.encode()).hexdigest()
-
-
-def seal_details(event: Any) -> None:  # an AccessEvent, or populate_bench's row of fields
-    """Give ``event`` a fresh salt and the commitment to its free texts (then
-    ``chain_digest``)."""
-    event.detail_salt = secrets.token_hex(16)
-    event.detail_digest = details_digest(event.detail_salt, event.actor_label, event.detail)
+def leaf_columns() -> list[str]:
+    """The columns an event's leaf covers: every concrete field of the model but
+    ``NOT_IN_LEAF``, by attribute name (``actor_id``, not ``actor``)."""
+    return [
+        column.attname
+        for column in AccessEvent._meta.concrete_fields
+        if column.attname not in NOT_IN_LEAF
+    ]
 
 
 def _plain(value: object) -> object:
@@ -95,13 +75,22 @@ def _plain(value: object) -> object:
     return value
 
 
-def chain_digest(event: Any) -> str:  # an AccessEvent, or populate_bench's row of fields
-    """The digest of ``event``: SHA-256 of its ``CHAINED`` fields as one JSON object with sorted
-    keys. JSON, not a joined string: no value (a request id is whatever a client sent) can
-    make two events encode alike; ASCII escapes: no text can fail to encode."""
-    fields = {name: _plain(getattr(event, name)) for name in CHAINED}
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def leaf_fields(event: Any) -> dict[str, object]:  # an AccessEvent, or populate_bench's row
+    """What ``event``'s leaf says, as plain JSON values (the patient's proof carries them)."""
+    return {name: _plain(getattr(event, name)) for name in leaf_columns()}
+
+
+def event_leaf(event: Any) -> bytes:
+    return merkle.leaf_hash(merkle.leaf_data(leaf_fields(event)))
+
+
+details_digest = merkle.details_digest
+
+
+def seal_details(event: Any) -> None:  # an AccessEvent, or populate_bench's row of fields
+    """Give ``event`` a fresh salt and the commitment to its free texts."""
+    event.detail_salt = secrets.token_hex(16)
+    event.detail_digest = details_digest(event.detail_salt, event.actor_label, event.detail)
 
 
 def record_access(
@@ -114,41 +103,32 @@ def record_access(
     detail: str = "",
     request: HttpRequest | None = None,
 ) -> AccessEvent:
-    """Append one access event to the hash chain. Raises if it cannot be written.
+    """Append one access event to the trail. Raises if it cannot be written.
 
     Callers read patient data only after this returns: an access that cannot be traced is
-    refused, never served. Concurrent writers serialise on the chain head row.
+    refused, never served. One INSERT, in the caller's transaction when there is one (the event
+    and the act it traces commit or roll back together); writers share no lock, the sequencer
+    puts the event in the tree later.
     """
     is_professional = actor is not None and getattr(actor, "is_professional", False)
     professional = getattr(actor, "professional", None) if is_professional else None
     if mode == AccessMode.NORMAL and actor is not None and getattr(actor, "is_patient", False):
         mode = AccessMode.PATIENT
-    # No savepoint when called inside a caller's transaction: the event and the act it traces
-    # commit or roll back together.
-    with transaction.atomic(savepoint=False):
-        head, _ = AccessChainHead.objects.select_for_update().get_or_create(pk=1)
-        event = AccessEvent(
-            # The id is chained too, so it must be known before the INSERT: it is the seq.
-            id=head.seq + 1,
-            seq=head.seq + 1,
-            actor=actor if getattr(actor, "pk", None) else None,
-            actor_label=str(actor)[:200] if actor is not None else "",
-            actor_rpps=professional.rpps if professional else "",
-            actor_profession=professional.profession if professional else "",
-            patient=patient,
-            patient_insc=patient.insc if patient else "",
-            entry_public_id=entry_public_id,
-            action=action,
-            mode=mode,
-            detail=detail[:300],
-            request_id=(request.META.get("HTTP_X_REQUEST_ID", "")[:64] if request else ""),
-            previous_digest=head.digest,
-        )
-        seal_details(event)
-        event.digest = chain_digest(event)
-        event.save(force_insert=True)
-        head.seq, head.digest = event.seq, event.digest
-        head.save(update_fields=["seq", "digest"])
+    event = AccessEvent(
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=str(actor)[:200] if actor is not None else "",
+        actor_rpps=professional.rpps if professional else "",
+        actor_profession=professional.profession if professional else "",
+        patient=patient,
+        patient_insc=patient.insc if patient else "",
+        entry_public_id=entry_public_id,
+        action=action,
+        mode=mode,
+        detail=detail[:300],
+        request_id=(request.META.get("HTTP_X_REQUEST_ID", "")[:64] if request else ""),
+    )
+    seal_details(event)
+    event.save(force_insert=True)
     return event
 
 
@@ -156,7 +136,7 @@ def details_erase(*, patient: Patient, account: User | None = None) -> int:
     """Erase the free texts and salts of the events about ``patient`` (and by ``account``,
     their own account: its label is their name). Called by the purge, inside its transaction.
 
-    The facts and the commitments stay, so the chain still verifies. Returns how many events
+    The facts and the commitments stay, so the tree still verifies. Returns how many events
     were erased now (erased ones are left alone: idempotent).
     """
     about = Q(patient=patient)
@@ -169,16 +149,333 @@ def details_erase(*, patient: Patient, account: User | None = None) -> int:
     )
 
 
-# --- Verification -------------------------------------------------------------------------------
-
-
 class TrailBroken(Exception):
-    """The trail, its head or its checkpoints show tampering; the message names the problem."""
+    """The trail, its tree or its signed heads show tampering; the message names the problem."""
+
+
+# --- Signed tree heads ---------------------------------------------------------------------------
+
+HEADS_FILE = "tree-heads.jsonl"
+
+
+def heads_path() -> Path:
+    return Path(settings.DMP_TRAIL_CHECKPOINT_DIR) / HEADS_FILE
+
+
+def _private_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(settings.DMP_TRAIL_SIGNING_KEY))
+
+
+def public_key() -> Ed25519PublicKey:
+    return _private_key().public_key()
+
+
+def public_key_hex() -> str:
+    return public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def key_id(public: Ed25519PublicKey | None = None) -> str:
+    """A short name of the signing key (of the configured one by default): 16 hex digits."""
+    raw = (public or public_key()).public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat()
+
+
+def head_sign(size: int, root: bytes) -> TreeHead:
+    """A new signed head (not saved) of a tree of ``size`` leaves with ``root``."""
+    private = _private_key()
+    at = timezone.now().astimezone(dt.UTC)
+    message = merkle.head_message(size, root.hex(), _iso(at))
+    return TreeHead(
+        size=size,
+        root=root.hex(),
+        at=at,
+        key=key_id(private.public_key()),
+        signature=private.sign(message).hex(),
+    )
+
+
+def head_name(head: TreeHead) -> str:
+    return f"tree head of {head.at:%Y-%m-%d %H:%M:%S} UTC ({head.size} leaves)"
+
+
+def _head_fault(head: TreeHead, public: Ed25519PublicKey, where: str) -> str | None:
+    if head.key != key_id(public):
+        return f"{where} is signed by key {head.key}, not by this portal's key {key_id(public)}."
+    try:
+        message = merkle.head_message(head.size, head.root, _iso(head.at))
+        public.verify(bytes.fromhex(head.signature), message)
+    except (InvalidSignature, ValueError):
+        return (
+            f"{where} (the {head_name(head)}): its signature is wrong, so it was altered or not "
+            "written by this portal."
+        )
+    return None
+
+
+def _head_line(head: TreeHead) -> bytes:
+    record = {
+        "at": _iso(head.at),
+        "key": head.key,
+        "root": head.root,
+        "signature": head.signature,
+        "size": head.size,
+    }
+    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+
+def _parse_line(line: bytes, number: int | None) -> TreeHead:
+    label = "The last line" if number is None else f"Line {number}"
+    try:
+        record = json.loads(line)
+        return TreeHead(
+            size=int(record["size"]),
+            root=str(record["root"]),
+            at=dt.datetime.fromisoformat(record["at"]),
+            key=str(record["key"]),
+            signature=str(record["signature"]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise TrailBroken(f"{label} of {heads_path()} is unreadable ({error}).") from None
+
+
+def _last_line(file: IO[bytes]) -> TreeHead | None:
+    """The last head of the file (a line is ~250 bytes: the last 4 KiB hold it)."""
+    size = file.seek(0, os.SEEK_END)
+    if not size:
+        return None
+    file.seek(max(0, size - 4096))
+    lines = file.read().splitlines()
+    return _parse_line(lines[-1], None) if lines else None
+
+
+def file_heads() -> list[TreeHead]:
+    """Every head of the file, signatures checked. TrailBroken on a bad line or signature."""
+    path = heads_path()
+    if not path.exists():
+        return []
+    public = public_key()
+    heads = []
+    with path.open("rb") as file:
+        for number, line in enumerate(file, 1):
+            if line.strip():
+                head = _parse_line(line, number)
+                fault = _head_fault(head, public, f"Line {number} of {path}")
+                if fault:
+                    raise TrailBroken(fault)
+                heads.append(head)
+    return heads
+
+
+def heads_anchor() -> int:
+    """Append to the file the signed heads of the database it does not hold yet (those newer
+    than its last line); returns how many. TrailBroken, and nothing written, when its last line
+    is not in the database as it was signed (heads removed or rewritten); OSError when the file
+    cannot be written."""
+    path = heads_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)  # anchors take turns
+        last = _last_line(file)
+        if last is not None:
+            stored = TreeHead.objects.filter(size=last.size).first()
+            if stored is None or (stored.root, stored.signature) != (last.root, last.signature):
+                raise TrailBroken(
+                    f"The {head_name(last)} of {path} is not in the database as signed: tree "
+                    "heads were removed or rewritten (the trail truncated or rewritten). "
+                    "Nothing was signed."
+                )
+        newer = TreeHead.objects.filter(size__gt=last.size if last else -1).order_by("size")
+        written = 0
+        for head in newer.iterator():
+            file.write(_head_line(head))
+            written += 1
+        file.flush()
+        os.fsync(file.fileno())
+    return written
+
+
+# --- The tree: nodes, the sequencer, proofs ------------------------------------------------------
+
+
+def tree_nodes(keys: Sequence[Node]) -> dict[Node, bytes]:
+    """The stored hashes of the tree nodes ``keys``, in one query. TrailBroken if one is
+    missing (a node the tree must have was deleted)."""
+    by_level: dict[int, list[int]] = {}
+    for level, index in keys:
+        by_level.setdefault(level, []).append(index)
+    found: dict[Node, bytes] = {}
+    if by_level:
+        where = Q()
+        for level, indexes in by_level.items():
+            where |= Q(level=level, index__in=indexes)
+        rows = TrailNode.objects.filter(where).values_list("level", "index", "hash")
+        found = {(level, index): bytes.fromhex(value) for level, index, value in rows}
+    missing = [key for key in keys if key not in found]
+    if missing:
+        level, index = missing[0]
+        raise TrailBroken(f"The tree node {level}/{index} is missing: the tree was cut.")
+    return found
+
+
+def latest_head() -> TreeHead | None:
+    return TreeHead.objects.order_by("-size").first()
+
+
+def _frontier_check(head: TreeHead | None) -> list[tuple[Node, bytes]]:
+    """The perfect subtrees of the latest tree (what new leaves join), checked against its
+    signed root; TrailBroken if they or the head were tampered with."""
+    if head is None:
+        if TrailNode.objects.exists():
+            raise TrailBroken("The tree has nodes but no signed head: its heads were removed.")
+        return []
+    fault = _head_fault(head, public_key(), "The latest tree head of the database")
+    if fault:
+        raise TrailBroken(fault)
+    keys = merkle.perfect_nodes(0, head.size)
+    nodes = tree_nodes(keys)
+    if merkle.fold([nodes[key] for key in keys]).hex() != head.root:
+        raise TrailBroken(
+            f"The stored tree does not have the root of the {head_name(head)}: its nodes were "
+            "changed."
+        )
+    return [(key, nodes[key]) for key in keys]
+
+
+def _lock_sequencer() -> None:
+    # One sequencer at a time. SQLite has one writer anyway; elsewhere the unique (level,
+    # index) and size would make a second one fail rather than fork the tree.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [0x44_4D_50_54])  # "DMPT"
+
+
+def _leaves_assign(places: list[tuple[int, int | None]]) -> None:
+    """Give each event (id) its leaf index: one statement on PostgreSQL (Django's bulk_update
+    builds a CASE per row: 15 s for 10 000 rows), one prepared UPDATE per row elsewhere."""
+    table = AccessEvent._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET leaf_index = place.leaf "  # noqa: S608 (our table name)
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS place(id, leaf) "
+                f"WHERE {table}.id = place.id",
+                [[pk for pk, _leaf in places], [leaf for _pk, leaf in places]],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET leaf_index = %s WHERE id = %s",  # noqa: S608
+                [(leaf, pk) for pk, leaf in places],
+            )
+
+
+def _nodes_store(nodes: list[tuple[int, int, str]]) -> None:
+    """Store new tree nodes: COPY on PostgreSQL (bulk_create costs ~3× more), else in bulk."""
+    if connection.vendor != "postgresql":
+        TrailNode.objects.bulk_create(
+            [TrailNode(level=level, index=index, hash=value) for level, index, value in nodes],
+            batch_size=2000,
+        )
+        return
+    table = TrailNode._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(  # psycopg 3's COPY
+            f'COPY {table} (level, "index", hash) FROM STDIN'
+        ) as copy,
+    ):
+        for node in nodes:
+            copy.write_row(node)
+
+
+def log_integrate(batch: int = INTEGRATE_BATCH) -> TreeHead | None:
+    """Integrate up to ``batch`` events not yet in the tree (in the order they were written),
+    sign the new head, then anchor it in the file. Returns the new head (the latest one when
+    there was nothing to integrate; None for an empty trail).
+
+    Who may: the sequencer command and tests. TrailBroken, nothing written, when the stored tree
+    or the latest head disagree with their signature; OSError when the file cannot be written.
+    """
+    with transaction.atomic():
+        _lock_sequencer()
+        latest = latest_head()
+        frontier = _frontier_check(latest)
+        pending = list(AccessEvent.objects.filter(leaf_index__isnull=True).order_by("id")[:batch])
+        if pending:
+            tree = merkle.CompactRange(latest.size if latest else 0, [v for _k, v in frontier])
+            nodes: list[tuple[int, int, str]] = []
+            for event in pending:
+                event.leaf_index = tree.size
+                nodes += [
+                    (lv, index, value.hex()) for lv, index, value in tree.append(event_leaf(event))
+                ]
+            _leaves_assign([(event.pk, event.leaf_index) for event in pending])
+            _nodes_store(nodes)
+            latest = head_sign(tree.size, tree.root())
+            latest.save(force_insert=True)
+    heads_anchor()
+    return latest
+
+
+def log_integrate_all(batch: int = INTEGRATE_BATCH) -> TreeHead | None:
+    """Integrate the events written so far, one batch (and one signed head) at a time, until a
+    batch is not full (writers do not keep it running forever)."""
+    head = latest_head()
+    while True:
+        before = head.size if head else 0
+        head = log_integrate(batch)
+        if head is None or head.size - before < batch:
+            return head
+
+
+def audit_path(index: int, size: int) -> list[bytes]:
+    return merkle.ranges_hashes(merkle.inclusion_ranges(index, size), tree_nodes)
+
+
+def consistency_proof(old: int, new: int) -> list[bytes]:
+    return merkle.ranges_hashes(merkle.consistency_ranges(old, new), tree_nodes)
+
+
+def inclusion_proof(event: AccessEvent) -> dict[str, Any] | None:
+    """The proof that ``event`` is in the tree under the latest signed head, as the patient
+    downloads it (``records/merkle.py`` checks it); None while the event is not in the tree
+    yet. The texts and salt ride along while they exist, so the commitment can be opened."""
+    head = latest_head()
+    if event.leaf_index is None or head is None or event.leaf_index >= head.size:
+        return None
+    texts = None
+    if event.detail_salt:
+        texts = {
+            "actor_label": event.actor_label,
+            "detail": event.detail,
+            "salt": event.detail_salt,
+        }
+    return {
+        "format": merkle.PROOF_FORMAT,
+        "event": leaf_fields(event),
+        "texts": texts,
+        "leaf_index": event.leaf_index,
+        "tree_head": {
+            "size": head.size,
+            "root": head.root,
+            "at": _iso(head.at),
+            "key": head.key,
+            "signature": head.signature,
+        },
+        "public_key": public_key_hex(),
+        "audit_path": [value.hex() for value in audit_path(event.leaf_index, head.size)],
+    }
+
+
+# --- Verification --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Break:
-    """Why the trail is broken, and at which event (None: at the chain head)."""
+    """Why the trail is broken, and at which event (None: not at one event)."""
 
     reason: str
     event: AccessEvent | None = None
@@ -188,42 +485,24 @@ class Break:
             return self.reason
         event = self.event
         return (
-            f"Broken link at event #{event.seq} (id {event.pk}, "
-            f"{event.at:%Y-%m-%d %H:%M:%S}): {self.reason}"
+            f"Leaf #{event.leaf_index} (event id {event.pk}, {event.at:%Y-%m-%d %H:%M:%S}): "
+            f"{self.reason}"
         )
 
 
-class _Head(NamedTuple):
-    """The chain head and the highest seq in the table, read by one statement (one snapshot:
-    a writer commits an event and the head together)."""
+@dataclass
+class LogReport:
+    """What ``verify_log`` checked: leaves, signed heads (database, file), events pending."""
 
-    seq: int | None  # None: no head row
-    digest: str
-    last: int  # the highest seq stored, 0 when none
-
-
-def _head() -> _Head:
-    last = Subquery(AccessEvent.objects.order_by("-seq").values("seq")[:1])
-    row = (
-        AccessChainHead.objects.filter(pk=1)
-        .annotate(last=last)
-        .values_list("seq", "digest", "last")
-        .first()
-    )
-    if row is None:
-        stored = AccessEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
-        return _Head(None, GENESIS_DIGEST, stored or 0)
-    return _Head(row[0], row[1], row[2] or 0)
+    checked: int = 0
+    heads: int = 0
+    anchored: int = 0
+    pending: int = 0
+    broken: Break | None = None
+    roots: dict[int, bytes] = field(default_factory=dict)
 
 
-def _fault(event: AccessEvent, previous: str, last_seq: int) -> str | None:
-    if event.seq != last_seq + 1:
-        gap = f"#{last_seq + 1}" + (f" to #{event.seq - 1}" if event.seq > last_seq + 2 else "")
-        return f"event {gap} is missing before it (deleted, or its seq was changed)."
-    if event.previous_digest != previous:
-        return "its link to the previous event (previous_digest) was changed."
-    if chain_digest(event) != event.digest:
-        return "its stored fields no longer match its digest: the event was altered."
+def _texts_fault(event: AccessEvent) -> str | None:
     if not event.detail_salt:  # erased: nothing may have been written back into it
         if event.detail or event.actor_label:
             return "text was written into an event whose free texts were erased."
@@ -237,221 +516,167 @@ def _fault(event: AccessEvent, previous: str, last_seq: int) -> str | None:
     return None
 
 
-def _head_fault(head: _Head, end: int, end_digest: str) -> str | None:
-    """Why the head disagrees with the trail, which ends at ``end`` with ``end_digest``."""
-    if head.seq is None:
-        if end or head.last:
-            return (
-                "The chain head row is missing while the trail holds events: it was deleted "
-                "or its id changed."
-            )
-        return None
-    if end < head.seq:
-        return (
-            f"The chain head says the trail ends at #{head.seq} but it ends at #{end}: events "
-            "are missing at the end."
+def _leaf_fault(event: AccessEvent, expected: int, stored: Mapping[int, bytes]) -> Break | None:
+    index = event.leaf_index if event.leaf_index is not None else -1  # walked: never None
+    if index < expected:
+        return Break("two events claim this leaf (a leaf index was changed).", event)
+    if index > expected:
+        gap = f"#{expected}" + (f" to #{index - 1}" if index > expected + 1 else "")
+        return Break(f"leaf {gap} is missing before it (an event deleted, or moved).", event)
+    if stored.get(index) != event_leaf(event):
+        return Break(
+            "its stored fields no longer match its leaf in the signed tree: the event was "
+            "altered (or events reordered).",
+            event,
         )
-    if end_digest != head.digest:
-        return f"The chain head's digest is not that of event #{head.seq}: the head row was edited."
-    if head.last > head.seq:
-        return (
-            f"Events up to #{head.last} lie beyond the chain head (#{head.seq}): the head row "
-            "was edited."
+    fault = _texts_fault(event)
+    return Break(fault, event) if fault else None
+
+
+def _walk(size: int, sizes: set[int], report: LogReport, batch: int) -> None:
+    """Recompute the leaves of the tree of ``size`` leaves from the events, check them against
+    the stored leaves, and record in ``report.roots`` the root at each of ``sizes``."""
+    tree = merkle.CompactRange()
+    if 0 in sizes:
+        report.roots[0] = tree.root()
+    while report.checked < size:
+        page = list(
+            AccessEvent.objects.filter(
+                leaf_index__gte=report.checked, leaf_index__lt=size
+            ).order_by("leaf_index", "id")[:batch]
         )
-    return None
-
-
-def verify_chain(batch: int = 5000) -> tuple[int, Break | None]:
-    """Walk the trail in order up to its head; return (events checked, the first break or None).
-
-    Broken: an event out of sequence (one is missing before it), not linked to the previous
-    one, with any stored field altered, with free texts that do not match their commitment (or
-    written into an erased event); or a head that is missing, short of, beyond or not at the
-    trail's last event. Events written while it walks are left to the next walk: the head is
-    read first, so concurrent writers raise no false alarm.
-    """
-    head = _head()
-    previous = GENESIS_DIGEST
-    checked = 0
-    events = AccessEvent.objects.order_by("seq")
-    if head.seq is not None:
-        events = events.filter(seq__lte=head.seq)
-    while True:
-        page = list(events.filter(seq__gt=checked)[:batch])
         if not page:
             break
+        last = page[-1].leaf_index or 0
+        rows = TrailNode.objects.filter(level=0, index__gte=report.checked, index__lte=last)
+        stored = {index: bytes.fromhex(value) for index, value in rows.values_list("index", "hash")}
         for event in page:
-            fault = _fault(event, previous, checked)
-            if fault:
-                return checked, Break(fault, event)
-            previous, checked = event.digest, event.seq
-    fault = _head_fault(head, checked, previous)
-    return checked, Break(fault) if fault else None
+            broken = _leaf_fault(event, report.checked, stored)
+            if broken:
+                report.broken = broken
+                return
+            leaf = stored[report.checked]
+            tree.append(leaf)
+            report.checked += 1
+            if report.checked in sizes:
+                report.roots[report.checked] = tree.root()
 
 
-# --- Checkpoints: the head, signed, outside the database ---------------------------------------
-
-CHECKPOINT_FILE = "checkpoints.jsonl"
-# Domain separation: a signature made for a checkpoint is good for nothing else.
-_CONTEXT = b"DMP Portal access trail checkpoint, version 1\n"
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """The trail had ``seq`` events ending with ``digest`` at ``at`` (signed, in the file)."""
-
-    seq: int
-    digest: str
-    at: dt.datetime
-
-    def signed(self) -> bytes:
-        body = {"at": self.at.isoformat(), "digest": self.digest, "seq": self.seq}
-        return _CONTEXT + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-
-    @property
-    def name(self) -> str:
-        return f"checkpoint of {self.at:%Y-%m-%d %H:%M:%S} UTC"
-
-
-def checkpoint_path() -> Path:
-    return Path(settings.DMP_TRAIL_CHECKPOINT_DIR) / CHECKPOINT_FILE
-
-
-def _private_key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(settings.DMP_TRAIL_SIGNING_KEY))
-
-
-def key_id(public: Ed25519PublicKey | None = None) -> str:
-    """A short name of the signing key (of the configured one by default): 16 hex digits."""
-    raw = (public or _private_key().public_key()).public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def _line(checkpoint: Checkpoint, private: Ed25519PrivateKey) -> bytes:
-    record = {
-        "at": checkpoint.at.isoformat(),
-        "digest": checkpoint.digest,
-        "key": key_id(private.public_key()),
-        "seq": checkpoint.seq,
-        "signature": private.sign(checkpoint.signed()).hex(),
-    }
-    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n"
-
-
-def _parse(line: bytes, number: int | None, public: Ed25519PublicKey) -> Checkpoint:
-    label = "The last checkpoint line" if number is None else f"Checkpoint line {number}"
-    where = f"{label} of {checkpoint_path()}"
-    try:
-        record = json.loads(line)
-        checkpoint = Checkpoint(
-            int(record["seq"]), str(record["digest"]), dt.datetime.fromisoformat(record["at"])
-        )
-        signature, signer = bytes.fromhex(record["signature"]), str(record["key"])
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise TrailBroken(f"{where} is unreadable ({error}).") from None
-    if signer != key_id(public):
-        raise TrailBroken(
-            f"{where} is signed by key {signer}, not by this portal's key {key_id(public)}."
-        )
-    try:
-        public.verify(signature, checkpoint.signed())
-    except InvalidSignature:
-        raise TrailBroken(
-            f"{where} (the {checkpoint.name}, #{checkpoint.seq}): its signature is wrong, so "
-            "the line was altered or not written by this portal."
-        ) from None
-    return checkpoint
-
-
-def _latest(file: IO[bytes], public: Ed25519PublicKey) -> Checkpoint | None:
-    """The last checkpoint of the file (a line is ~250 bytes: the last 4 KiB hold it)."""
-    size = file.seek(0, os.SEEK_END)
-    if not size:
-        return None
-    file.seek(max(0, size - 4096))
-    lines = file.read().splitlines()
-    return _parse(lines[-1], None, public) if lines else None
-
-
-def _anchoring_fault(checkpoint: Checkpoint, head: _Head, stored: str | None) -> str | None:
-    """Why ``checkpoint`` no longer matches the trail (``stored``: the digest of its event)."""
-    if checkpoint.seq == 0:
-        return None
-    if head.seq is None or checkpoint.seq > head.seq:
-        return (
-            f"The {checkpoint.name} anchors event #{checkpoint.seq}, but the trail now "
-            f"ends at #{head.seq or 0}: events were removed at the end (and the chain head "
-            "rewound to match)."
-        )
-    if stored is None:
-        return f"Event #{checkpoint.seq}, anchored by the {checkpoint.name}, is missing."
-    if stored != checkpoint.digest:
-        return (
-            f"Event #{checkpoint.seq} no longer has the digest the {checkpoint.name} "
-            f"signed: the trail was rewritten at or before #{checkpoint.seq}."
-        )
+def _heads_fault(heads: list[TreeHead], report: LogReport) -> str | None:
+    """Why the signed heads of the database disagree with the recomputed tree or with each
+    other (consistency proofs from the stored nodes)."""
+    public = public_key()
+    previous: TreeHead | None = None
+    for head in heads:
+        fault = _head_fault(head, public, "A tree head of the database")
+        if fault:
+            return fault
+        if report.roots.get(head.size, b"").hex() != head.root:
+            return (
+                f"The {head_name(head)} does not match the tree of the trail's first {head.size} "
+                "events: the trail was rewritten (events edited, reordered or re-hashed)."
+            )
+        if previous is not None:
+            try:
+                proof = consistency_proof(previous.size, head.size)
+                merkle.verify_consistency(
+                    previous.size,
+                    head.size,
+                    bytes.fromhex(previous.root),
+                    bytes.fromhex(head.root),
+                    proof,
+                )
+            except merkle.ProofError as error:
+                return f"The {head_name(head)} is not consistent with the previous head: {error}."
+        previous = head
     return None
 
 
-def _stored_digest(seq: int) -> str | None:
-    return AccessEvent.objects.filter(seq=seq).values_list("digest", flat=True).first()
+def _anchors_fault(anchors: list[TreeHead], heads: list[TreeHead], report: LogReport) -> str | None:
+    """Why a head of the file (outside the database) is not the trail's."""
+    stored = {head.size: head for head in heads}
+    last = heads[-1].size if heads else 0
+    for anchor in anchors:
+        if anchor.size > last:
+            return (
+                f"The {head_name(anchor)} of {heads_path()} is beyond the trail's latest head "
+                f"({last} leaves): events were removed at the end (and the heads rewound)."
+            )
+        mine = stored.get(anchor.size)
+        if mine is None or report.roots.get(anchor.size, b"").hex() != anchor.root:
+            return (
+                f"The {head_name(anchor)} of {heads_path()} does not match the trail: it was "
+                "rewritten (or its heads removed)."
+            )
+    return None
 
 
-def checkpoint_publish() -> Checkpoint:
-    """Sign the chain head as it is now and append it to the checkpoint file.
+def verify_log(batch: int = 5000) -> LogReport:
+    """Recompute the tree from the events and check it against every signed head.
 
-    Who may: the scheduled commands (``verify_access_log``, ``checkpoint_access_log``). Raises
-    TrailBroken, and writes nothing, when the head disagrees with the trail's event at its seq
-    or with the latest checkpoint (a rewound head must not be anchored): checks of a few rows,
-    the whole chain is walked by ``verify_chain``. OSError when the file cannot be written.
+    Broken: an event whose fields no longer give its stored leaf (any covered field altered,
+    events reordered), a leaf missing (an event deleted) or claimed twice, free texts that do
+    not match their commitment (or written into an erased event), a head whose signature is
+    wrong or whose root is not the tree's at its size, two heads not consistent, a head of the
+    file outside the database missing from the trail (the tail truncated) or different. Events
+    not yet in the tree are counted as pending (the sequencer takes them next).
     """
-    private = _private_key()
-    path = checkpoint_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+b") as file:
-        # Publishers take turns: each reads the latest checkpoint and the head, then appends.
-        fcntl.flock(file, fcntl.LOCK_EX)
-        latest = _latest(file, private.public_key())
-        head = _head()
-        seq, digest = (head.seq, head.digest) if head.seq is not None else (0, GENESIS_DIGEST)
-        at_head = _stored_digest(seq) if seq else GENESIS_DIGEST
-        fault = _head_fault(head, head.last, at_head or "")
-        if fault is None and latest is not None:
-            fault = _anchoring_fault(latest, head, _stored_digest(latest.seq))
-        if fault:
-            raise TrailBroken(f"{fault} No checkpoint was written.")
-        checkpoint = Checkpoint(seq, digest, timezone.now().astimezone(dt.UTC))
-        file.write(_line(checkpoint, private))
-        file.flush()
-        os.fsync(file.fileno())
-    return checkpoint
+    report = LogReport()
+    anchors = file_heads()  # first: a head signed while this runs is not in the list
+    heads = list(TreeHead.objects.order_by("size"))
+    size = heads[-1].size if heads else 0
+    sizes = {head.size for head in heads} | {
+        anchor.size for anchor in anchors if anchor.size <= size
+    }
+    _walk(size, sizes, report, batch)
+    report.heads, report.anchored = len(heads), len(anchors)
+    report.pending = AccessEvent.objects.filter(leaf_index__isnull=True).count()
+    if report.broken:
+        return report
+    if report.checked < size:
+        report.broken = Break(
+            f"The latest signed head says the tree has {size} leaves, but the trail's events end "
+            f"at leaf #{report.checked}: events were removed at the end."
+        )
+        return report
+    # One statement, one snapshot: the leaves the sequencer adds with their head since the
+    # heads were read are not beyond it.
+    newest = TreeHead.objects.order_by("-size").values("size")[:1]
+    beyond = (
+        AccessEvent.objects.filter(leaf_index__gte=Coalesce(Subquery(newest), 0))
+        .order_by("leaf_index")
+        .first()
+    )
+    if beyond is not None:
+        report.broken = Break("this leaf lies beyond the latest signed head.", beyond)
+        return report
+    fault = _heads_fault(heads, report) or _anchors_fault(anchors, heads, report)
+    if fault:
+        report.broken = Break(fault)
+    return report
 
 
-def checkpoints_verify(batch: int = 500) -> int:
-    """Check every checkpoint of the file: its signature, and that the trail still holds its
-    event with the digest it signed. Returns how many there are (0 without a file yet).
+# --- Partitions (PostgreSQL): one per month -------------------------------------------------------
 
-    Raises TrailBroken naming the first problem: an unreadable line, a wrong signature or
-    another key, the trail ending before a checkpoint (its tail removed and the head rewound),
-    or an anchored event missing or with another digest (the trail rewritten and re-hashed).
-    With verify_chain, which proves the stored digests a chain, this proves the trail is the
-    one the checkpoints saw.
-    """
-    path = checkpoint_path()
-    if not path.exists():
+
+def month_partition_sql(year: int, month: int) -> str:
+    start = dt.date(year, month, 1)
+    end = dt.date(year + month // 12, month % 12 + 1, 1)
+    return (
+        f"CREATE TABLE IF NOT EXISTS records_accessevent_{start:%Y_%m} PARTITION OF "
+        f"records_accessevent FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+    )
+
+
+def partitions_ensure(months_ahead: int = 3) -> int:
+    """Create the partitions of the events table for this month and the next ones (PostgreSQL;
+    nothing elsewhere). An event outside them lands in the default partition, never refused.
+    Returns how many months were checked."""
+    if connection.vendor != "postgresql":
         return 0
-    public = _private_key().public_key()
-    with path.open("rb") as file:
-        checkpoints = [_parse(line, n, public) for n, line in enumerate(file, 1) if line.strip()]
-    head = _head()  # after reading the file: a checkpoint published since is not in the list
-    ordered = sorted(checkpoints, key=lambda checkpoint: checkpoint.seq)
-    wanted = sorted({c.seq for c in ordered if 0 < c.seq <= (head.seq or 0)})
-    stored: dict[int, str] = {}
-    for start in range(0, len(wanted), batch):
-        chunk = wanted[start : start + batch]
-        stored.update(AccessEvent.objects.filter(seq__in=chunk).values_list("seq", "digest"))
-    for checkpoint in ordered:
-        fault = _anchoring_fault(checkpoint, head, stored.get(checkpoint.seq))
-        if fault:
-            raise TrailBroken(fault)
-    return len(checkpoints)
+    today = timezone.now().astimezone(dt.UTC).date()
+    with connection.cursor() as cursor:
+        for ahead in range(months_ahead + 1):
+            month = today.month - 1 + ahead
+            cursor.execute(month_partition_sql(today.year + month // 12, month % 12 + 1))
+    return months_ahead + 1

@@ -40,6 +40,12 @@ urlpatterns = [
     path("mon-dmp/acces/modifier/", access.my_access_change, name="my_access_change"),
     path("mon-dmp/historique/", access.my_history, name="my_history"),
     path("mon-dmp/historique.csv", access.my_history_csv, name="my_history_csv"),
+    path(
+        "mon-dmp/historique/<uuid:event_id>/preuve.json",
+        access.my_history_proof,
+        name="my_history_proof",
+    ),
+    path("verifier-preuve.py", access.proof_checker, name="proof_checker"),
     path("mon-dmp/documents/", documents.timeline_patient, name="timeline_patient"),
     path("mon-dmp/allergies/carte/", documents.allergy_card_patient, name="allergy_card_patient"),
     path(

@@ -18,7 +18,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from identity.models import Patient, Professional, User
+from records.models import AccessEvent
 from records.services.lifecycle import PatientTraits
+from records.trail import log_integrate
 from tests.cast import (
     TOTP_SECRET,
     make_patient,
@@ -130,6 +132,13 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "records:my_access_change": {"GET": patient(405), "POST": patient(302)},
     "records:my_history": {"GET": patient(200), "POST": patient(405)},
     "records:my_history_csv": {"GET": patient(200), "POST": patient(405)},
+    # One of Alice's events (in the tree): Bob's history does not hold it.
+    "records:my_history_proof": {"GET": {**patient(200), "bob": 404}, "POST": patient(405)},
+    # The standalone checker: no patient data, anyone may read it.
+    "records:proof_checker": {
+        "GET": dict.fromkeys(ROLES, 200),
+        "POST": dict.fromkeys(ROLES, 405),
+    },
     "records:timeline_pro": {"GET": pro_patient(200), "POST": pro_patient(405)},
     "records:lab_report_new": {
         "GET": pro_entry(200, emergency=403),
@@ -308,12 +317,18 @@ def cast(
         "unverified": unverified_doctor.user,
         "administrator": administrator,
     }
-    return {"users": users, "alice": alice, "entry": entry, "study": study}
+    log_integrate()  # Alice's events in the tree: their proofs can be downloaded
+    event = AccessEvent.objects.filter(patient=alice).order_by("id").first()
+    assert event is not None
+    return {"users": users, "alice": alice, "entry": entry, "study": study, "event": event}
 
 
-def _url(route: str, alice: Patient, entry_id: Any = None, study: Any = None) -> str:
+def _url(
+    route: str, alice: Patient, entry_id: Any = None, study: Any = None, event: Any = None
+) -> str:
     url = "/" + route
     url = url.replace("<uuid:public_id>", str(alice.public_id))
+    url = url.replace("<uuid:event_id>", str(event.public_id if event else uuid.uuid4()))
     url = url.replace("<str:analyte_code>", "4548-4")
     url = url.replace("<str:measure>", "weight")
     url = url.replace("<str:token>", "x" * 32)
@@ -352,7 +367,7 @@ def test_matrix(cast: dict[str, Any], method: str) -> None:
     secrets = [alice.insc, alice.birth_name, "Alice Marie"]
     failures = []
     for route, name in project_urls():
-        url = _url(route, alice, cast["entry"].public_id, cast["study"])
+        url = _url(route, alice, cast["entry"].public_id, cast["study"], cast["event"])
         for role in ROLES:
             client = Client()
             if cast["users"][role] is not None:
@@ -373,14 +388,14 @@ def test_matrix(cast: dict[str, Any], method: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", [name for name, table in EXPECTED.items() if 404 in table["GET"].values()]
+    "name", [name for name, table in EXPECTED.items() if table["GET"]["stranger"] == 404]
 )
 def test_out_of_scope_is_indistinguishable_from_missing(cast: dict[str, Any], name: str) -> None:
     alice: Patient = cast["alice"]
     route = next(route for route, n in project_urls() if n == name)
     client = Client()
     client.force_login(cast["users"]["stranger"])
-    real = client.get(_url(route, alice, cast["entry"].public_id, cast["study"]))
+    real = client.get(_url(route, alice, cast["entry"].public_id, cast["study"], cast["event"]))
     missing = client.get(
         _url(route, alice, uuid.uuid4()).replace(str(alice.public_id), str(uuid.uuid4()))
     )

@@ -80,6 +80,7 @@ PURE_CORES = [
     "records/reference.py",
     "records/reference_io.py",
     "records/labs.py",
+    "records/merkle.py",
     "imaging/dicom",
 ]
 _MODEL_MODULES = ("django.db", "guardian", "allauth")
@@ -148,7 +149,8 @@ PROTECTED_MODELS = {
     "EmergencyAccess",
     "Notification",
     "AccessEvent",
-    "AccessChainHead",
+    "TrailNode",
+    "TreeHead",
     "EntryUserObjectPermission",
     # imaging
     "ImagingStudy",

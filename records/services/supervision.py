@@ -1,6 +1,6 @@
 """What administrators see of the trail: they supervise it, they do not browse it.
 
-Counts (per day, action and mode), the chain's integrity (``records.trail.verify_chain``) and
+Counts (per day, action and mode), the trail's integrity (``records.trail.verify_log``) and
 pseudonymous rows: no patient's name, INS-C or free text, an opaque number per patient instead
 (``patient_pseudonym``), the professional by RPPS and profession. One patient's trail is read
 only with a stated reason, and that read is itself an access event on the patient, which they
@@ -28,7 +28,6 @@ from identity.models import DmpStatus, Patient, Profession, User
 from records import trail
 from records.models import (
     AccessAction,
-    AccessChainHead,
     AccessEvent,
     AccessMode,
     CareRelation,
@@ -116,11 +115,12 @@ def trail_counts(*, days: int = 30) -> TrailCounts:
         .annotate(n=Count("id"), mailed=Count("id", filter=Q(emailed=True)))
         .order_by("kind")
     )
-    head = AccessChainHead.objects.filter(pk=1).values_list("seq", flat=True).first()
+    head = trail.latest_head()
+    pending = AccessEvent.objects.filter(leaf_index__isnull=True).count()  # a partial index
     kinds = dict(NotificationKind.choices)
     return TrailCounts(
         since=since,
-        total_events=head or 0,
+        total_events=(head.size if head else 0) + pending,
         by_day=sorted(by_day.values(), key=lambda cell: cell["day"], reverse=True),
         by_action=_labelled(by_action, "action", AccessAction.choices),
         by_mode=_labelled(by_mode, "mode", AccessMode.choices),
@@ -137,7 +137,7 @@ def trail_counts(*, days: int = 30) -> TrailCounts:
 class ChainStatus:
     checked: int
     broken: bool
-    broken_seq: int | None  # None when the break is at the chain head, not at an event
+    broken_seq: int | None  # the leaf; None when the break is not at one event (a head)
 
     @property
     def intact(self) -> bool:
@@ -145,10 +145,11 @@ class ChainStatus:
 
 
 def chain_check() -> ChainStatus:
-    """Walk the whole chain (``verify_chain``): how many events hold, and the first break."""
-    checked, broken = trail.verify_chain()
-    seq = broken.event.seq if broken is not None and broken.event is not None else None
-    return ChainStatus(checked=checked, broken=broken is not None, broken_seq=seq)
+    """Recompute the whole tree (``verify_log``): how many leaves hold, and the first break."""
+    report = trail.verify_log()
+    broken = report.broken
+    leaf = broken.event.leaf_index if broken is not None and broken.event is not None else None
+    return ChainStatus(checked=report.checked, broken=broken is not None, broken_seq=leaf)
 
 
 def patient_trail_consult(
@@ -181,5 +182,5 @@ def patient_trail_consult(
     return list(
         AccessEvent.objects.filter(patient=patient)
         .select_related("actor")
-        .order_by("-seq")[:PATIENT_TRAIL_LIMIT]
+        .order_by("-id")[:PATIENT_TRAIL_LIMIT]
     )

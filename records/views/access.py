@@ -12,7 +12,13 @@ from datetime import datetime, time
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,7 +34,7 @@ from identity.auth import (
 )
 from identity.errors import UserError
 from identity.models import Patient, Profession, Professional, User, VerificationStatus
-from records import access
+from records import access, merkle, trail
 from records.forms.dmp import (
     AttestConsentForm,
     DirectorySearchForm,
@@ -211,8 +217,56 @@ def my_history(request: AuthenticatedHttpRequest) -> HttpResponse:
             "page": page,
             "has_next": len(rows) > HISTORY_PAGE_SIZE,
             "query": query.urlencode(),
+            "checker": reverse("records:proof_checker"),
+            "key_id": trail.key_id(),
         },
     )
+
+
+@never_cache
+@patient_required
+@require_GET
+def my_history_proof(request: AuthenticatedHttpRequest, event_id: uuid.UUID) -> HttpResponse:
+    """The proof that one event of the patient's history is in the trail's tree, signed (JSON,
+    as an attachment), for ``verifier-preuve.py``. Reading it is recorded. An event not yet in
+    the tree (the sequencer runs every minute) sends the patient back to their history."""
+    dmp = access.own_dmp(request.user)
+    event = access.history_of(dmp).filter(public_id=event_id).first()
+    if event is None:
+        raise Http404("No such event")
+    care_services.read_traced(
+        actor=request.user,
+        dmp=dmp,
+        action=AccessAction.EXPORT,
+        detail="preuve d'inclusion",
+        request=request,
+    )
+    proof = trail.inclusion_proof(event)
+    if proof is None:
+        messages.info(
+            request,
+            _(
+                "Cet accès est bien enregistré, mais pas encore scellé dans l'arbre signé de la "
+                "traçabilité : sa preuve sera prête dans quelques minutes."
+            ),
+        )
+        return redirect("records:my_history")
+    response = JsonResponse(proof, json_dumps_params={"indent": 1, "ensure_ascii": False})
+    name = f"preuve-acces-{event.public_id}.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Security-Policy"] = "sandbox"
+    return response
+
+
+@require_GET
+def proof_checker(request: HttpRequest) -> HttpResponse:
+    """The standalone checker of a proof (``records/merkle.py``, nothing of the portal in
+    it), to read and run: ``python3 verifier-preuve.py preuve.json``."""
+    with open(merkle.__file__, encoding="utf-8") as source:
+        response = HttpResponse(source.read(), content_type="text/x-python; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="verifier-preuve.py"'
+    response["Content-Security-Policy"] = "sandbox"
+    return response
 
 
 class _Echo:

@@ -17,12 +17,13 @@ from identity.ins import validate_insc
 from identity.models import Patient, PatientUserObjectPermission, Professional, User
 from records.access import entries_for, patients_for
 from records.models import (
-    AccessChainHead,
     AccessEvent,
     CareRelation,
     Entry,
     EntryUserObjectPermission,
+    TreeHead,
 )
+from records.trail import file_heads
 
 TINY = {"scale": 0.0005, "big_entries": 50, "heavy_dmps": 20, "big_events": 100, "seed": 7}
 
@@ -54,9 +55,10 @@ def test_tiny_population() -> None:
     assert User.objects.count() == 1 + 12 + 50
     assert Entry.objects.count() == 1000
     assert AccessEvent.objects.count() == 2500
-    head = AccessChainHead.objects.get(pk=1)
-    assert head.seq == 2500
-    assert AccessEvent.objects.get(seq=2500).digest == head.digest
+    # All in the tree already, under one signed head anchored in the file.
+    assert not AccessEvent.objects.filter(leaf_index__isnull=True).exists()
+    assert list(TreeHead.objects.values_list("size", flat=True)) == [2500]
+    assert [head.size for head in file_heads()] == [2500]
     # Every DMP-level grant has its care relation, and the other way round.
     assert CareRelation.objects.count() == PatientUserObjectPermission.objects.count()
     for patient in Patient.objects.all()[:10]:

@@ -310,7 +310,7 @@ def test_every_read_leaves_one_event(alice: Patient, doctor: Professional) -> No
     client = logged_in(doctor.user)
     before = AccessEvent.objects.count()
     client.get(reverse("records:entry_detail", args=[entry.public_id]))
-    event = AccessEvent.objects.order_by("-seq").first()
+    event = AccessEvent.objects.order_by("-id").first()
     assert AccessEvent.objects.count() == before + 1
     assert event is not None and event.action == AccessAction.ENTRY_VIEW
     assert event.entry_public_id == entry.public_id

@@ -1,8 +1,8 @@
 """Pinned query counts of every records list and detail page, the same with 1 and with 200
 rows (entries, results, allergies, points).
 
-The access-event write (``read_traced``) is, for every page: SELECT the chain head (FOR
-UPDATE on PostgreSQL), INSERT the event, UPDATE the chain head — no savepoint (the write
+The access-event write (``read_traced``) is, for every page, one INSERT of the event (no lock
+shared between writers: the sequencer puts it in the tree later) — no savepoint (the write
 joins the request's transaction) and no care-relation UPDATE once the first access is known
 (``patients_for`` annotates it). ``_statements`` would leave out SAVEPOINT lines if any
 appeared; the ≤ 10 budget of QUALITY.md §6 is checked on it.
@@ -28,8 +28,8 @@ from tests.records.helpers import allergy, days_ago, lab, pdf_bytes, report
 pytestmark = pytest.mark.django_db
 
 SIZES = [1, 200]
-EVENT_PRO = 3  # the access-event write of a professional: lock head, insert, update head
-EVENT_PATIENT = 3  # the same for the patient
+EVENT_PRO = 1  # the access-event write of a professional: one INSERT
+EVENT_PATIENT = 1  # the same for the patient
 
 
 def _statements(captured: Any) -> list[str]:
@@ -78,7 +78,7 @@ def test_timeline_pro(
 ) -> None:
     _entries(doctor, alice, size)
     url = reverse("records:timeline_pro", args=[alice.public_id])
-    # session, user, professional, DMP in scope (patient_for), event (3), entries page (51 rows)
+    # session, user, professional, DMP in scope (patient_for), event (1), entries page (51 rows)
     statements = _pinned(logged_in(doctor.user), url, 4 + EVENT_PRO + 1, django_assert_num_queries)
     assert len(statements) <= 10
 
@@ -93,7 +93,7 @@ def test_timeline_patient(
 ) -> None:
     _entries(doctor, alice, size)
     url = reverse("records:timeline_patient")
-    # session, user, own DMP, event (3), entries page
+    # session, user, own DMP, event (1), entries page
     statements = _pinned(patient_client, url, 3 + EVENT_PATIENT + 1, django_assert_num_queries)
     assert len(statements) <= 10
 
@@ -113,13 +113,13 @@ def test_lab_report_detail(
     entry = lab(doctor, alice, rows)
     url = reverse("records:entry_detail", args=[entry.public_id])
     # session, user, professional, entry + lab report + how the DMP is held (one statement:
-    # the funnel's entry_for), event (3), observations
+    # the funnel's entry_for), event (1), observations
     statements = _pinned(logged_in(doctor.user), url, 4 + EVENT_PRO + 1, django_assert_num_queries)
-    assert len(statements) == 8
-    # The patient: session, user, entry + lab report, event (3), who can see it (relations
+    assert len(statements) == 6
+    # The patient: session, user, entry + lab report, event (1), who can see it (relations
     # with their grant, emergencies, the matrix column), observations.
     statements = _pinned(patient_client, url, 3 + EVENT_PATIENT + 3 + 1, django_assert_num_queries)
-    assert len(statements) == 10
+    assert len(statements) == 8
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -130,15 +130,15 @@ def test_report_detail_with_versions_and_pdf(
     first = report(doctor, alice, pdf=pdf_bytes(), body="v1")
     current = report(doctor, alice, replaces=first, keep_pdf=True, body="v2")
     client = logged_in(doctor.user)
-    # session, user, professional, entry + report + how the DMP is held, event (3),
+    # session, user, professional, entry + report + how the DMP is held, event (1),
     # versions in scope
     for entry in (first, current):
         url = reverse("records:entry_detail", args=[entry.public_id])
         statements = _pinned(client, url, 4 + EVENT_PRO + 1, django_assert_num_queries)
-        assert len(statements) == 8
-    # The PDF: session, user, professional, entry + report + how the DMP is held, event (3)
+        assert len(statements) == 6
+    # The PDF: session, user, professional, entry + report + how the DMP is held, event (1)
     url = reverse("records:report_pdf", args=[current.public_id])
-    assert len(_pinned(client, url, 4 + EVENT_PRO, django_assert_num_queries)) == 7
+    assert len(_pinned(client, url, 4 + EVENT_PRO, django_assert_num_queries)) == 5
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -155,15 +155,15 @@ def test_allergy_detail_and_card(
         )
     client = logged_in(doctor.user)
     url = reverse("records:entry_detail", args=[last.public_id])
-    # session, user, professional, entry + allergy + how the DMP is held, event (3); no
+    # session, user, professional, entry + allergy + how the DMP is held, event (1); no
     # version query
-    assert len(_pinned(client, url, 4 + EVENT_PRO, django_assert_num_queries)) == 7
-    # The card: session, user, professional, DMP in scope, event (3), allergies (one join)
+    assert len(_pinned(client, url, 4 + EVENT_PRO, django_assert_num_queries)) == 5
+    # The card: session, user, professional, DMP in scope, event (1), allergies (one join)
     url = reverse("records:allergy_card_pro", args=[alice.public_id])
-    assert len(_pinned(client, url, 4 + EVENT_PRO + 1, django_assert_num_queries)) == 8
-    # The patient's card: session, user, own DMP, event (3), allergies
+    assert len(_pinned(client, url, 4 + EVENT_PRO + 1, django_assert_num_queries)) == 6
+    # The patient's card: session, user, own DMP, event (1), allergies
     url = reverse("records:allergy_card_patient")
-    assert len(_pinned(patient_client, url, 3 + EVENT_PATIENT + 1, django_assert_num_queries)) == 7
+    assert len(_pinned(patient_client, url, 3 + EVENT_PATIENT + 1, django_assert_num_queries)) == 5
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -180,9 +180,9 @@ def test_trend(
         if unit == "mmol/mol":
             value = str(40 + index % 20)
         lab(doctor, alice, [ObservationInput("4548-4", value, unit)], day=days_ago(size - index))
-    # session, user, professional, DMP in scope, event (3), observations with their reports
+    # session, user, professional, DMP in scope, event (1), observations with their reports
     url = reverse("records:trend_pro", args=[alice.public_id, "4548-4"])
     statements = _pinned(logged_in(doctor.user), url, 4 + EVENT_PRO + 1, django_assert_num_queries)
-    assert len(statements) == 8
+    assert len(statements) == 6
     url = reverse("records:trend_patient", args=["4548-4"])
-    assert len(_pinned(patient_client, url, 3 + EVENT_PATIENT + 1, django_assert_num_queries)) == 7
+    assert len(_pinned(patient_client, url, 3 + EVENT_PATIENT + 1, django_assert_num_queries)) == 5

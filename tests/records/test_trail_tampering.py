@@ -1,10 +1,10 @@
 """Tampering with the access trail is found by ``verify_access_log``, whatever was touched.
 
-Every stored field of every event (the list is taken from the model, so a new field is covered
-automatically), the head row, an event deleted in the middle, the tail truncated with the head
-rewound to match, a chain rewritten and re-hashed from an edited event on: each makes the
-command fail and name the problem. The last two leave a chain that is consistent in the
-database, and only the signed checkpoints outside it can tell.
+Each kind of change: an edit (every stored field of an event; the list is taken from the model,
+so a new column is covered automatically), a deletion, a reordering, an insertion, a truncation
+(with the database's heads rewound to an earlier signed head), a rewrite re-hashed and even
+re-signed with the portal's key (only the file of signed heads outside the database can tell),
+a tree node changed, a signed head edited. Each makes the command fail and name the problem.
 """
 
 from __future__ import annotations
@@ -23,24 +23,22 @@ from django.db import models
 from django.test import RequestFactory
 
 from identity.models import Patient, Professional
+from records import merkle
 from records import trail as trail_module
-from records.models import AccessAction, AccessChainHead, AccessEvent, AccessMode
+from records.models import AccessAction, AccessEvent, AccessMode, TrailNode, TreeHead
 from records.trail import (
-    CHAINED,
-    ERASABLE,
-    TrailBroken,
-    chain_digest,
-    checkpoint_path,
-    checkpoint_publish,
-    checkpoints_verify,
+    NOT_IN_LEAF,
+    event_leaf,
+    heads_path,
+    leaf_columns,
+    log_integrate,
     record_access,
-    verify_chain,
+    verify_log,
 )
 
 pytestmark = pytest.mark.django_db
 
-EVENT_FIELDS = [field for field in AccessEvent._meta.concrete_fields]
-HEAD_FIELDS = [field for field in AccessChainHead._meta.concrete_fields]
+EVENT_FIELDS = [field for field in AccessEvent._meta.concrete_fields if field.name != "leaf_index"]
 
 
 def _verify() -> str:
@@ -49,46 +47,46 @@ def _verify() -> str:
     return out.getvalue()
 
 
-def _names(seq: int) -> str:
-    """A pattern naming event #seq (not #seq0…)."""
-    return rf"#{seq}(?!\d)"
+def _names(leaf: int) -> str:
+    """A pattern naming leaf #leaf (not #leaf0…)."""
+    return rf"Leaf #{leaf}(?!\d)"
 
 
 @pytest.fixture
 def trail(alice: Patient, bob: Patient, doctor: Professional) -> list[AccessEvent]:
-    """Seven events; the middle one has every field filled (entry, detail, request id)."""
+    """Seven events in the tree under two signed heads (of 4 and 7 leaves); the fourth has
+    every field filled (entry, detail, request id)."""
+    # The cast's own events (DMPs opened…) are not in the tree yet: leave them out, so that
+    # the leaves are numbered from 0 here.
+    AccessEvent.objects.all().delete()
     request = RequestFactory().get("/", HTTP_X_REQUEST_ID="req-0042")
-    events = [
+    for _ in range(3):
         record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
-        for _ in range(3)
-    ]
-    events.append(
-        record_access(
-            actor=doctor.user,
-            patient=alice,
-            action=AccessAction.ENTRY_VIEW,
-            mode=AccessMode.NORMAL,
-            entry_public_id=uuid.uuid4(),
-            detail="courbe Hémoglobine",
-            request=request,
-        )
+    record_access(
+        actor=doctor.user,
+        patient=alice,
+        action=AccessAction.ENTRY_VIEW,
+        mode=AccessMode.NORMAL,
+        entry_public_id=uuid.uuid4(),
+        detail="courbe Hémoglobine",
+        request=request,
     )
-    events += [
+    log_integrate()
+    for _ in range(3):
         record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
-        for _ in range(3)
-    ]
     assert "intact" in _verify()
-    return events
+    assert list(TreeHead.objects.order_by("size").values_list("size", flat=True)) == [4, 7]
+    return list(AccessEvent.objects.order_by("leaf_index"))
 
 
-def _other_text(value: str, max_length: int | None) -> str:
+def _other_text(value: str) -> str:
     """The same text with its last character changed: a hex digest or salt stays hex."""
     if not value:
         return "1"
     return value[:-1] + ("1" if value[-1] == "0" else "0")
 
 
-def _altered(event: AccessEvent, field: models.Field[object, object]) -> object:
+def _altered(event: AccessEvent | TreeHead, field: models.Field[object, object]) -> object:
     """Another plausible value of ``field`` for ``event``: what a tamperer would write."""
     value = getattr(event, field.attname)
     if field.is_relation:
@@ -106,8 +104,11 @@ def _altered(event: AccessEvent, field: models.Field[object, object]) -> object:
     if field.choices:
         return next(choice for choice, _label in field.flatchoices if choice != value)
     if isinstance(field, models.CharField):
-        return _other_text(value, field.max_length)
+        return _other_text(value)
     raise AssertionError(f"{field.name}: teach this test how to alter a {type(field).__name__}")
+
+
+# --- Edit -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("field", EVENT_FIELDS, ids=lambda field: field.name)
@@ -117,7 +118,7 @@ def test_changing_any_field_of_an_event_is_found(
     target = trail[3]
     assert getattr(target, field.attname) not in (None, ""), "the target fills every field"
     AccessEvent.objects.filter(pk=target.pk).update(**{field.attname: _altered(target, field)})
-    with pytest.raises(CommandError, match=_names(target.seq)):
+    with pytest.raises(CommandError, match=_names(3)):
         _verify()
 
 
@@ -129,158 +130,234 @@ def test_blanking_a_nullable_field_is_found(
     trail: list[AccessEvent], field: models.Field[object, object]
 ) -> None:
     """Setting ``patient`` to NULL takes the event out of the patient's history."""
-    target = trail[3]
-    AccessEvent.objects.filter(pk=target.pk).update(**{field.attname: None})
-    with pytest.raises(CommandError, match=_names(target.seq)):
+    AccessEvent.objects.filter(pk=trail[3].pk).update(**{field.attname: None})
+    with pytest.raises(CommandError, match=_names(3)):
         _verify()
+
+
+def test_the_leaf_covers_every_column_but_its_place_and_the_erasable_texts() -> None:
+    """Taken from the model: a column another branch adds is in the leaf without a change;
+    and a null is left out, so that adding a nullable column changes no leaf written before."""
+    columns = {field.attname for field in AccessEvent._meta.concrete_fields}
+    assert set(leaf_columns()) == columns - set(NOT_IN_LEAF)
+    assert set(NOT_IN_LEAF) == {"leaf_index", "actor_label", "detail", "detail_salt"}
+    assert merkle.leaf_data({"a": 1, "added_later": None}) == merkle.leaf_data({"a": 1})
+
+
+# --- Delete, reorder, insert ----------------------------------------------------------------------
 
 
 def test_an_event_deleted_in_the_middle_is_found(trail: list[AccessEvent]) -> None:
     AccessEvent.objects.filter(pk=trail[2].pk).delete()
-    with pytest.raises(CommandError, match=rf"{_names(trail[2].seq)}.*missing"):
+    with pytest.raises(CommandError, match=rf"{_names(3)}.*leaf #2 is missing"):
         _verify()
 
 
-def test_a_truncated_tail_with_the_head_rewound_is_found(trail: list[AccessEvent]) -> None:
-    """Consistent in the database: only the checkpoint the last run signed knows the end."""
-    last_kept = trail[3]
-    AccessEvent.objects.filter(seq__gt=last_kept.seq).delete()
-    AccessChainHead.objects.filter(pk=1).update(seq=last_kept.seq, digest=last_kept.digest)
-    with pytest.raises(
-        CommandError, match=rf"{_names(trail[-1].seq)}.*ends at {_names(last_kept.seq)}"
-    ):
+def test_two_events_swapped_are_found(trail: list[AccessEvent]) -> None:
+    AccessEvent.objects.filter(pk=trail[1].pk).update(leaf_index=None)
+    AccessEvent.objects.filter(pk=trail[2].pk).update(leaf_index=1)
+    AccessEvent.objects.filter(pk=trail[1].pk).update(leaf_index=2)
+    with pytest.raises(CommandError, match=rf"{_names(1)}.*reordered"):
         _verify()
 
 
-@pytest.mark.parametrize("field", HEAD_FIELDS, ids=lambda field: field.name)
-def test_editing_the_head_row_is_found(
+def test_events_reordered_with_their_leaves_rehashed_are_found(trail: list[AccessEvent]) -> None:
+    """The stored leaves follow the swap: the signed roots do not."""
+    first, second = trail[1], trail[2]
+    AccessEvent.objects.filter(pk=first.pk).update(leaf_index=None)
+    AccessEvent.objects.filter(pk=second.pk).update(leaf_index=1)
+    AccessEvent.objects.filter(pk=first.pk).update(leaf_index=2)
+    TrailNode.objects.filter(level=0, index=1).update(hash=event_leaf(second).hex())
+    TrailNode.objects.filter(level=0, index=2).update(hash=event_leaf(first).hex())
+    with pytest.raises(CommandError, match=r"tree head of .*\(4 leaves\) does not match the tree"):
+        _verify()
+
+
+def _forged(**changes: Any) -> AccessEvent:
+    forged = AccessEvent.objects.get(leaf_index=0)
+    forged.pk, forged.public_id = None, uuid.uuid4()
+    for name, value in changes.items():
+        setattr(forged, name, value)
+    forged.save(force_insert=True)
+    return forged
+
+
+def test_an_event_inserted_into_the_tree_is_found(trail: list[AccessEvent]) -> None:
+    _forged(leaf_index=3)
+    with pytest.raises(CommandError, match=rf"{_names(3)}.*two events claim this leaf"):
+        _verify()
+
+
+def test_an_event_appended_beyond_the_signed_head_is_found(trail: list[AccessEvent]) -> None:
+    forged = _forged(leaf_index=7)
+    TrailNode.objects.create(level=0, index=7, hash=event_leaf(forged).hex())
+    with pytest.raises(CommandError, match=rf"{_names(7)}.*beyond the latest signed head"):
+        _verify()
+
+
+# --- Truncate, rewrite: what only the signed heads outside the database can tell ------------------
+
+
+def test_a_truncated_tail_is_found(trail: list[AccessEvent]) -> None:
+    AccessEvent.objects.filter(leaf_index__gte=5).delete()
+    with pytest.raises(CommandError, match=r"7 leaves, but the trail's events end at leaf #5"):
+        _verify()
+
+
+def test_a_truncation_back_to_an_earlier_signed_head_is_found(trail: list[AccessEvent]) -> None:
+    """Consistent in the database (the head of 4 leaves was really signed): only the file
+    outside it remembers the head of 7."""
+    AccessEvent.objects.filter(leaf_index__gte=4).delete()
+    TrailNode.objects.filter(level=0, index__gte=4).delete()
+    TrailNode.objects.filter(level=1, index__gte=2).delete()
+    TreeHead.objects.filter(size=7).delete()
+    assert verify_log().checked == 4
+    with pytest.raises(CommandError, match=r"\(7 leaves\) of .* is beyond the trail's latest"):
+        _verify()
+    before = heads_path().read_bytes()
+    record_access(actor=None, patient=None, action=AccessAction.DENIED)
+    with pytest.raises(CommandError, match=r"not in the database as signed.*Nothing was signed"):
+        call_command("sequence_access_log", stdout=io.StringIO())
+    assert heads_path().read_bytes() == before
+
+
+def _rebuild_tree() -> None:
+    """Re-hash the whole tree from the events and re-sign its heads with the portal's key, as
+    an attacker holding the database AND the key would."""
+    TrailNode.objects.all().delete()
+    sizes = list(TreeHead.objects.order_by("size").values_list("size", flat=True))
+    TreeHead.objects.all().delete()
+    tree = merkle.CompactRange()
+    for event in AccessEvent.objects.order_by("leaf_index"):
+        for level, index, value in tree.append(event_leaf(event)):
+            TrailNode.objects.create(level=level, index=index, hash=value.hex())
+        if tree.size in sizes:
+            trail_module.head_sign(tree.size, tree.root()).save()
+
+
+def test_a_trail_rewritten_rehashed_and_resigned_is_found(trail: list[AccessEvent]) -> None:
+    AccessEvent.objects.filter(pk=trail[2].pk).update(actor_rpps="10000000000")
+    _rebuild_tree()
+    broken = verify_log().broken  # the database alone agrees with itself: only the file tells
+    assert broken is not None and str(heads_path()) in str(broken)
+    with pytest.raises(CommandError, match=r"\(4 leaves\) of .* does not match the trail"):
+        _verify()
+
+
+def test_a_tree_node_changed_is_found(trail: list[AccessEvent]) -> None:
+    """(1, 2) hashes leaves 4 and 5: the consistency proof from 4 to 7 leaves goes through it."""
+    TrailNode.objects.filter(level=1, index=2).update(hash="0" * 64)
+    with pytest.raises(CommandError, match=r"\(7 leaves\) is not consistent with the previous"):
+        _verify()
+    with pytest.raises(CommandError, match=r"stored tree does not have the root"):
+        call_command("sequence_access_log", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("field", TreeHead._meta.concrete_fields[1:], ids=lambda f: f.name)
+def test_editing_a_signed_head_of_the_database_is_found(
     trail: list[AccessEvent], field: models.Field[object, object]
 ) -> None:
-    head = AccessChainHead.objects.get(pk=1)
-    AccessChainHead.objects.filter(pk=1).update(**{field.attname: _altered(head, field)})
-    with pytest.raises(CommandError, match=re.escape("chain head")):
+    head = TreeHead.objects.get(size=4)
+    changed = -1 + head.size if field.name == "size" else _altered(head, field)  # type: ignore[arg-type]
+    TreeHead.objects.filter(pk=head.pk).update(**{field.attname: changed})
+    with pytest.raises(CommandError, match=r"tree head"):
         _verify()
 
 
-def test_the_digest_covers_every_column() -> None:
-    """A new column must be chained (or declared erasable): the tests above then cover it."""
-    columns = [field.attname for field in EVENT_FIELDS]
-    assert sorted([*CHAINED, *ERASABLE, "digest"]) == sorted(columns)
-
-
-# --- What only the checkpoints can tell --------------------------------------------------------
+# --- The file of signed heads ---------------------------------------------------------------------
 
 
 def _lines() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in checkpoint_path().read_text().splitlines()]
+    return [json.loads(line) for line in heads_path().read_text().splitlines()]
 
 
-def test_a_trail_rewritten_and_rehashed_is_found(trail: list[AccessEvent]) -> None:
-    """Edit an event and re-hash every one after it, head included, as trail.py would: the
-    chain is consistent again, the checkpoint of the last run is not."""
-    target = trail[2]
-    AccessEvent.objects.filter(pk=target.pk).update(actor_rpps="10000000000")
-    previous = AccessEvent.objects.get(seq=target.seq - 1).digest
-    for event in AccessEvent.objects.filter(seq__gte=target.seq).order_by("seq"):
-        event.previous_digest = previous
-        event.digest = previous = chain_digest(event)
-        event.save(update_fields=["previous_digest", "digest"])
-    AccessChainHead.objects.filter(pk=1).update(digest=previous)
-    assert verify_chain() == (AccessEvent.objects.count(), None)  # the database alone: intact
-    with pytest.raises(CommandError, match=r"no longer has the digest.*at or before #"):
-        _verify()
-
-
-def test_each_run_and_the_periodic_command_append_a_signed_checkpoint(
+def test_each_sequencer_run_appends_a_signed_head(
     trail: list[AccessEvent], doctor: Professional, alice: Patient
 ) -> None:
-    last = trail[-1].seq
-    assert [line["seq"] for line in _lines()] == [last]  # the fixture's run
+    assert [line["size"] for line in _lines()] == [4, 7]
     record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
     out = io.StringIO()
-    call_command("checkpoint_access_log", stdout=out)
-    assert f"Checkpoint #{last + 1} signed" in out.getvalue()
-    assert f"{last + 1} events verified, 2 checkpoints matched" in _verify()
+    call_command("sequence_access_log", stdout=out)
+    assert "Tree head of 8 leaves signed" in out.getvalue()
+    call_command("sequence_access_log", stdout=io.StringIO())  # nothing new: no new head
+    assert "8 leaves verified, 3 signed tree heads and 3 heads of" in _verify()
     lines = _lines()
-    assert [line["seq"] for line in lines] == [last, last + 1, last + 1]
-    assert set(lines[-1]) == {"at", "digest", "key", "seq", "signature"}  # no patient data
-    assert lines[-1]["digest"] == AccessChainHead.objects.get(pk=1).digest
-    assert checkpoints_verify() == 3
-
-
-def test_no_checkpoint_anchors_a_rewound_head(trail: list[AccessEvent]) -> None:
-    before = checkpoint_path().read_bytes()
-    last_kept = trail[3]
-    AccessEvent.objects.filter(seq__gt=last_kept.seq).delete()
-    AccessChainHead.objects.filter(pk=1).update(seq=last_kept.seq, digest=last_kept.digest)
-    with pytest.raises(CommandError, match=r"ends at .*No checkpoint was written"):
-        call_command("checkpoint_access_log", stdout=io.StringIO())
-    with pytest.raises(TrailBroken):
-        checkpoint_publish()
-    assert checkpoint_path().read_bytes() == before
+    assert [line["size"] for line in lines] == [4, 7, 8]
+    assert set(lines[-1]) == {"at", "key", "root", "signature", "size"}  # no patient data
+    assert lines[-1]["root"] == TreeHead.objects.get(size=8).root
 
 
 def _rewrite_last_line(change: dict[str, Any]) -> None:
     lines = _lines()
     lines[-1].update(change)
-    checkpoint_path().write_text("".join(json.dumps(line) + "\n" for line in lines))
+    heads_path().write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ({"seq": 1}, "signature is wrong"),  # anchor an earlier event: a truncation would pass
-        ({"digest": "0" * 64}, "signature is wrong"),
+        ({"size": 4}, "signature is wrong"),
+        ({"root": "0" * 64}, "signature is wrong"),
         ({"at": "2020-01-01T00:00:00+00:00"}, "signature is wrong"),
         ({"signature": "00" * 64}, "signature is wrong"),
         ({"key": "0" * 16}, "signed by key 0000000000000000"),
-        ({"signature": "not hex"}, "unreadable"),
+        ({"signature": "not hex"}, "signature is wrong"),
+        ({"size": "many"}, "unreadable"),
     ],
 )
-def test_a_checkpoint_with_a_wrong_signature_is_found(
+def test_a_head_of_the_file_with_a_wrong_signature_is_found(
     trail: list[AccessEvent], change: dict[str, Any], problem: str
 ) -> None:
     _rewrite_last_line(change)
-    with pytest.raises(CommandError, match=rf"Checkpoint line 1 of .*{re.escape(problem)}"):
+    with pytest.raises(CommandError, match=rf"Line 2 of .*{re.escape(problem)}"):
         _verify()
 
 
-def test_a_checkpoint_signed_with_another_key_is_refused(
-    trail: list[AccessEvent], settings: Any
-) -> None:
+def test_heads_signed_with_another_key_are_refused(trail: list[AccessEvent], settings: Any) -> None:
     settings.DMP_TRAIL_SIGNING_KEY = "ab" * 32
     with pytest.raises(CommandError, match=r"signed by key .*, not by this portal's key"):
         _verify()
 
 
-def test_a_torn_checkpoint_line_stops_the_periodic_command(trail: list[AccessEvent]) -> None:
-    with checkpoint_path().open("ab") as file:
+def test_a_torn_line_stops_the_sequencer(trail: list[AccessEvent]) -> None:
+    with heads_path().open("ab") as file:
         file.write(b'{"at": "2026')  # a crash in the middle of a write
-    with pytest.raises(CommandError, match=r"last checkpoint line .* unreadable"):
-        call_command("checkpoint_access_log", stdout=io.StringIO())
+    record_access(actor=None, patient=None, action=AccessAction.DENIED)
+    with pytest.raises(CommandError, match=r"last line .* unreadable"):
+        call_command("sequence_access_log", stdout=io.StringIO())
 
 
-def test_an_unwritable_checkpoint_directory_is_a_clear_error(
+def test_an_unwritable_heads_directory_is_a_clear_error(
     trail: list[AccessEvent], settings: Any, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    settings.DMP_TRAIL_CHECKPOINT_DIR = str(blocker / "checkpoints")
+    settings.DMP_TRAIL_CHECKPOINT_DIR = str(blocker / "heads")
     with pytest.raises(CommandError, match="cannot be read or written"):
-        _verify()
+        call_command("sequence_access_log", stdout=io.StringIO())
 
 
 def test_events_written_while_the_walk_runs_raise_no_false_alarm(
     trail: list[AccessEvent], doctor: Professional, alice: Patient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A writer commits between the head read and the walk (and another during it)."""
-    read_head = trail_module._head
+    """A writer commits, and the sequencer integrates it and signs, after the heads are read."""
+    read_heads = trail_module.file_heads
 
-    def head_then_a_write() -> Any:
-        head = read_head()
+    def heads_then_a_write() -> Any:
+        heads = read_heads()
         record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
-        return head
+        log_integrate()
+        return heads
 
-    monkeypatch.setattr(trail_module, "_head", head_then_a_write)
-    assert verify_chain(batch=2) == (trail[-1].seq, None)
-    assert checkpoints_verify() == 1
+    monkeypatch.setattr(trail_module, "file_heads", heads_then_a_write)
+    report = verify_log(batch=2)
+    assert report.broken is None and report.checked == 8
+
+
+def test_a_broken_trail_is_not_signed(trail: list[AccessEvent]) -> None:
+    AccessEvent.objects.filter(pk=trail[5].pk).update(detail_digest="0" * 64)
+    record_access(actor=None, patient=None, action=AccessAction.DENIED)
+    with pytest.raises(CommandError):
+        _verify()
+    assert [line["size"] for line in _lines()] == [4, 7]
+    assert TreeHead.objects.count() == 2

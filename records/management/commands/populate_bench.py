@@ -4,7 +4,7 @@ Fills an EMPTY migrated PostgreSQL database (refused on SQLite, refused when a p
 for the access benchmarks of QUALITY.md §6 (``bench/bench_access.py``). At ``--scale 1.0``:
 100 000 patients, 2 000 000 entries, 20 000 professionals, their care relations and DMP-level
 grants (2-3 professionals per DMP), ~1 % masked entries with their per-entry grants (author,
-médecin traitant), 5 000 000 access events forming a valid hash chain. ``--scale 0.01`` is the
+médecin traitant), 5 000 000 access events in a valid Merkle tree. ``--scale 0.01`` is the
 1 % population; the designated accounts keep their size at every scale:
 
 * ``big.patient@bench.example``: the big patient, ``--big-entries`` entries (1 000) and
@@ -28,9 +28,9 @@ chunks, so PostgreSQL never queues millions of deferred checks. Nothing is dropp
 streamed (the only per-entry memory is 16 bytes of public id, for the events that name an
 entry). INS-C are real (``identity.ins.compute_insc`` of synthetic NIRs, unique by
 construction); passwords are unusable (``!`` + random); every professional is verified. Access
-events are sealed and digested by ``records.trail.seal_details`` and ``chain_digest``
-themselves (an event's id is its seq, as ``record_access`` writes it), continuing the existing
-chain head, so ``manage.py verify_access_log`` passes. Then ANALYZE.
+events are sealed by ``records.trail.seal_details`` and put in the trail's tree
+(``event_leaf``, the tree's nodes, a signed head anchored in the file) as the sequencer would,
+continuing the existing tree, so ``manage.py verify_access_log`` passes. Then ANALYZE.
 
 Not created (no page under benchmark reads them): consents, DMP transitions, activation codes,
 e-mail addresses and authenticators of the non-designated accounts, the kind rows (lab
@@ -72,9 +72,9 @@ from identity.models import (
     VerificationStatus,
 )
 from identity.rpps import luhn_complete
+from records import merkle, trail
 from records.models import (
     AccessAction,
-    AccessChainHead,
     AccessEvent,
     AccessMode,
     AuthorisationReason,
@@ -84,9 +84,10 @@ from records.models import (
     EntryKind,
     EntryStatus,
     EntryUserObjectPermission,
+    TrailNode,
 )
 from records.reference import DOCUMENT_TYPES
-from records.trail import chain_digest, seal_details
+from records.trail import event_leaf, seal_details
 
 FULL = {"patients": 100_000, "entries": 2_000_000, "professionals": 20_000, "events": 5_000_000}
 DOMAIN = "bench.example"
@@ -186,8 +187,9 @@ class PatientSeed:
 
 
 class _EventFields:
-    """The attributes ``seal_details`` and ``chain_digest`` read and write, reused for every
-    event (no model instance per row)."""
+    """The attributes ``seal_details`` and ``event_leaf`` read and write, reused for every
+    event (no model instance per row). A column added to the model later reads as None (its
+    default must then be NULL, as the trail's leaf leaves out nulls)."""
 
     __slots__ = (
         "action",
@@ -204,21 +206,22 @@ class _EventFields:
         "mode",
         "patient_id",
         "patient_insc",
-        "previous_digest",
         "public_id",
         "request_id",
-        "seq",
     )
 
+    def __getattr__(self, name: str) -> None:
+        return None
+
     def __init__(self) -> None:
-        self.id = self.seq = 0
+        self.id = 0
         self.public_id = uuid.UUID(int=0)
         self.at = timezone.now()
         self.actor_id: int | None = None
         self.actor_rpps = self.actor_profession = ""
         self.patient_id: int | None = None
         self.patient_insc = ""
-        self.request_id = self.previous_digest = ""
+        self.request_id = ""
         self.entry_public_id: uuid.UUID | None = None
         self.action = ""
         self.mode = ""
@@ -634,19 +637,26 @@ class Loader:
     # --- The trail -------------------------------------------------------------------------
 
     def events(self) -> None:
-        head = AccessChainHead.objects.select_for_update().filter(pk=1).first()
-        seq, digest = (head.seq, head.digest) if head else (0, "0" * 64)
-        last: list[tuple[int, str]] = []
+        """The events, already in the tree: their leaves, the tree's nodes and a signed head
+        (the sequencer would take as long as they are many)."""
+        head = trail.log_integrate_all()  # the events written before, if any
+        size = head.size if head else 0
+        keys = merkle.perfect_nodes(0, size)
+        edge = trail.tree_nodes(keys)
+        tree = merkle.CompactRange(size, [edge[key] for key in keys])
+        first_id = (
+            AccessEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        ) + 1
+        leaves = bytearray()  # 32 bytes per event: 160 MB at 5 000 000
 
         def rows() -> Iterator[tuple[Any, ...]]:
-            nonlocal digest
             fields = _EventFields()
             span = dt.timedelta(days=3 * 365).total_seconds() * 1e6
             step = int(span / self.plan.events)
             start = self.now - dt.timedelta(days=3 * 365)
             stride = self.plan.events // self.plan.big_events
             for k in range(self.plan.events):
-                fields.id = fields.seq = seq + 1 + k
+                fields.id = first_id + k
                 fields.public_id = self.uuid4()
                 fields.at = start + dt.timedelta(microseconds=k * step + self.rng.randrange(step))
                 patient = 0 if k % stride == 0 else self.rng.randrange(1, self.plan.patients)
@@ -654,13 +664,11 @@ class Loader:
                     fields, patient
                 )
                 fields.patient_id = self.patient_id(patient) if fields.patient_insc else None
-                fields.previous_digest = digest
                 seal_details(fields)
-                digest = chain_digest(fields)
+                leaves.extend(event_leaf(fields))
                 yield (
                     fields.id,
                     fields.public_id,
-                    fields.seq,
                     fields.at,
                     fields.actor_label,
                     fields.actor_rpps,
@@ -673,25 +681,27 @@ class Loader:
                     fields.detail_salt,
                     fields.detail_digest,
                     fields.request_id,
-                    fields.previous_digest,
-                    digest,
+                    size + k,
                     actor,
                     fields.patient_id,
                 )
-            last.append((fields.seq, digest))
+
+        def nodes() -> Iterator[tuple[Any, ...]]:
+            for start in range(0, len(leaves), 32):
+                for level, index, value in tree.append(bytes(leaves[start : start + 32])):
+                    yield level, index, value.hex()
 
         self.copy(
             AccessEvent,
             (
-                "id public_id seq at actor_label actor_rpps actor_profession patient_insc "
+                "id public_id at actor_label actor_rpps actor_profession patient_insc "
                 "entry_public_id action mode detail detail_salt detail_digest request_id "
-                "previous_digest digest actor_id patient_id"
+                "leaf_index actor_id patient_id"
             ),
             rows(),
         )
-        AccessChainHead.objects.update_or_create(
-            pk=1, defaults={"seq": last[0][0], "digest": last[0][1]}
-        )
+        self.copy(TrailNode, "level index hash", nodes())
+        trail.head_sign(tree.size, tree.root()).save(force_insert=True)
 
     def _event_kind(self, fields: _EventFields, patient: int) -> tuple[int | None, str, str]:
         """Fill the event's who/what (a mix close to a real trail); returns actor columns."""
@@ -813,6 +823,7 @@ class Command(BaseCommand):
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                     f"(SELECT MAX(id) FROM {table}))"
                 )
+        trail.heads_anchor()  # the head signed above, once committed
         analyse = time.perf_counter()
         with connection.cursor() as cursor:
             for model in SEQUENCED:
