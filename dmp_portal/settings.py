@@ -75,6 +75,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the portal's own process (compressed, hashed, cached for a year), so
+    # that DEBUG off still has its CSS and JavaScript without another server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "dmp_portal.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -215,6 +218,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = env_bool("DMP_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 if env_bool("DMP_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Load balancers probe the health URLs over plain HTTP, inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^sante/"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -246,7 +251,9 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 # --- Static and private files --------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "static"
+# Where collectstatic gathers them for production; the embedded default serves the source
+# folders (WHITENOISE_USE_FINDERS below) and collects nothing.
+STATIC_ROOT = None if (DEBUG or EMBEDDED) else VAR_DIR / "static"
 # Private storage: never served by a public URL; every download goes through a checked view.
 MEDIA_ROOT = VAR_DIR / "private"
 # No URL serves this prefix: private files are streamed by permission-checked views only.
@@ -283,12 +290,17 @@ else:
     }
 STORAGES = {
     "default": _private_storage,
+    # Production: `manage.py collectstatic` writes hashed names and their gzip (and Brotli,
+    # where installed) versions, which WhiteNoiseMiddleware serves with a year of caching.
+    # The embedded default serves the source folders as they are, without collectstatic.
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not (DEBUG or EMBEDDED)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED
+WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 500

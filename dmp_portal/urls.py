@@ -16,6 +16,7 @@ admin.site.site_title = "DMP Portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("sante/", views.health, name="health"),
+    path("sante/pret/", views.readiness, name="readiness"),
     path("", include("identity.urls")),
     path("", include("records.urls")),
     path("", include("imaging.urls")),

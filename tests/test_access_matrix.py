@@ -105,6 +105,7 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
         "POST": everyone(405),
     },
     "health": {"GET": everyone(200), "POST": everyone(405)},
+    "readiness": {"GET": everyone(200), "POST": everyone(405)},
     "records:dmp_open": {"GET": pro(200), "POST": pro(200)},
     "records:patient_search": {"GET": pro(200), "POST": pro(400)},  # an empty search
     "records:dmp_reopen_by_professional": {"GET": pro(405), "POST": pro(302)},

@@ -1,0 +1,134 @@
+"""Real servers on loopback for the tests and benchmarks that need real HTTP: start a process on
+a free port, wait until it answers, log in through the real pages (password, then TOTP), stop
+it. Shared by tests/dmp_portal/test_embedded_concurrency.py, tests/dmp_portal/test_production
+.py and bench/bench_http.py."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+_CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing answers on port {port}") from None
+            time.sleep(0.1)
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """This process's environment without the portal's variables, plus ``overrides``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DMP_", "DJANGO_"))
+        and key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS"}
+    }
+    env.update(overrides)
+    return env
+
+
+def manage(*args: str, env: Mapping[str, str], timeout: float = 300) -> str:
+    """``manage.py`` in a subprocess; returns its output, raises with it on failure."""
+    result = subprocess.run(  # noqa: S603 - our interpreter, our manage.py
+        [PYTHON, "manage.py", *args],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+@contextmanager
+def server(command: Sequence[str], *, port: int, env: Mapping[str, str]) -> Iterator[str]:
+    """Run ``command`` (a server listening on ``port``) until the block ends; yields its URL."""
+    process = subprocess.Popen(  # noqa: S603 - our own server command, loopback only
+        list(command),
+        cwd=ROOT,
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def gunicorn(port: int, *, workers: int = 2, threads: int = 1) -> list[str]:
+    return [
+        str(Path(PYTHON).parent / "gunicorn"),
+        "dmp_portal.wsgi:application",
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        f"--threads={threads}",
+        "--timeout=60",
+        "--log-level=warning",
+    ]
+
+
+def login(base_url: str, email: str, password: str, totp: str | None) -> requests.Session:
+    """Log in through the real pages: the login form, then the TOTP form if asked."""
+    session = requests.Session()
+    page = session.get(f"{base_url}/accounts/login/", timeout=30)
+    token = _CSRF.search(page.text)
+    assert token, page.text[:500]
+    response = session.post(
+        f"{base_url}/accounts/login/",
+        data={"login": email, "password": password, "csrfmiddlewaretoken": token.group(1)},
+        headers={"Referer": f"{base_url}/accounts/login/"},
+        timeout=30,
+    )
+    if response.url.endswith("/accounts/2fa/authenticate/"):
+        assert totp is not None, "this account asks for a second factor"
+        token = _CSRF.search(response.text)
+        assert token, response.text[:500]
+        response = session.post(
+            response.url,
+            data={"code": totp, "csrfmiddlewaretoken": token.group(1)},
+            headers={"Referer": response.url},
+            timeout=30,
+        )
+    assert response.status_code == 200, response.text[:500]
+    assert "/accounts/" not in response.url, f"login refused: {response.url}"
+    return session
