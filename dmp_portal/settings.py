@@ -337,6 +337,9 @@ elif not re.fullmatch(r"[0-9a-f]{64}", DMP_TRAIL_SIGNING_KEY):
 # database's host cannot write (append-only, or shipped elsewhere).
 DMP_TRAIL_CHECKPOINT_DIR = env_str("DMP_TRAIL_CHECKPOINT_DIR", str(VAR_DIR / "trail-checkpoints"))
 
+# The HTTP benchmark's baseline page (bench/bench_http.py): 404 unless set. Never in production.
+DMP_BENCH_PAGES = env_bool("DMP_BENCH_PAGES", False)
+
 # --- Background tasks (Django's tasks framework) --------------------------------------------
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 

@@ -6,10 +6,12 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.views.decorators.http import require_GET, require_safe
@@ -88,6 +90,17 @@ def readiness(request: HttpRequest) -> HttpResponse:
         {"status": "ok" if ready else "unavailable", "checks": results},
         status=200 if ready else 503,
     )
+
+
+@require_GET
+def bench_fortunes(request: HttpRequest) -> HttpResponse:
+    """The HTTP benchmark's baseline (bench/bench_http.py): one query, 13 rows, one small
+    template, through the whole middleware stack. 404 unless DMP_BENCH_PAGES is set (never in
+    production). Holds no patient data."""
+    if not settings.DMP_BENCH_PAGES:
+        raise Http404
+    rows = ContentType.objects.order_by("pk").values_list("pk", "app_label", "model")[:13]
+    return render(request, "dmp_portal/bench_fortunes.html", {"rows": rows})
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

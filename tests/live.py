@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -107,8 +107,12 @@ def gunicorn(port: int, *, workers: int = 2, threads: int = 1) -> list[str]:
     ]
 
 
-def login(base_url: str, email: str, password: str, totp: str | None) -> requests.Session:
-    """Log in through the real pages: the login form, then the TOTP form if asked."""
+def login(
+    base_url: str, email: str, password: str, totp: Callable[[], str] | None
+) -> requests.Session:
+    """Log in through the real pages: the login form, then the TOTP form if asked. ``totp``
+    gives the current code, asked for at the last moment and once more if the 30-second
+    window turned meanwhile (the portal accepts no code of another window)."""
     session = requests.Session()
     page = session.get(f"{base_url}/accounts/login/", timeout=30)
     token = _CSRF.search(page.text)
@@ -119,13 +123,15 @@ def login(base_url: str, email: str, password: str, totp: str | None) -> request
         headers={"Referer": f"{base_url}/accounts/login/"},
         timeout=30,
     )
-    if response.url.endswith("/accounts/2fa/authenticate/"):
+    for _attempt in range(2):
+        if not response.url.endswith("/accounts/2fa/authenticate/"):
+            break
         assert totp is not None, "this account asks for a second factor"
         token = _CSRF.search(response.text)
         assert token, response.text[:500]
         response = session.post(
             response.url,
-            data={"code": totp, "csrfmiddlewaretoken": token.group(1)},
+            data={"code": totp(), "csrfmiddlewaretoken": token.group(1)},
             headers={"Referer": response.url},
             timeout=30,
         )

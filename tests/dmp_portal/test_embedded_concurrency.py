@@ -56,7 +56,7 @@ def test_thirty_parallel_traced_reads_on_sqlite_all_succeed(
 ) -> None:
     url, public_id, var = embedded
     database = var / "dmp.sqlite3"
-    session = login(url, "doctor@embedded.example", PASSWORD, totp_code())
+    session = login(url, "doctor@embedded.example", PASSWORD, totp_code)
     timeline = f"{url}/pro/dmp/{public_id}/documents/"
     assert session.get(timeline, timeout=30).status_code == 200
     before = _events(database)

@@ -135,3 +135,14 @@ def test_the_test_database_runs_the_same_options() -> None:
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA busy_timeout")
         assert cursor.fetchone()[0] >= 10_000
+
+
+def test_bench_baseline_page_is_off_unless_asked(
+    client: Client, settings: Any, django_assert_num_queries: Any
+) -> None:
+    assert client.get(reverse("bench_fortunes")).status_code == 404
+    settings.DMP_BENCH_PAGES = True
+    with django_assert_num_queries(1):  # the 13 rows; an anonymous request reads no session
+        response = client.get(reverse("bench_fortunes"))
+    assert response.status_code == 200
+    assert response.content.decode().count("<tr><td>") == 13
