@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every request gets its id, and one log line when it is answered (dmp_portal/logs.py).
+    "dmp_portal.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files from the portal's own process (compressed, hashed, cached for a year), so
     # that DEBUG off still has its CSS and JavaScript without another server.
@@ -368,11 +370,19 @@ else:
 _LOG_LEVEL = env_str("DMP_LOG_LEVEL", "INFO").upper()
 if _LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured("DMP_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+# One JSON object per line in production (dmp_portal/logs.py: one line per request with its
+# request id); plain lines for the embedded default. DMP_LOG_FORMAT=json|plain chooses.
+_LOG_FORMAT = env_str("DMP_LOG_FORMAT", "plain" if (DEBUG or EMBEDDED) else "json").lower()
+if _LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("DMP_LOG_FORMAT must be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "dmp_portal.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": _LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
     "loggers": {"django.request": {"level": "WARNING"}},
 }
