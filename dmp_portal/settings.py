@@ -120,6 +120,8 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------
 DATABASES = {"default": env_database("DATABASE_URL", str(VAR_DIR / "dmp.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Backups (manage.py dmp_backup): JSON with times to the microsecond (the trail's digests).
+SERIALIZATION_MODULES = {"dmpjson": "dmp_portal.serializers"}
 
 # --- Cache (rate limits, sessions' helpers) ---------------------------------------------------
 _REDIS_URL = env_redis_url("REDIS_URL")
