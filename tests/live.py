@@ -138,3 +138,83 @@ def login(
     assert response.status_code == 200, response.text[:500]
     assert "/accounts/" not in response.url, f"login refused: {response.url}"
     return session
+
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+}
+
+
+class RoundRobinProxy:
+    """A small HTTP proxy on loopback that sends each request to the next backend in turn (no
+    stickiness of any kind), as a load balancer in front of several web servers would; it
+    counts the requests each backend served. ``with RoundRobinProxy([...]) as proxy:``."""
+
+    def __init__(self, backends: Sequence[str], port: int | None = None) -> None:
+        import http.client
+        import http.server
+        import itertools
+        import threading
+        from urllib.parse import urlsplit
+
+        self.port = port or free_port()
+        self.served: dict[str, int] = {backend: 0 for backend in backends}
+        turn = itertools.cycle([urlsplit(backend) for backend in backends])
+        lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                with lock:
+                    target = next(turn)
+                    proxy.served[f"http://{target.netloc}"] += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {
+                    key: value
+                    for key, value in self.headers.items()
+                    if key.lower() not in _HOP_BY_HOP
+                }
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                try:
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    payload = answer.read()
+                finally:
+                    upstream.close()
+                self.send_response(answer.status, answer.reason)
+                for key, value in answer.getheaders():
+                    if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_HEAD = _forward
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> RoundRobinProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
