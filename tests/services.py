@@ -22,7 +22,7 @@ import boto3
 import psycopg
 import pytest
 
-from tests.live import PYTHON, clean_env, free_port, wait_for_port
+from tests.live import PYTHON, ROOT, clean_env, free_port, wait_for_port
 
 BUCKET = "dmp-production-test"
 
@@ -117,30 +117,38 @@ def s3_client(url: str) -> Any:
     )
 
 
+def documented_variables() -> dict[str, str]:
+    """The ``NAME=value`` lines of ``.env.example``."""
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    return dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", text, flags=re.MULTILINE))
+
+
 @pytest.fixture(scope="module")
 def production_env(
     postgres_url: str, redis_url: str, s3_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str]:
     var = tmp_path_factory.mktemp("production-var")
-    return clean_env(
-        SECRET_KEY=secrets.token_urlsafe(64),
-        ALLOWED_HOSTS="127.0.0.1,dmp.example.org",
-        CSRF_TRUSTED_ORIGINS="https://127.0.0.1",
-        DMP_TRAIL_SIGNING_KEY=secrets.token_hex(32),
-        DJANGO_DEBUG="0",
-        DMP_EMBEDDED="0",
-        DMP_BEHIND_PROXY="1",
-        DATABASE_URL=postgres_url,
-        REDIS_URL=redis_url,
-        DMP_S3_BUCKET=BUCKET,
-        DMP_S3_ENDPOINT_URL=s3_url,
-        DMP_S3_REGION="us-east-1",
-        DMP_S3_ACCESS_KEY_ID="testing",
-        DMP_S3_SECRET_ACCESS_KEY="testing",
-        DMP_S3_PREFIX="dmp",
-        DMP_VAR_DIR=str(var),
-        DMP_IMAGING_STAGING_DIR=str(var / "staging"),
-        DMP_TRAIL_CHECKPOINT_DIR=str(var / "checkpoints"),
-        EMAIL_HOST="smtp.invalid",
-        DMP_LOG_LEVEL="WARNING",
-    )
+    ours = {
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1,dmp.example.org",
+        "CSRF_TRUSTED_ORIGINS": "https://127.0.0.1",
+        "DMP_TRAIL_SIGNING_KEY": secrets.token_hex(32),
+        "DJANGO_DEBUG": "0",
+        "DMP_EMBEDDED": "0",
+        "DMP_BEHIND_PROXY": "1",
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": redis_url,
+        "DMP_S3_BUCKET": BUCKET,
+        "DMP_S3_ENDPOINT_URL": s3_url,
+        "DMP_S3_REGION": "us-east-1",
+        "DMP_S3_ACCESS_KEY_ID": "testing",
+        "DMP_S3_SECRET_ACCESS_KEY": "testing",
+        "DMP_S3_PREFIX": "dmp",
+        "DMP_VAR_DIR": str(var),
+        "DMP_IMAGING_STAGING_DIR": str(var / "staging"),
+        "DMP_TRAIL_CHECKPOINT_DIR": str(var / "checkpoints"),
+        "EMAIL_HOST": "smtp.invalid",
+        "DMP_LOG_LEVEL": "WARNING",
+    }
+    # Every variable .env.example documents, with its documented value, then ours.
+    return clean_env(**{**documented_variables(), **ours})
