@@ -73,6 +73,19 @@ def env_list(
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+# SQLite for concurrent use (parallel thumbnail requests each write an access event):
+# - WAL: readers never wait for the writer, and the writer never waits for readers;
+# - IMMEDIATE: a transaction takes the write lock when it begins, so two transactions that
+#   read then write never deadlock (a deferred one would fail at once, whatever the timeout);
+# - a busy timeout: a writer waits its turn (seconds) instead of failing "database is locked".
+# synchronous stays FULL (the default): "nothing committed is lost" holds on power loss too.
+SQLITE_OPTIONS: dict[str, Any] = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL",
+}
+
+
 def env_database(
     name: str, default_sqlite_path: str, *, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -82,7 +95,7 @@ def env_database(
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": default_sqlite_path,
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            "OPTIONS": dict(SQLITE_OPTIONS),
         }
     scheme = urlsplit(value).scheme
     if scheme not in {"postgres", "postgresql", "sqlite"}:
@@ -97,6 +110,8 @@ def env_database(
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
     if config["ENGINE"] == "django.db.backends.postgresql" and not config.get("NAME"):
         raise ImproperlyConfigured(f"{name} names no database (…/dbname).")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
     config["CONN_HEALTH_CHECKS"] = True
     return config
 

@@ -75,7 +75,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every request gets its id, and one log line when it is answered (dmp_portal/logs.py).
+    "dmp_portal.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the portal's own process (compressed, hashed, cached for a year), so
+    # that DEBUG off still has its CSS and JavaScript without another server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "dmp_portal.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -116,6 +121,8 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------
 DATABASES = {"default": env_database("DATABASE_URL", str(VAR_DIR / "dmp.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Backups (manage.py dmp_backup): JSON with times to the microsecond (the trail's digests).
+SERIALIZATION_MODULES = {"dmpjson": "dmp_portal.serializers"}
 
 # --- Cache (rate limits, sessions' helpers) ---------------------------------------------------
 _REDIS_URL = env_redis_url("REDIS_URL")
@@ -216,6 +223,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = env_bool("DMP_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 if env_bool("DMP_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Load balancers probe the health URLs over plain HTTP, inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^sante/"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -247,7 +256,9 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 # --- Static and private files --------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "static"
+# Where collectstatic gathers them for production; the embedded default serves the source
+# folders (WHITENOISE_USE_FINDERS below) and collects nothing.
+STATIC_ROOT = None if (DEBUG or EMBEDDED) else VAR_DIR / "static"
 # Private storage: never served by a public URL; every download goes through a checked view.
 MEDIA_ROOT = VAR_DIR / "private"
 # No URL serves this prefix: private files are streamed by permission-checked views only.
@@ -284,12 +295,17 @@ else:
     }
 STORAGES = {
     "default": _private_storage,
+    # Production: `manage.py collectstatic` writes hashed names and their gzip (and Brotli,
+    # where installed) versions, which WhiteNoiseMiddleware serves with a year of caching.
+    # The embedded default serves the source folders as they are, without collectstatic.
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not (DEBUG or EMBEDDED)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+WHITENOISE_USE_FINDERS = DEBUG or EMBEDDED
+WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 500
@@ -330,6 +346,9 @@ elif not re.fullmatch(r"[0-9a-f]{64}", DMP_TRAIL_SIGNING_KEY):
 # Where the signed checkpoints are appended: outside the database, ideally a volume the
 # database's host cannot write (append-only, or shipped elsewhere).
 DMP_TRAIL_CHECKPOINT_DIR = env_str("DMP_TRAIL_CHECKPOINT_DIR", str(VAR_DIR / "trail-checkpoints"))
+
+# The HTTP benchmark's baseline page (bench/bench_http.py): 404 unless set. Never in production.
+DMP_BENCH_PAGES = env_bool("DMP_BENCH_PAGES", False)
 
 # --- Background tasks (Django's tasks framework) --------------------------------------------
 # "immediate" (embedded default): a task runs at once, in the request that enqueued it.
@@ -374,11 +393,19 @@ else:
 _LOG_LEVEL = env_str("DMP_LOG_LEVEL", "INFO").upper()
 if _LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured("DMP_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+# One JSON object per line in production (dmp_portal/logs.py: one line per request with its
+# request id); plain lines for the embedded default. DMP_LOG_FORMAT=json|plain chooses.
+_LOG_FORMAT = env_str("DMP_LOG_FORMAT", "plain" if (DEBUG or EMBEDDED) else "json").lower()
+if _LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("DMP_LOG_FORMAT must be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "dmp_portal.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": _LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
     "loggers": {"django.request": {"level": "WARNING"}},
 }

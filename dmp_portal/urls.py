@@ -18,6 +18,8 @@ admin.site.enable_nav_sidebar = False
 urlpatterns = [
     path("", views.home, name="home"),
     path("sante/", views.health, name="health"),
+    path("sante/pret/", views.readiness, name="readiness"),
+    path("_bench/fortunes/", views.bench_fortunes, name="bench_fortunes"),
     path("", include("identity.urls")),
     path("", include("records.urls")),
     path("", include("imaging.urls")),

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from identity.errors import REFUSAL_REASONS
 from records.forms.dmp import MyPatientsForm
 from records.services.patients import my_patients_page
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -45,12 +54,73 @@ def _home_professional(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def health(request: HttpRequest) -> HttpResponse:
-    """Liveness and database reachability, for load balancers. Holds no patient data."""
+    """Liveness, for load balancers (GET or HEAD): the process answers and reaches the
+    database. Holds no patient data."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_cache() -> None:
+    # Rate limits and used TOTP codes live there: a cache that does not keep a value is down.
+    key = f"dmp-readiness-{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=10)
+    found = cache.get(key)
+    cache.delete(key)
+    if found != "1":
+        raise RuntimeError("the cache did not keep a value")
+
+
+def _check_storage() -> None:
+    # A question the backend must answer (S3: a HEAD on a key that never exists): it proves
+    # the endpoint, the bucket and the credentials without writing anything.
+    default_storage.exists("dmp-readiness-probe")
+
+
+READINESS_CHECKS: dict[str, Callable[[], None]] = {
+    "database": _check_database,
+    "cache": _check_cache,
+    "storage": _check_storage,
+}
+
+
+@require_safe
+def readiness(request: HttpRequest) -> HttpResponse:
+    """Readiness, for load balancers and orchestrators (GET or HEAD): the database, the cache
+    and the private storage each answer. 503 naming the failed parts otherwise (never why:
+    the reason goes to the log). Holds no patient data."""
+    results: dict[str, str] = {}
+    for name, check in READINESS_CHECKS.items():
+        try:
+            check()
+        except Exception:  # any failure of a backend means "not ready", whatever its kind
+            logger.exception("readiness check failed: %s", name)
+            results[name] = "error"
+        else:
+            results[name] = "ok"
+    ready = all(value == "ok" for value in results.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": results},
+        status=200 if ready else 503,
+    )
+
+
+@require_GET
+def bench_fortunes(request: HttpRequest) -> HttpResponse:
+    """The HTTP benchmark's baseline (bench/bench_http.py): one query, 13 rows, one small
+    template, through the whole middleware stack. 404 unless DMP_BENCH_PAGES is set (never in
+    production). Holds no patient data."""
+    if not settings.DMP_BENCH_PAGES:
+        raise Http404
+    rows = ContentType.objects.order_by("pk").values_list("pk", "app_label", "model")[:13]
+    return render(request, "dmp_portal/bench_fortunes.html", {"rows": rows})
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -107,6 +107,8 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
         "POST": everyone(405),
     },
     "health": {"GET": everyone(200), "POST": everyone(405)},
+    "readiness": {"GET": everyone(200), "POST": everyone(405)},
+    "bench_fortunes": {"GET": everyone(404), "POST": everyone(405)},  # DMP_BENCH_PAGES off
     "records:dmp_open": {"GET": pro(200), "POST": pro(200)},
     "records:patient_search": {"GET": pro(200), "POST": pro(400)},  # an empty search
     "records:dmp_reopen_by_professional": {"GET": pro(405), "POST": pro(302)},

@@ -72,3 +72,7 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# The real services (PostgreSQL, Redis, S3) of the stateless journey.
+from tests.services import postgres_url, production_env, redis_url, s3_url  # noqa: E402, F401

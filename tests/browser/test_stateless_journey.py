@@ -1,0 +1,88 @@
+"""Stateless web workers: a professional's journey in a real Chromium through a round-robin
+proxy in front of two gunicorn servers, each with its own local disk, sharing only PostgreSQL,
+Redis and the S3 storage (tests/services.py). Every request goes to the other server than the
+one before: the login's two steps, the timeline, a deposit and its reading each cross servers.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import screenshot
+from tests.cast import PASSWORD, totp_code
+from tests.live import RoundRobinProxy, free_port, gunicorn, manage, server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CAST = """
+from tests.cast import make_patient, make_professional, make_user, ALICE_NIR
+from identity.models import Role
+admin = make_user("admin@stateless.example", role=Role.ADMINISTRATOR, staff=True)
+doctor = make_professional("doctor@stateless.example", verifier=admin, first_name="Claire",
+                           last_name="Martin")
+alice = make_patient(opened_by=doctor, nir=ALICE_NIR, medecin_traitant=True)
+print(alice.public_id)
+"""
+
+
+def test_journey_through_two_workers_behind_a_round_robin_proxy(
+    page: Any, production_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Plain HTTP end to end here (no TLS proxy in front of the test proxy): cookies unsecured.
+    env = {**production_env, "DMP_HTTPS": "0", "DMP_BEHIND_PROXY": "0"}
+    manage("migrate", "--noinput", env=env)
+    public_id = manage("shell", "-c", CAST, env=env).strip().splitlines()[-1]
+
+    ports = [free_port(), free_port()]
+    # Two machines: each server has its own var/ (local disk); nothing is shared but the
+    # database, the cache and the object storage.
+    envs = [{**env, "DMP_VAR_DIR": str(tmp_path / f"machine-{n}")} for n in (1, 2)]
+    for machine in envs:
+        Path(machine["DMP_VAR_DIR"]).mkdir()
+        manage("collectstatic", "--noinput", env=machine)
+    with (
+        server(gunicorn(ports[0], workers=1), port=ports[0], env=envs[0]) as first,
+        server(gunicorn(ports[1], workers=1), port=ports[1], env=envs[1]) as second,
+        RoundRobinProxy([first, second]) as proxy,
+    ):
+        base = proxy.url
+        page.goto(f"{base}/accounts/login/")
+        page.get_by_label("Courriel").fill("doctor@stateless.example")
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        page.get_by_role("button", name="Connexion").click()
+        page.wait_for_url("**/accounts/2fa/authenticate/")
+        page.get_by_label("Code").fill(totp_code())
+        page.get_by_role("button", name="Connexion", exact=True).click()
+        page.wait_for_url(f"{base}/")
+        assert "Claire Martin" in page.content()
+
+        page.goto(f"{base}/pro/dmp/{public_id}/comptes-rendus/nouveau/")
+        page.get_by_label("Type de document").select_option("11488-4")
+        page.get_by_label("Titre").fill("Consultation à deux serveurs")
+        page.get_by_label("Date de l'acte").fill(
+            f"{datetime.datetime.now(tz=datetime.UTC):%Y-%m-%d}"
+        )
+        page.get_by_label("Texte du compte rendu").fill("Examen clinique normal.")
+        page.get_by_role("button", name="Déposer dans le DMP").click()
+
+        page.goto(f"{base}/pro/dmp/{public_id}/documents/")
+        page.get_by_role("link", name="Consultation à deux serveurs").click()
+        assert page.get_by_role("heading", level=1).inner_text() == "Consultation à deux serveurs"
+        assert "Examen clinique normal." in page.content()
+        # Static files came through as well (hashed, from either server).
+        assert page.evaluate(
+            "[...document.styleSheets].some("
+            "s => s.href && s.href.includes('/static/') && s.cssRules.length > 0)"
+        )
+        screenshot(page, "stateless-entry")
+
+        page.get_by_role("button", name="Se déconnecter").click()
+        page.wait_for_url(f"{base}/")
+        assert page.get_by_role("link", name="Se connecter").first.is_visible()
+
+    # Both servers answered a fair share of the journey's requests.
+    assert min(proxy.served.values()) >= 5, proxy.served
