@@ -1,4 +1,4 @@
-"""A consistent backup of the portal — database, private files, the trail's signed checkpoints
+"""A consistent backup of the portal — database, private files, the trail's signed tree heads
 — into one folder, and its restoration into an empty database and storage.
 
 Consistency: the rows are read in one snapshot (PostgreSQL: a REPEATABLE READ, READ ONLY
@@ -6,7 +6,7 @@ transaction; SQLite: one transaction); the files are those the snapshot's rows n
 after it. Stored files are never rewritten (new names for new content), and a file is written
 before the row naming it commits, so every file a snapshot names exists — unless a purge
 deleted it since, which stops the backup (run it again). The rows are Django's serialisation
-(portable across PostgreSQL and SQLite, primary keys kept, so the trail's chained ids verify);
+(portable across PostgreSQL and SQLite, primary keys kept, so the trail's leaves verify);
 every copied file carries its SHA-256 in ``manifest.json``, checked again at restoration.
 
 Layout of a backup folder: ``manifest.json``, ``database.dmpjson``, ``files/<storage name>``,
@@ -29,6 +29,8 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection, models, transaction
 from django.utils import timezone
+
+from records.trail import HEADS_FILE
 
 FORMAT = 1
 # Rebuilt by `migrate` (content types, permissions) or worthless after a restore (sessions).
@@ -164,9 +166,9 @@ def _require_empty() -> None:
     user_model = apps.get_model(settings.AUTH_USER_MODEL)
     if user_model._base_manager.exists():
         raise BackupError("the database is not empty (it has accounts): restore into a new one.")
-    checkpoints = Path(settings.DMP_TRAIL_CHECKPOINT_DIR) / "checkpoints.jsonl"
-    if checkpoints.exists() and checkpoints.stat().st_size:
-        raise BackupError(f"{checkpoints} is not empty: restore into a new checkpoints folder.")
+    heads = Path(settings.DMP_TRAIL_CHECKPOINT_DIR) / HEADS_FILE
+    if heads.exists() and heads.stat().st_size:
+        raise BackupError(f"{heads} is not empty: restore into a new checkpoints folder.")
 
 
 def backup_restore(folder: Path) -> Summary:

@@ -57,6 +57,7 @@ from identity.errors import EMERGENCY_READ_ONLY, TYPE_NOT_ALLOWED, AccessDenied
 from identity.models import DmpStatus, Patient, PatientUserObjectPermission, Professional, User
 from records.content import Allergy, Observation
 from records.models import (
+    LOOKED_AT_THE_DMP,
     AccessAction,
     AccessEvent,
     AccessMode,
@@ -190,7 +191,9 @@ def my_patients(user: User) -> QuerySet[Patient]:
         .filter(pk__in=held)
         .annotate(
             last_access=Subquery(
-                AccessEvent.objects.filter(patient=OuterRef("pk"), actor=user)
+                AccessEvent.objects.filter(
+                    patient=OuterRef("pk"), actor=user, action__in=LOOKED_AT_THE_DMP
+                )
                 .order_by("-at")
                 .values("at")[:1]
             ),

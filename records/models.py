@@ -358,6 +358,12 @@ class AccessAction(models.TextChoices):
     DEPOSIT_REFUSED = "deposit_refused", _("Dépôt refusé (fichier ou saisie invalide)")
 
 
+# What "your last access" to a DMP means, wherever it is shown ("Mes patients", the synthèse's
+# "new since your last access"): having looked at the DMP — its page or its list of documents.
+# Reading one entry, depositing or being found by a search do not show what else is new.
+LOOKED_AT_THE_DMP = (AccessAction.DMP_VIEW, AccessAction.TIMELINE_VIEW)
+
+
 class AccessEvent(models.Model):
     """One read or write of patient data. Append-only: written by ``records.trail.record_access``
     in the read's own transaction, then integrated by the sequencer into the trail's Merkle tree

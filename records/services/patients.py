@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce, Lower, NullIf
 
 from identity.models import Patient, User
 from records import access
-from records.models import AccessEvent, AccessMode, EntryKind
+from records.models import LOOKED_AT_THE_DMP, AccessEvent, AccessMode, EntryKind
 from records.search import words_in
 
 PAGE_SIZE = 25
@@ -101,13 +101,16 @@ def my_patients_page(user: User, *, query: str = "", sort: str = "", page: int =
 
 def new_since_last_access(user: User, patients: list[Patient]) -> dict[int, dict[str, int]]:
     """What is new for ``user`` in each of ``patients`` since their last access (the newest
-    event of the trail by them on that DMP; everything when they never opened it): the number
+    event of the trail by them looking at that DMP, ``LOOKED_AT_THE_DMP``, as the synthèse
+    counts it; everything when they never looked): the number
     of entries they may read deposited since, per kind, by patient id. One query whatever the
     number of patients; only entries in the funnel's scope count."""
     if not patients:
         return {}
     last_access = Subquery(
-        AccessEvent.objects.filter(patient=OuterRef("patient_id"), actor=user)
+        AccessEvent.objects.filter(
+            patient=OuterRef("patient_id"), actor=user, action__in=LOOKED_AT_THE_DMP
+        )
         .order_by("-at")
         .values("at")[:1]
     )
@@ -116,6 +119,7 @@ def new_since_last_access(user: User, patients: list[Patient]) -> dict[int, dict
         .filter(patient__in=[patient.pk for patient in patients])
         .annotate(_since=last_access)
         .filter(Q(_since__isnull=True) | Q(deposited_at__gt=F("_since")))
+        .exclude(author__user=user)  # their own deposits are not news to them
         .values("patient_id", "kind")
         .annotate(count=Count("pk"))
         .order_by()

@@ -20,7 +20,7 @@ from django.utils import timezone
 from identity.models import Patient, User
 from records import access, profile_reference
 from records.content import Allergy, AllergyVerification, ClinicalStatus, Criticality, Severity
-from records.models import AccessAction, AccessEvent, Entry, EntryKind, EntryStatus
+from records.models import LOOKED_AT_THE_DMP, AccessEvent, Entry, EntryKind, EntryStatus
 from records.profile import (
     HistoryKind,
     Measure,
@@ -34,9 +34,6 @@ from records.profile import (
 LIST_LIMIT = 20
 DOCUMENT_LIMIT = 5
 DOCUMENT_KINDS = (EntryKind.REPORT, EntryKind.LAB_REPORT, EntryKind.IMAGING_STUDY)
-# What counts as having looked at the DMP: its page, its list of documents (reading one entry,
-# depositing, being found by a search do not show what else is new).
-_LOOKING_AT_THE_DMP = (AccessAction.DMP_VIEW, AccessAction.TIMELINE_VIEW)
 
 
 # --- New since the last access ------------------------------------------------------------------
@@ -47,8 +44,8 @@ def last_access_at(user: User, patient: Patient) -> datetime.datetime | None:
     (None: never). Call it before tracing the current read, or that read would be the
     answer."""
     event = (
-        AccessEvent.objects.filter(patient=patient, actor=user, action__in=_LOOKING_AT_THE_DMP)
-        .order_by("-seq")
+        AccessEvent.objects.filter(patient=patient, actor=user, action__in=LOOKED_AT_THE_DMP)
+        .order_by("-at")
         .values_list("at", flat=True)
         .first()
     )

@@ -22,7 +22,7 @@ from imaging.models import Instance
 from records import access
 from records.models import AccessAction, AccessEvent, Entry
 from records.services.care import read_traced
-from records.trail import checkpoint_publish
+from records.trail import log_integrate_all
 from tests.imaging.conftest import ct_series, deposit
 from tests.live import clean_env, manage
 from tests.records.helpers import allergy, lab, pdf_bytes, report
@@ -33,15 +33,15 @@ SUMMARY = """
 import hashlib, json
 from django.core.files.storage import default_storage
 from dmp_portal.backup import stored_names
-from records.models import AccessEvent, AccessChainHead, Entry
+from records.models import AccessEvent, Entry, TreeHead
 def sha(name):
     with default_storage.open(name, "rb") as handle:
         return hashlib.sha256(handle.read()).hexdigest()
 print(json.dumps({
     "entries": sorted(str(e) for e in Entry.objects.values_list("public_id", flat=True)),
     "files": {name: sha(name) for name in stored_names()},
-    "events": list(AccessEvent.objects.order_by("seq").values_list("seq", "digest")),
-    "head": list(AccessChainHead.objects.values_list("seq", "digest")),
+    "events": list(AccessEvent.objects.order_by("id").values_list("id", "leaf_index", "detail_digest")),
+    "heads": list(TreeHead.objects.order_by("size").values_list("size", "root", "signature")),
 }))
 """
 
@@ -59,7 +59,7 @@ def storage(settings: Any, tmp_path: Path) -> Path:
 
 
 def _source_summary(storage: Path) -> dict[str, Any]:
-    from records.models import AccessChainHead
+    from records.models import TreeHead
 
     return {
         "entries": sorted(str(e) for e in Entry.objects.values_list("public_id", flat=True)),
@@ -68,9 +68,15 @@ def _source_summary(storage: Path) -> dict[str, Any]:
             for name in stored_names()
         },
         "events": [
-            list(row) for row in AccessEvent.objects.order_by("seq").values_list("seq", "digest")
+            list(row)
+            for row in AccessEvent.objects.order_by("id").values_list(
+                "id", "leaf_index", "detail_digest"
+            )
         ],
-        "head": [list(row) for row in AccessChainHead.objects.values_list("seq", "digest")],
+        "heads": [
+            list(row)
+            for row in TreeHead.objects.order_by("size").values_list("size", "root", "signature")
+        ],
     }
 
 
@@ -83,7 +89,7 @@ def test_backup_restores_every_entry_file_and_event_and_the_trail_verifies(
     assert deposit(doctor.user, alice, ct_series(2), tmp_path / "in") is not None
     dmp = access.dmp_for(doctor.user, alice.public_id)
     read_traced(actor=doctor.user, dmp=dmp, action=AccessAction.TIMELINE_VIEW)
-    checkpoint_publish()
+    log_integrate_all()  # every event in the tree, under a signed head
     source = _source_summary(storage)
     assert len(source["files"]) >= 5  # the PDF, two DICOM files and their previews
     assert Instance.objects.count() == 2
@@ -113,7 +119,7 @@ def test_backup_restores_every_entry_file_and_event_and_the_trail_verifies(
         if p.is_file()
     } == set(source["files"])
     verified = manage("verify_access_log", env=env)
-    assert f"{len(source['events'])} events verified, 1 checkpoints matched" in verified
+    assert f"{len(source['events'])} leaves verified, {len(source['heads'])} signed" in verified
 
     # Restoring twice, or into a database that has accounts, is refused.
     with pytest.raises(RuntimeError, match="not empty"):

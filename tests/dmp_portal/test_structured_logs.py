@@ -64,7 +64,7 @@ def test_one_json_line_per_request_with_its_id_and_nothing_clinical(
     assert len(str(lines[1]["request_id"])) == 32 == len(missing["X-Request-ID"])
 
     # The access event of that read carries the same id: a log line and the trail meet.
-    event = AccessEvent.objects.filter(action=AccessAction.TIMELINE_VIEW).latest("seq")
+    event = AccessEvent.objects.filter(action=AccessAction.TIMELINE_VIEW).latest("id")
     assert event.request_id == "proxy-req-0001"
 
     text = "\n".join(JsonFormatter().format(r) for r in caplog.records)

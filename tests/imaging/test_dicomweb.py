@@ -62,7 +62,7 @@ def stored_bytes(instance: Instance, root: Path) -> bytes:
 
 def dicomweb_events(patient: Patient) -> list[AccessEvent]:
     return list(
-        AccessEvent.objects.filter(patient=patient, detail__startswith="DICOMweb").order_by("seq")
+        AccessEvent.objects.filter(patient=patient, detail__startswith="DICOMweb").order_by("id")
     )
 
 
