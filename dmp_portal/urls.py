@@ -3,6 +3,7 @@ from __future__ import annotations
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
+from oauth2_provider import views as oauth2_views
 
 from dmp_portal import views
 
@@ -13,12 +14,23 @@ admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-a
 admin.site.site_header = "DMP Portal — administration"
 admin.site.site_title = "DMP Portal"
 
+# OAuth 2.0 for the FHIR API: only the authorization code flow's endpoints and revocation (no
+# self-service registration of applications, no device flow: software is registered by an
+# administrator in the admin).
+oauth2_patterns = [
+    path("authorize/", oauth2_views.AuthorizationView.as_view(), name="authorize"),
+    path("token/", oauth2_views.TokenView.as_view(), name="token"),
+    path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
+]
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("sante/", views.health, name="health"),
     path("", include("identity.urls")),
     path("", include("records.urls")),
     path("", include("imaging.urls")),
+    path("fhir/", include("records.fhir.urls")),
+    path("o/", include((oauth2_patterns, "oauth2_provider"))),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -351,6 +351,10 @@ class AccessEvent(models.Model):
     detail_salt = models.CharField(max_length=32, blank=True)
     detail_digest = models.CharField(max_length=64, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
+    # The software that made the access on the user's behalf (an OAuth application of the FHIR
+    # API), by name as it was then; null for the portal's own pages. Null, not blank: the
+    # digest leaves a null column out, so events written before it keep their digest.
+    application = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     previous_digest = models.CharField(max_length=64)
     digest = models.CharField(max_length=64)
 

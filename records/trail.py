@@ -30,6 +30,9 @@ import json
 import os
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -69,7 +72,11 @@ CHAINED = (
     "mode",
     "request_id",
     "detail_digest",
+    "application",
 )
+# Columns added after events were written: chained only when set, so that the events written
+# before them keep their digest (and the signed checkpoints that anchor them stay true).
+CHAINED_WHEN_SET = frozenset({"application"})
 ERASABLE = ("actor_label", "detail", "detail_salt")
 
 
@@ -99,9 +106,28 @@ def chain_digest(event: Any) -> str:  # an AccessEvent, or populate_bench's row 
     """The digest of ``event``: SHA-256 of its ``CHAINED`` fields as one JSON object with sorted
     keys. JSON, not a joined string: no value (a request id is whatever a client sent) can
     make two events encode alike; ASCII escapes: no text can fail to encode."""
-    fields = {name: _plain(getattr(event, name)) for name in CHAINED}
+    fields = {
+        name: _plain(value)
+        for name in CHAINED
+        if (value := getattr(event, name)) is not None or name not in CHAINED_WHEN_SET
+    }
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# The software acting for the user during this request (the FHIR API sets it): every event
+# written meanwhile names it, whichever service writes it.
+_application: ContextVar[str | None] = ContextVar("trail_application", default=None)
+
+
+@contextmanager
+def acting_through(application: str) -> Iterator[None]:
+    """Every access event recorded inside this block names ``application`` ("via …")."""
+    token = _application.set(application[:255])
+    try:
+        yield
+    finally:
+        _application.reset(token)
 
 
 def record_access(
@@ -142,6 +168,7 @@ def record_access(
             mode=mode,
             detail=detail[:300],
             request_id=(request.META.get("HTTP_X_REQUEST_ID", "")[:64] if request else ""),
+            application=_application.get(),
             previous_digest=head.digest,
         )
         seal_details(event)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from records.views import access, deposits, dmp, documents
+from records.views import access, applications, deposits, dmp, documents
 
 app_name = "records"
 
@@ -42,6 +42,8 @@ urlpatterns = [
         documents.trend_patient,
         name="trend_patient",
     ),
+    # The software a user authorised for the FHIR API (professionals and patients alike).
+    path("mon-compte/applications/", applications.my_applications, name="my_applications"),
     # One entry, whoever reads it.
     path("document/<uuid:entry_id>/", documents.entry_detail, name="entry_detail"),
     path("document/<uuid:entry_id>/pdf/", documents.report_pdf, name="report_pdf"),

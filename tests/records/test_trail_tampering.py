@@ -29,6 +29,7 @@ from records.trail import (
     CHAINED,
     ERASABLE,
     TrailBroken,
+    acting_through,
     chain_digest,
     checkpoint_path,
     checkpoint_publish,
@@ -56,23 +57,25 @@ def _names(seq: int) -> str:
 
 @pytest.fixture
 def trail(alice: Patient, bob: Patient, doctor: Professional) -> list[AccessEvent]:
-    """Seven events; the middle one has every field filled (entry, detail, request id)."""
+    """Seven events; the middle one has every field filled (entry, detail, request id, the
+    software acting for the user)."""
     request = RequestFactory().get("/", HTTP_X_REQUEST_ID="req-0042")
     events = [
         record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
         for _ in range(3)
     ]
-    events.append(
-        record_access(
-            actor=doctor.user,
-            patient=alice,
-            action=AccessAction.ENTRY_VIEW,
-            mode=AccessMode.NORMAL,
-            entry_public_id=uuid.uuid4(),
-            detail="courbe Hémoglobine",
-            request=request,
+    with acting_through("Logiciel du cabinet"):
+        events.append(
+            record_access(
+                actor=doctor.user,
+                patient=alice,
+                action=AccessAction.ENTRY_VIEW,
+                mode=AccessMode.NORMAL,
+                entry_public_id=uuid.uuid4(),
+                detail="courbe Hémoglobine",
+                request=request,
+            )
         )
-    )
     events += [
         record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
         for _ in range(3)
