@@ -188,6 +188,9 @@ def searchset(
     """A searchset Bundle of one page, with ``self`` and (when there is more) ``next`` links."""
     base = request.build_absolute_uri(request.path)
     query = request.GET.copy()
+    # An INS-C is not echoed into links (URLs end up in logs); it finds one DMP at most, so
+    # such a search has no next page to link to.
+    query.pop("identifier", None)
     query["_count"] = str(count)
     query["_offset"] = str(offset)
     links = [{"relation": "self", "url": f"{base}?{query.urlencode()}"}]
