@@ -122,7 +122,7 @@ def cast() -> tuple[Any, Any, Any, str]:
 
 
 def fill(doctor: Any, patient: Any, count: int) -> None:
-    today = datetime.date.today()
+    today = timezone.localdate()
     for n in range(count):
         report_deposit(
             actor=doctor.user,
@@ -172,7 +172,7 @@ def main() -> None:
             "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
             "subject": {"reference": f"Patient/{small.public_id}"},
             "description": "CR (API)",
-            "context": {"period": {"start": datetime.date.today().isoformat()}},
+            "context": {"period": {"start": timezone.localdate().isoformat()}},
             "content": [
                 {
                     "attachment": {
@@ -196,7 +196,7 @@ def main() -> None:
             {
                 "document_type": "11488-4",
                 "title": "CR (formulaire)",
-                "act_date": datetime.date.today().isoformat(),
+                "act_date": timezone.localdate().isoformat(),
                 "body": "",
                 "pdf": SimpleUploadedFile("cr.pdf", PDF, content_type="application/pdf"),
                 "submission_key": str(uuid.uuid4()),
