@@ -6,6 +6,8 @@ from django.urls import include, path
 from oauth2_provider import views as oauth2_views
 
 from dmp_portal import views
+from imaging import fhir as imaging_fhir
+from records.fhir import urls as records_fhir
 
 # One door: the admin login is allauth's (rate limits, second factor), never Django's own form.
 # AdminSite has no setting for its login view: allauth's documented way is to replace the bound
@@ -29,7 +31,8 @@ urlpatterns = [
     path("", include("identity.urls")),
     path("", include("records.urls")),
     path("", include("imaging.urls")),
-    path("fhir/", include("records.fhir.urls")),
+    # The FHIR API: the records' resources and imaging's ImagingStudy, one namespace.
+    path("fhir/", include((records_fhir.urlpatterns + imaging_fhir.urlpatterns, "fhir"))),
     path("o/", include((oauth2_patterns, "oauth2_provider"))),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -180,6 +180,19 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "fhir:document_instance": {"GET": everyone(401), "POST": everyone(405)},
     "fhir:binary_instance": {"GET": everyone(401), "POST": everyone(405)},
     "fhir:audit_type": {"GET": everyone(401), "POST": everyone(405)},
+    **{
+        f"fhir:{name}": {"GET": everyone(401), "POST": everyone(405)}
+        for name in (
+            "diagnosticreport_type",
+            "diagnosticreport_instance",
+            "observation_type",
+            "observation_instance",
+            "allergyintolerance_type",
+            "allergyintolerance_instance",
+            "imagingstudy_type",
+            "imagingstudy_instance",
+        )
+    },
     "imaging:study_detail": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
     "imaging:study_report": {"GET": pro(405), "POST": pro_entry(302, emergency=403)},
     **{

@@ -114,21 +114,27 @@ def endpoint(resource: str, methods: dict[str, tuple[str, Handler]]) -> Handler:
 # --- Scope helpers: the funnel, normal access only -----------------------------------------------
 
 
-def _dmp(client: ApiClient, public_id: str) -> access.DmpAccess:
+def scoped_dmp(client: ApiClient, public_id: str) -> access.DmpAccess:
     dmp = access.dmp_for(client.user, public_id)
     if dmp.is_emergency:
         raise Http404("emergency access is not used by the API")
     return dmp
 
 
-def _entry(client: ApiClient, public_id: str, kind: str) -> tuple[Entry, access.DmpAccess]:
-    entry, dmp = access.entry_for(client.user, public_id, related=("report", "replaces"))
+def scoped_entry(
+    client: ApiClient,
+    public_id: str,
+    kind: str,
+    related: tuple[str, ...] = ("report", "replaces"),
+) -> tuple[Entry, access.DmpAccess]:
+    """One entry of ``kind`` in the caller's scope, held in normal (or patient) access."""
+    entry, dmp = access.entry_for(client.user, public_id, related=related)
     if dmp.is_emergency or entry.kind != kind:
         raise Http404("not in the API's scope")
     return entry, dmp
 
 
-def _search_patient(request: HttpRequest, client: ApiClient) -> access.DmpAccess:
+def search_dmp(request: HttpRequest, client: ApiClient) -> access.DmpAccess:
     """The DMP a search is about: ``patient`` (required for a professional; a patient's app
     reaches only its own, which is the default)."""
     raw = request.GET.get("patient") or request.GET.get("subject")
@@ -136,7 +142,7 @@ def _search_patient(request: HttpRequest, client: ApiClient) -> access.DmpAccess
         if client.user.is_patient:
             return access.own_dmp(client.user)
         raise FhirError(400, "required", _("Le paramètre patient est obligatoire."))
-    return _dmp(client, raw.rsplit("/", 1)[-1])
+    return scoped_dmp(client, raw.rsplit("/", 1)[-1])
 
 
 # --- Metadata ------------------------------------------------------------------------------------
@@ -225,6 +231,20 @@ def capability_statement(request: HttpRequest) -> dict[str, Any]:
                     ),
                     _rest_resource("Binary", ["read"], []),
                     _rest_resource("AuditEvent", ["search-type"], [("patient", "reference")]),
+                    _rest_resource(
+                        "DiagnosticReport", ["read", "search-type"], [("patient", "reference")]
+                    ),
+                    _rest_resource(
+                        "Observation",
+                        ["read", "search-type"],
+                        [("patient", "reference"), ("code", "token")],
+                    ),
+                    _rest_resource(
+                        "AllergyIntolerance", ["read", "search-type"], [("patient", "reference")]
+                    ),
+                    _rest_resource(
+                        "ImagingStudy", ["read", "search-type"], [("patient", "reference")]
+                    ),
                 ],
                 "interaction": [{"code": "transaction"}],
             }
@@ -236,7 +256,7 @@ def capability_statement(request: HttpRequest) -> dict[str, Any]:
 
 
 def patient_read(request: HttpRequest, client: ApiClient, public_id: str) -> HttpResponse:
-    dmp = _dmp(client, public_id)
+    dmp = scoped_dmp(client, public_id)
     care_services.read_traced(
         actor=client.user, dmp=dmp, action=AccessAction.DMP_VIEW, request=request
     )
@@ -335,14 +355,14 @@ def practitioner_search(request: HttpRequest, client: ApiClient) -> HttpResponse
 
 
 def document_read(request: HttpRequest, client: ApiClient, public_id: str) -> HttpResponse:
-    entry, dmp = _entry(client, public_id, EntryKind.REPORT)
+    entry, dmp = scoped_entry(client, public_id, EntryKind.REPORT)
     care_services.read_traced(
         actor=client.user, dmp=dmp, action=AccessAction.ENTRY_VIEW, entry=entry, request=request
     )
-    return json_response(resources.document_reference(entry, _report(entry)))
+    return json_response(resources.document_reference(entry, report_of(entry)))
 
 
-def _report(entry: Entry) -> Any:
+def report_of(entry: Entry) -> Any:
     try:
         return entry.report
     except Entry.report.RelatedObjectDoesNotExist:
@@ -387,7 +407,7 @@ def document_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
         ),
     )
     count, offset = page_params(request)
-    dmp = _search_patient(request, client)
+    dmp = search_dmp(request, client)
     entries = access.entries_for(client.user, dmp.patient).filter(kind=EntryKind.REPORT)
     if "type" in request.GET:
         entries = entries.filter(document_type=request.GET["type"].rpartition("|")[2])
@@ -426,7 +446,7 @@ def document_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
             offset : offset + count + 1
         ]
     )
-    shown = [resources.document_reference(entry, _report(entry)) for entry in rows[:count]]
+    shown = [resources.document_reference(entry, report_of(entry)) for entry in rows[:count]]
     return json_response(
         searchset(request, shown, count=count, offset=offset, more=len(rows) > count)
     )
@@ -441,8 +461,8 @@ def _category_types(category: str) -> list[str]:
 def binary_read(request: HttpRequest, client: ApiClient, public_id: str) -> HttpResponse:
     """A report's content: its PDF, or its text when it has none. As raw bytes (sandboxed
     attachment) unless the client asks for FHIR JSON (then a Binary resource, base64)."""
-    entry, dmp = _entry(client, public_id, EntryKind.REPORT)
-    report = _report(entry)
+    entry, dmp = scoped_entry(client, public_id, EntryKind.REPORT)
+    report = report_of(entry)
     if report is None:
         raise not_found()
     care_services.read_traced(
@@ -477,10 +497,10 @@ def binary_read(request: HttpRequest, client: ApiClient, public_id: str) -> Http
 def _deposit_target(client: ApiClient, doc: DocumentInput) -> dict[str, Any]:
     """The service's arguments for one parsed DocumentReference: its DMP through the funnel
     (404 out of scope), what it replaces (404 out of scope, 409 if no longer current)."""
-    dmp = _dmp(client, doc.patient_id)
+    dmp = scoped_dmp(client, doc.patient_id)
     fields = {**doc.fields, "patient": dmp.patient}
     if doc.replaces_id is not None:
-        old, _held = _entry(client, doc.replaces_id, EntryKind.REPORT)
+        old, _held = scoped_entry(client, doc.replaces_id, EntryKind.REPORT)
         if old.patient_id != dmp.patient.pk:
             raise invalid(_("relatesTo : le document remplacé appartient à un autre patient."))
         if old.status != EntryStatus.CURRENT:
@@ -497,7 +517,7 @@ def _created(request: HttpRequest, entry: Entry, status: int = 201) -> HttpRespo
     """The deposited document (its rows were just written, with their relations cached)."""
     location = request.build_absolute_uri(f"/fhir/DocumentReference/{entry.public_id}")
     return json_response(
-        resources.document_reference(entry, _report(entry)), status=status, Location=location
+        resources.document_reference(entry, report_of(entry)), status=status, Location=location
     )
 
 
@@ -512,7 +532,7 @@ def document_create(request: HttpRequest, client: ApiClient) -> HttpResponse:
     except DuplicateSubmission as duplicate:
         if duplicate.entry is None:
             raise FhirError(409, "duplicate", _("Soumission déjà reçue.")) from None
-        first, _held = _entry(client, str(duplicate.entry.public_id), EntryKind.REPORT)
+        first, _held = scoped_entry(client, str(duplicate.entry.public_id), EntryKind.REPORT)
         return _created(request, first, status=200)
     except ValidationError as error:
         if getattr(error, "code", None) == "not_current":
@@ -598,7 +618,7 @@ def audit_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
     if not client.user.is_patient:
         raise FhirError(403, "forbidden", _("L'historique des accès n'est lu que par le patient."))
     count, offset = page_params(request)
-    dmp = _search_patient(request, client)
+    dmp = search_dmp(request, client)
     care_services.read_traced(
         actor=client.user, dmp=dmp, action=AccessAction.HISTORY_VIEW, request=request
     )

@@ -11,7 +11,7 @@ import pytest
 
 from identity.models import Patient, Professional, User
 from tests.records.fhir.conftest import Api
-from tests.records.helpers import pdf_bytes, report
+from tests.records.helpers import allergy, lab, pdf_bytes, report
 from tests.test_access_matrix import ROLES, everyone, project_urls
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +39,14 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
         {},
         everyone(403, alice=200, bob=200),  # patients' apps only, each its own history
     ),
+    "fhir:diagnosticreport_type": ("DiagnosticReport", {"patient": "{alice}"}, _alice_only()),
+    "fhir:diagnosticreport_instance": ("DiagnosticReport/{lab}", {}, _alice_only()),
+    "fhir:observation_type": ("Observation", {"patient": "{alice}"}, _alice_only()),
+    "fhir:observation_instance": ("Observation/{lab}-0", {}, _alice_only()),
+    "fhir:allergyintolerance_type": ("AllergyIntolerance", {"patient": "{alice}"}, _alice_only()),
+    "fhir:allergyintolerance_instance": ("AllergyIntolerance/{allergy}", {}, _alice_only()),
+    "fhir:imagingstudy_type": ("ImagingStudy", {"patient": "{alice}"}, _alice_only()),
+    "fhir:imagingstudy_instance": ("ImagingStudy/{study}", {}, _alice_only()),
     "fhir:transaction": ("", {}, everyone(405)),  # POST only (tests/records/fhir/test_fhir_api.py)
 }
 
@@ -70,6 +78,11 @@ def fhir_cast(
         },
     }
     entry = report(doctor, alice, title="CR de consultation", pdf=pdf_bytes())
+    from tests.imaging.conftest import ct_series, deposit
+
+    lab_entry = lab(doctor, alice)
+    allergy_entry = allergy(doctor, alice)
+    study = deposit(doctor.user, alice, ct_series(1), tmp_path / "imaging")
     users = {
         "anonymous": None,
         "alice": alice.user,
@@ -88,6 +101,9 @@ def fhir_cast(
         "entry": str(entry.public_id),
         "doctor": str(doctor.public_id),
         "rpps": doctor.rpps,
+        "lab": str(lab_entry.public_id),
+        "allergy": str(allergy_entry.public_id),
+        "study": str(study.entry.public_id),
     }
     return {"users": users, "values": values, "alice": alice}
 
