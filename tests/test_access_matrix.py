@@ -180,14 +180,14 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "fhir:document_instance": {"GET": everyone(401), "POST": everyone(405)},
     "fhir:binary_instance": {"GET": everyone(401), "POST": everyone(405)},
     "fhir:audit_type": {"GET": everyone(401), "POST": everyone(405)},
+    "fhir:diagnosticreport_type": {"GET": everyone(401), "POST": everyone(401)},
+    "fhir:allergyintolerance_type": {"GET": everyone(401), "POST": everyone(401)},
     **{
         f"fhir:{name}": {"GET": everyone(401), "POST": everyone(405)}
         for name in (
-            "diagnosticreport_type",
             "diagnosticreport_instance",
             "observation_type",
             "observation_instance",
-            "allergyintolerance_type",
             "allergyintolerance_instance",
             "imagingstudy_type",
             "imagingstudy_instance",

@@ -6,15 +6,26 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 from records import access
 from records.api_auth import ApiClient
 from records.content import Allergy, LabReport, Observation
-from records.fhir.http import check_params, json_response, not_found, page_params, searchset
+from records.fhir.deposit import allergy_input, lab_report_input
+from records.fhir.http import (
+    FhirError,
+    check_params,
+    json_response,
+    not_found,
+    page_params,
+    read_json,
+    searchset,
+)
 from records.fhir.resources import LOINC, instant, ref
-from records.fhir.views import endpoint, scoped_entry, search_dmp
+from records.fhir.views import endpoint, scoped_dmp, scoped_entry, search_dmp
 from records.models import AccessAction, Entry, EntryKind
 from records.services import care as care_services
+from records.services.content import DuplicateSubmission, allergy_record, lab_report_deposit
 
 UCUM = "http://unitsofmeasure.org"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
@@ -238,9 +249,43 @@ def allergy_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
     )
 
 
-report_type = endpoint("DiagnosticReport", {"GET": ("s", report_search)})
+def _location(request: HttpRequest, kind: str, ident: object) -> str:
+    return request.build_absolute_uri(f"/fhir/{kind}/{ident}")
+
+
+def report_create(request: HttpRequest, client: ApiClient) -> HttpResponse:
+    """Deposit a lab report with its results (contained Observations): every value checked
+    by the service (LOINC analyte, finite number, UCUM unit, range), all or nothing."""
+    patient_id, fields = lab_report_input(read_json(request, "DiagnosticReport"))
+    dmp = scoped_dmp(client, patient_id)
+    try:
+        entry = lab_report_deposit(actor=client.user, patient=dmp.patient, **fields)
+    except DuplicateSubmission:
+        raise FhirError(409, "duplicate", _("Soumission déjà reçue.")) from None
+    report = entry.lab_report
+    body = diagnostic_report(entry, report, list(report.observations.all()))
+    return json_response(
+        body, 201, Location=_location(request, "DiagnosticReport", entry.public_id)
+    )
+
+
+def allergy_create(request: HttpRequest, client: ApiClient) -> HttpResponse:
+    patient_id, fields = allergy_input(read_json(request, "AllergyIntolerance"))
+    dmp = scoped_dmp(client, patient_id)
+    entry = allergy_record(actor=client.user, patient=dmp.patient, **fields)
+    body = allergy_resource(entry, entry.allergy)
+    return json_response(
+        body, 201, Location=_location(request, "AllergyIntolerance", entry.public_id)
+    )
+
+
+report_type = endpoint(
+    "DiagnosticReport", {"GET": ("s", report_search), "POST": ("c", report_create)}
+)
 report_instance = endpoint("DiagnosticReport", {"GET": ("r", report_read)})
 observation_type = endpoint("Observation", {"GET": ("s", observation_search)})
 observation_instance = endpoint("Observation", {"GET": ("r", observation_read)})
-allergy_type = endpoint("AllergyIntolerance", {"GET": ("s", allergy_search)})
+allergy_type = endpoint(
+    "AllergyIntolerance", {"GET": ("s", allergy_search), "POST": ("c", allergy_create)}
+)
 allergy_instance = endpoint("AllergyIntolerance", {"GET": ("r", allergy_read)})

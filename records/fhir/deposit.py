@@ -15,6 +15,7 @@ import datetime
 import math
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 from records.fhir.http import FhirError
 from records.fhir.resources import INVISIBLE, LOINC, VISIBILITY_SYSTEM
 from records.pdf import MAX_PDF_BYTES
+from records.services.content import ObservationInput
 
 MAX_BASE64 = math.ceil(MAX_PDF_BYTES * 4 / 3) + 4
 _NAMESPACE = uuid.UUID("5b0e8f7e-8c1d-4a55-9f4e-2d2f3b9c6a10")  # masterIdentifier → key
@@ -210,3 +212,159 @@ def document_input(
             "submission_key": _submission_key(resource),
         },
     )
+
+
+# --- Lab reports (DiagnosticReport with its Observations contained) and allergies -------------
+
+
+def _coding_code(concept: Any, system: str | None, what: str) -> str:
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    for coding in codings if isinstance(codings, list) else []:
+        if isinstance(coding, dict) and (system is None or coding.get("system") == system):
+            return _text(coding.get("code"), what, limit=40)
+    raise invalid(_("%(field)s : code attendu.") % {"field": what})
+
+
+def _instant(value: Any, what: str) -> datetime.datetime:
+    text = _text(value, what, limit=40)
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise invalid(_("%(field)s : date et heure invalides.") % {"field": what}) from None
+    if moment.tzinfo is None:
+        raise invalid(_("%(field)s : le fuseau horaire est obligatoire.") % {"field": what})
+    return moment
+
+
+def _number_text(value: Any, what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise invalid(_("%(field)s : nombre attendu.") % {"field": what})
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise invalid(_("%(field)s : valeur non finie refusée.") % {"field": what})
+    # JSON may write 1.5e2; the services read plain decimals (a bounded length first: 1e309
+    # must not become 310 digits).
+    if isinstance(value, Decimal) and abs(value.adjusted()) > 20:
+        raise invalid(_("%(field)s : valeur trop grande ou trop petite.") % {"field": what})
+    return format(value, "f")
+
+
+def _bound(range_: dict[str, Any], name: str) -> str | None:
+    quantity = range_.get(name)
+    if quantity is None:
+        return None
+    if not isinstance(quantity, dict):
+        raise invalid(_("referenceRange.%(name)s : quantité attendue.") % {"name": name})
+    return _number_text(quantity.get("value"), f"referenceRange.{name}.value")
+
+
+def observation_input(resource: dict[str, Any], number: int) -> ObservationInput:
+    """One contained Observation as the service's ``ObservationInput``."""
+    label = f"Observation {number}"
+    code = _coding_code(resource.get("code"), LOINC, f"{label} code")
+    if "valueQuantity" in resource:
+        quantity = _object(resource["valueQuantity"])
+        value = _number_text(quantity.get("value"), f"{label} valueQuantity.value")
+        unit = quantity.get("code") or quantity.get("unit") or ""
+        unit = _text(unit, f"{label} valueQuantity.code", limit=40)
+    else:
+        value = _text(resource.get("valueString"), f"{label} valueString", limit=200)
+        unit = ""
+    ranges = resource.get("referenceRange") or []
+    range_ = _object(ranges[0]) if isinstance(ranges, list) and ranges else {}
+    interpretation = ""
+    if resource.get("interpretation"):
+        concepts = resource["interpretation"]
+        first = concepts[0] if isinstance(concepts, list) and concepts else None
+        interpretation = _coding_code(first, None, f"{label} interpretation")
+    return ObservationInput(
+        analyte_code=code,
+        value=value,
+        unit=unit,
+        ref_low=_bound(range_, "low"),
+        ref_high=_bound(range_, "high"),
+        ref_text=_text(range_.get("text") or "", f"{label} referenceRange.text", limit=200),
+        interpretation=interpretation,
+    )
+
+
+def lab_report_input(resource: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A DiagnosticReport whose results are contained Observations: the patient's public id
+    and the keyword arguments of ``lab_report_deposit``."""
+    contained = {
+        f"#{item.get('id')}": item
+        for item in resource.get("contained") or []
+        if isinstance(item, dict) and item.get("resourceType") == "Observation"
+    }
+    results = resource.get("result")
+    if not isinstance(results, list) or not results or len(results) > 300:
+        raise invalid(_("result : de 1 à 300 résultats (Observation contenues) sont attendus."))
+    rows = []
+    for number, result in enumerate(results, 1):
+        target = contained.get(str(_object(result).get("reference")))
+        if target is None:
+            raise invalid(
+                _("result : chaque résultat doit désigner une Observation contenue (#id).")
+            )
+        rows.append(observation_input(target, number))
+    performers = resource.get("performer")
+    laboratory = (
+        _object(performers[0]).get("display")
+        if isinstance(performers, list) and performers
+        else None
+    )
+    collected = _instant(resource.get("effectiveDateTime"), "effectiveDateTime")
+    issued = resource.get("issued")
+    return reference_id(resource.get("subject"), "Patient", "subject"), {
+        "laboratory": _text(laboratory, "performer.display", limit=1000),
+        "specimen_collected_at": collected,
+        "reported_at": (_instant(issued, "issued") if issued else collected).date(),
+        "observations": rows,
+        "title": _text(_object(resource.get("code")).get("text") or "", "code.text"),
+        "submission_key": _first_identifier_key(resource),
+    }
+
+
+def _first_identifier_key(resource: dict[str, Any]) -> uuid.UUID | None:
+    """A DiagnosticReport's first ``identifier`` plays the part of a masterIdentifier: the
+    same one twice keeps one report."""
+    identifiers = resource.get("identifier")
+    if not isinstance(identifiers, list) or not identifiers:
+        return None
+    return _submission_key({"masterIdentifier": identifiers[0]})
+
+
+def allergy_input(resource: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An AllergyIntolerance: the patient's public id and the arguments of ``allergy_record``."""
+    code = _object(resource.get("code"))
+    categories = resource.get("category") or []
+    reactions = resource.get("reaction") or []
+    reaction = _object(reactions[0]) if isinstance(reactions, list) and reactions else {}
+    manifestations = reaction.get("manifestation") or []
+    onset = resource.get("onsetDateTime")
+    fields: dict[str, Any] = {
+        "substance_label": _text(code.get("text") or "", "code.text", limit=1000),
+        "category": _text(
+            categories[0] if isinstance(categories, list) and categories else "", "category"
+        ),
+        "reactions": "; ".join(
+            _text(_object(m).get("text") or "", "reaction.manifestation.text")
+            for m in (manifestations if isinstance(manifestations, list) else [])
+        ),
+        "severity": _text(reaction.get("severity") or "", "reaction.severity"),
+        "criticality": _text(resource.get("criticality") or "unable-to-assess", "criticality"),
+        "onset_date": _date(onset, "onsetDateTime") if onset else None,
+    }
+    for name, field in (
+        ("clinicalStatus", "clinical_status"),
+        ("verificationStatus", "verification_status"),
+    ):
+        if resource.get(name):
+            fields[field] = _coding_code(resource[name], None, name)
+    return reference_id(resource.get("patient"), "Patient", "patient"), fields
+
+
+def _date(value: Any, what: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(_text(value, what, limit=40)[:10])
+    except ValueError:
+        raise invalid(_("%(field)s : date invalide (AAAA-MM-JJ).") % {"field": what}) from None

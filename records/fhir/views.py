@@ -232,7 +232,9 @@ def capability_statement(request: HttpRequest) -> dict[str, Any]:
                     _rest_resource("Binary", ["read"], []),
                     _rest_resource("AuditEvent", ["search-type"], [("patient", "reference")]),
                     _rest_resource(
-                        "DiagnosticReport", ["read", "search-type"], [("patient", "reference")]
+                        "DiagnosticReport",
+                        ["read", "search-type", "create"],
+                        [("patient", "reference")],
                     ),
                     _rest_resource(
                         "Observation",
@@ -240,7 +242,9 @@ def capability_statement(request: HttpRequest) -> dict[str, Any]:
                         [("patient", "reference"), ("code", "token")],
                     ),
                     _rest_resource(
-                        "AllergyIntolerance", ["read", "search-type"], [("patient", "reference")]
+                        "AllergyIntolerance",
+                        ["read", "search-type", "create"],
+                        [("patient", "reference")],
                     ),
                     _rest_resource(
                         "ImagingStudy", ["read", "search-type"], [("patient", "reference")]
