@@ -282,6 +282,9 @@ def patient_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
     """By INS-C (``identifier``) or ``_id``: only DMPs in the caller's scope (normal access);
     each one found is traced."""
     check_params(request, ("identifier", "_id"))
+    if not client.user.is_patient and not {"identifier", "_id"} & set(request.GET):
+        # A lookup by identity (PDQm), not a listing of every DMP the professional may open.
+        raise FhirError(400, "required", _("Le paramètre identifier est obligatoire."))
     count, offset = page_params(request)
     patients: QuerySet[Patient] = access.patients_for(client.user).select_related(
         "medecin_traitant"

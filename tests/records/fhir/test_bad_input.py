@@ -335,3 +335,11 @@ def test_bad_search_parameters_are_400(
         response = api.get("DocumentReference", **params)
         assert response.status_code == 400, params
         outcome_text(response)
+
+
+def test_a_professional_looks_patients_up_by_identity_only(
+    alice: Patient, doctor: Professional, token_for: Callable[..., str]
+) -> None:
+    response = Api(token_for(doctor.user)).get("Patient")
+    assert response.status_code == 400
+    assert "identifier" in outcome_text(response)

@@ -202,3 +202,28 @@ def test_authorised_applications_page_in_english(
     body = page.get("/mon-compte/applications/", headers={"Accept-Language": "en"}).content
     assert b"Authorised applications" in body
     assert b"Withdraw access" in body
+
+
+@pytest.mark.parametrize("applications", [1, 5])
+def test_authorised_applications_page_query_count_is_constant(
+    doctor: Professional, administrator: Any, django_assert_num_queries: Any, applications: int
+) -> None:
+    from tests.records.fhir.conftest import mint_token
+
+    for n in range(applications):
+        software = Application.objects.create(
+            name=f"Logiciel {n}",
+            user=administrator,
+            client_type=Application.CLIENT_PUBLIC,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=REDIRECT_URI,
+        )
+        mint_token(doctor.user, software, "user/*.rs")
+    page = Client()
+    page.force_login(doctor.user)
+    page.get("/mon-compte/applications/")
+    # The session, its user, the live access tokens, the unrevoked refresh tokens, the
+    # applications' names.
+    with django_assert_num_queries(5):
+        response = page.get("/mon-compte/applications/")
+    assert response.content.decode().count("Retirer l") == applications
