@@ -9,8 +9,9 @@ time, who by id, RPPS and profession, which patient by id and INS-C, which entry
 request id, the software acting for the user when one did) and of ``detail_digest``, a salted
 commitment to its free texts (``actor_label``, ``detail``), never the texts themselves:
 purging a DMP erases the texts and the salt of its events (``details_erase``) and the chain
-still verifies, while a text still present is checked against its commitment. The salt (random, 128 bits, per event) keeps an erased commitment from
-being opened by guessing: "masqué" or an analyte's name are easy guesses.
+still verifies, while a text still present is checked against its commitment. The salt
+(random, 128 bits, per event) keeps an erased commitment from being opened by guessing:
+"masqué" or an analyte's name are easy guesses.
 
 Anchoring. A chain only proves that its events agree with each other: whoever can write the
 table can also delete its tail and rewind the head, or edit an event and re-hash every one
