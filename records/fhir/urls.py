@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from records.fhir import clinical, views
+from records.fhir import capability, clinical, views
 
 # Included by dmp_portal/urls.py under the "fhir" namespace, with imaging.fhir's patterns.
 
 urlpatterns = [
     path("", views.transaction_endpoint, name="transaction"),
-    path("metadata", views.metadata, name="metadata"),
+    path("metadata", capability.metadata, name="metadata"),
     path("Patient", views.patient_type, name="patient_type"),
     path("Patient/<str:public_id>", views.patient_instance, name="patient_instance"),
     path("Practitioner", views.practitioner_type, name="practitioner_type"),
