@@ -325,3 +325,14 @@ def test_patient_app_reads_only_its_own_record(
     writer = Api(token_for(alice.user, scope="patient/*.cruds"))
     assert writer.post("DocumentReference", document(alice)).status_code == 403
     assert Entry.objects.filter(patient=alice).count() == 1
+
+
+def test_transaction_about_two_patients_stores_nothing(
+    alice: Patient, bob: Patient, doctor: Professional, token_for: Callable[..., str]
+) -> None:
+    bundle = _transaction(alice, [document(alice)])
+    bundle["entry"][0]["resource"]["subject"] = {"reference": f"Patient/{bob.public_id}"}
+    response = Api(token_for(doctor.user)).post("", bundle)
+    assert response.status_code == 422
+    assert "même patient" in outcome_text(response)
+    assert not Entry.objects.exists()
