@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from identity.models import Patient, Professional, User
-from tests.records.fhir.conftest import Api
+from tests.records.fhir.conftest import Api, validate
 from tests.records.helpers import allergy, lab, pdf_bytes, report
 from tests.test_access_matrix import ROLES, everyone, project_urls
 
@@ -133,6 +133,8 @@ def test_fhir_matrix_with_each_roles_own_token(
             if response.status_code != expected:
                 failures.append(f"{name} as {role}: {response.status_code} ≠ {expected}")
                 continue
+            if response["Content-Type"].startswith("application/fhir+json"):
+                validate(response.json())  # every answer, resources and OperationOutcomes
             if role not in READERS and name != "fhir:metadata":
                 leaked = [s for s in secrets if s.encode() in response.content]
                 if leaked:
