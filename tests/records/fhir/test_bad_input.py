@@ -343,3 +343,16 @@ def test_a_professional_looks_patients_up_by_identity_only(
     response = Api(token_for(doctor.user)).get("Patient")
     assert response.status_code == 400
     assert "identifier" in outcome_text(response)
+
+
+def test_cors_is_closed(
+    alice: Patient, doctor: Professional, token_for: Callable[..., str]
+) -> None:
+    api = Api(token_for(doctor.user))
+    api.headers["Origin"] = "https://evil.example"
+    response = api.get(f"Patient/{alice.public_id}")
+    assert response.status_code == 200
+    assert not response.has_header("Access-Control-Allow-Origin")
+    preflight = api.client.options(f"/fhir/Patient/{alice.public_id}", headers=api.headers)
+    assert preflight.status_code == 405
+    assert not preflight.has_header("Access-Control-Allow-Origin")
