@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "guardian",
     "storages",
     "django_tasks_db",  # the database task backend (DMP_TASK_BACKEND=database)
+    "oauth2_provider",
     "dmp_portal",
     "identity",
     "records",
@@ -410,3 +411,42 @@ LOGGING = {
     "loggers": {"django.request": {"level": "WARNING"}},
 }
 ADMINS: list[tuple[str, str]] = []
+
+# --- The FHIR API: OAuth 2.0 (django-oauth-toolkit) -------------------------------------------
+# Software is registered by an administrator (admin, "Applications"); authorization code with
+# PKCE only; the user logs in through the portal's own login (second factor included) and
+# approves the software; SMART v2 scopes (records/api_auth.py). Access tokens are short-lived,
+# refresh tokens rotate and a reused one revokes the whole family; tokens and client secrets
+# are stored hashed (the toolkit's RFC 9700 token storage).
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int(
+        "DMP_API_ACCESS_TOKEN_SECONDS", 15 * 60, minimum=60, maximum=3600
+    ),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int(
+        "DMP_API_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600, minimum=3600
+    ),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "PKCE_REQUIRED": True,
+    "SCOPES_BACKEND_CLASS": "records.api_auth.SmartScopes",
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    # RFC 9700 (OAuth 2.0 Security BCP), every gate enforced: no implicit or password grant,
+    # PKCE with S256 only, the token in the Authorization header only, tokens stored hashed
+    # (only their SHA-256 is kept), ``iss`` in the authorization response, refresh token
+    # reuse detection and exact redirect URIs.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+# Requests per minute and per access token (429 beyond, with Retry-After).
+DMP_API_RATE_PER_MINUTE = env_int("DMP_API_RATE_PER_MINUTE", 600, minimum=1)

@@ -24,6 +24,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
+from oauth2_provider.models import AccessToken, Application, Grant, IDToken, RefreshToken
 
 from identity.admin_rules import FixedLookupsMixin, ReadOnlyAdmin
 from identity.auth import AuthenticatedHttpRequest, sensitive_action
@@ -281,3 +282,37 @@ class EmergencyAccessAdmin(PseudonymousAdmin[EmergencyAccess]):
     @admin.display(description=_("mode"))
     def access_mode(self, obj: EmergencyAccess) -> str:
         return str(AccessMode(obj.mode).label)
+
+
+# --- Software registered for the FHIR API (django-oauth-toolkit) ------------------------------
+# Administrators register software here. Tokens, grants and ID tokens are the users' own
+# (which patient's DMP a token reads is in its user): no admin page lists them; each user sees
+# and revokes their own on "Applications autorisées".
+for _model in (AccessToken, RefreshToken, Grant, IDToken, Application):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+@admin.register(Application)
+class SoftwareAdmin(FixedLookupsMixin[Application]):
+    """A registered software: authorization code with PKCE only, exact https redirect URIs,
+    the user's approval always asked (never skipped)."""
+
+    list_display = ("name", "client_id", "client_type", "created")
+    list_filter = ("client_type",)
+    fields = (
+        "name",
+        "client_id",
+        "client_type",
+        "client_secret",
+        "hash_client_secret",
+        "redirect_uris",
+        "algorithm",
+    )
+
+    def save_model(self, request: HttpRequest, obj: Application, form: Any, change: bool) -> None:
+        obj.authorization_grant_type = Application.GRANT_AUTHORIZATION_CODE
+        obj.skip_authorization = False
+        if not change:
+            obj.user = request.user
+        super().save_model(request, obj, form, change)

@@ -401,6 +401,10 @@ class AccessEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     # Set once, by the sequencer; not part of the leaf (it is where the leaf is).
     leaf_index = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    # The software that made the access on the user's behalf (an OAuth application of the FHIR
+    # API), by name as it was then; null for the portal's own pages. Null, not blank: the
+    # digest leaves a null column out, so events written before it keep their digest.
+    application = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         verbose_name = _("événement d'accès")

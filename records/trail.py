@@ -30,7 +30,9 @@ import json
 import os
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -93,6 +95,21 @@ def seal_details(event: Any) -> None:  # an AccessEvent, or populate_bench's row
     event.detail_digest = details_digest(event.detail_salt, event.actor_label, event.detail)
 
 
+# The software acting for the user during this request (the FHIR API sets it): every event
+# written meanwhile names it, whichever service writes it.
+_application: ContextVar[str | None] = ContextVar("trail_application", default=None)
+
+
+@contextmanager
+def acting_through(application: str) -> Iterator[None]:
+    """Every access event recorded inside this block names ``application`` ("via …")."""
+    token = _application.set(application[:255])
+    try:
+        yield
+    finally:
+        _application.reset(token)
+
+
 def record_access(
     *,
     actor: User | None,
@@ -126,6 +143,7 @@ def record_access(
         mode=mode,
         detail=detail[:300],
         request_id=(request.META.get("HTTP_X_REQUEST_ID", "")[:64] if request else ""),
+        application=_application.get(),
     )
     seal_details(event)
     event.save(force_insert=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from records.views import access, deposits, dmp, documents, profile
+from records.views import access, applications, deposits, dmp, documents, profile
 
 app_name = "records"
 
@@ -58,6 +58,8 @@ urlpatterns = [
     path("mon-dmp/vaccinations/", profile.my_vaccinations, name="my_vaccinations"),
     path("mon-dmp/volontes/", profile.my_wishes, name="my_wishes"),
     path("mon-dmp/mes-documents/", profile.my_documents, name="my_documents"),
+    # The software a user authorised for the FHIR API (professionals and patients alike).
+    path("mon-compte/applications/", applications.my_applications, name="my_applications"),
     # One entry, whoever reads it.
     path("document/<uuid:entry_id>/", documents.entry_detail, name="entry_detail"),
     path("document/<uuid:entry_id>/pdf/", documents.report_pdf, name="report_pdf"),

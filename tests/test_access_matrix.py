@@ -31,9 +31,10 @@ from tests.cast import (
 
 pytestmark = pytest.mark.django_db
 
-# Third-party and framework areas with their own tests (allauth flows, i18n); the admin has its
-# own matrix at the end of this file.
-EXCLUDED_PREFIXES = ("accounts/", "admin/", "i18n/")
+# Third-party and framework areas with their own tests (allauth flows, i18n, the OAuth 2.0
+# endpoints: tests/records/fhir/test_oauth.py); the admin has its own matrix at the end of this
+# file.
+EXCLUDED_PREFIXES = ("accounts/", "admin/", "i18n/", "o/")
 
 ROLES = [
     "anonymous",
@@ -200,6 +201,36 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
         "POST": pro_entry(302, emergency=403),
     },
     "imaging:my_studies": {"GET": patient(200), "POST": patient(405)},
+    "records:my_applications": {
+        "GET": everyone(200, anonymous=LOGIN),
+        "POST": everyone(400, anonymous=LOGIN),  # no application named
+    },
+    # The FHIR API ignores the session: without a bearer token, 401 for everyone (the same
+    # endpoints with tokens of every role, scope and owner: tests/records/fhir/test_matrix.py).
+    "fhir:metadata": {"GET": everyone(200), "POST": everyone(405)},
+    "fhir:transaction": {"GET": everyone(405), "POST": everyone(401)},
+    "fhir:patient_type": {"GET": everyone(401), "POST": everyone(405)},
+    "fhir:patient_instance": {"GET": everyone(401), "POST": everyone(405)},
+    "fhir:practitioner_type": {"GET": everyone(401), "POST": everyone(405)},
+    "fhir:practitioner_instance": {"GET": everyone(401), "POST": everyone(405)},
+    "fhir:practitioner_role_instance": {"GET": everyone(401), "POST": everyone(405)},
+    "fhir:document_type": {"GET": everyone(401), "POST": everyone(401)},
+    "fhir:document_instance": {"GET": everyone(401), "POST": everyone(405)},
+    "fhir:binary_instance": {"GET": everyone(401), "POST": everyone(405)},
+    "fhir:audit_type": {"GET": everyone(401), "POST": everyone(405)},
+    "fhir:diagnosticreport_type": {"GET": everyone(401), "POST": everyone(401)},
+    "fhir:allergyintolerance_type": {"GET": everyone(401), "POST": everyone(401)},
+    **{
+        f"fhir:{name}": {"GET": everyone(401), "POST": everyone(405)}
+        for name in (
+            "diagnosticreport_instance",
+            "observation_type",
+            "observation_instance",
+            "allergyintolerance_instance",
+            "imagingstudy_type",
+            "imagingstudy_instance",
+        )
+    },
     "imaging:study_detail": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
     "imaging:study_report": {"GET": pro(405), "POST": pro_entry(302, emergency=403)},
     "imaging:study_previews": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
@@ -334,6 +365,9 @@ def _url(
     url = url.replace("<str:analyte_code>", "4548-4")
     url = url.replace("<str:measure>", "weight")
     url = url.replace("<str:token>", "x" * 32)
+    url = url.replace(
+        "<str:public_id>", str(entry_id if "Patient" not in route else alice.public_id)
+    )
     if study is not None and route.startswith("imagerie/"):
         series = study.series.first()
         url = url.replace("<uuid:entry_id>", str(study.entry.public_id))

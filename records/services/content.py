@@ -488,6 +488,27 @@ def report_deposit(
     return entry
 
 
+def reports_deposit(*, actor: User, reports: Sequence[dict[str, Any]]) -> list[Entry]:
+    """Deposit several reports all or nothing (a FHIR transaction Bundle): each item holds
+    the keyword arguments of ``report_deposit`` (``keep_pdf`` excepted). Who may, and what it
+    raises: as ``report_deposit``; when one fails, no row of any remains and the PDFs already
+    written for the others are deleted again (what a failed delete leaves, the sweeper takes).
+    """
+    entries: list[Entry] = []
+    try:
+        with transaction.atomic():
+            for item in reports:
+                entries.append(report_deposit(actor=actor, **{**item, "keep_pdf": False}))
+    except BaseException:
+        for entry in entries:
+            # The Report row was created with this entry: its name is cached on the entry.
+            report = getattr(entry, "report", None)
+            if report is not None and report.pdf:
+                _delete_quietly(report.pdf.name)
+        raise
+    return entries
+
+
 # --- Allergies -----------------------------------------------------------------------------------
 
 

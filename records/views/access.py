@@ -292,7 +292,9 @@ def my_history_csv(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
 
     def rows() -> Iterator[str]:
         yield "\ufeff"
-        yield writer.writerow(["date", "qui", "RPPS", "profession", "action", "mode", "document"])
+        yield writer.writerow(
+            ["date", "qui", "RPPS", "profession", "action", "mode", "document", "logiciel"]
+        )
         for event in events.iterator(chunk_size=2000):
             yield writer.writerow(
                 [
@@ -303,6 +305,7 @@ def my_history_csv(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
                     event.get_action_display(),
                     event.get_mode_display(),
                     event.entry_public_id or "",
+                    _csv_safe(event.application or ""),
                 ]
             )
 

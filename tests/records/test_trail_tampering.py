@@ -28,6 +28,7 @@ from records import trail as trail_module
 from records.models import AccessAction, AccessEvent, AccessMode, TrailNode, TreeHead
 from records.trail import (
     NOT_IN_LEAF,
+    acting_through,
     event_leaf,
     heads_path,
     leaf_columns,
@@ -55,22 +56,23 @@ def _names(leaf: int) -> str:
 @pytest.fixture
 def trail(alice: Patient, bob: Patient, doctor: Professional) -> list[AccessEvent]:
     """Seven events in the tree under two signed heads (of 4 and 7 leaves); the fourth has
-    every field filled (entry, detail, request id)."""
+    every field filled (entry, detail, request id, the software acting for the user)."""
     # The cast's own events (DMPs opened…) are not in the tree yet: leave them out, so that
     # the leaves are numbered from 0 here.
     AccessEvent.objects.all().delete()
     request = RequestFactory().get("/", HTTP_X_REQUEST_ID="req-0042")
     for _ in range(3):
         record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
-    record_access(
-        actor=doctor.user,
-        patient=alice,
-        action=AccessAction.ENTRY_VIEW,
-        mode=AccessMode.NORMAL,
-        entry_public_id=uuid.uuid4(),
-        detail="courbe Hémoglobine",
-        request=request,
-    )
+    with acting_through("Logiciel du cabinet"):  # the software acting for the user, too
+        record_access(
+            actor=doctor.user,
+            patient=alice,
+            action=AccessAction.ENTRY_VIEW,
+            mode=AccessMode.NORMAL,
+            entry_public_id=uuid.uuid4(),
+            detail="courbe Hémoglobine",
+            request=request,
+        )
     log_integrate()
     for _ in range(3):
         record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
