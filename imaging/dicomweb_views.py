@@ -42,6 +42,8 @@ from imaging.models import ImagingStudy, Instance, Series
 from imaging.services import reads
 from imaging.storage import open_ranged
 from imaging.views import FILE_HEADERS, MAX_RENDER_SIZE, VIEWER_SIZE
+from records import trail
+from records.api_auth import ApiForbidden, ApiRateLimited, ApiUnauthorized, api_user
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +51,8 @@ View = Callable[..., HttpResponseBase]
 
 
 def _dicomweb_user(request: HttpRequest) -> User | None:
-    """Who is asking: the session's user. (The FHIR API's OAuth bearer tokens are to be
-    accepted here too, and only here.)"""
+    """Who is asking, by session (the portal's own viewer). A bearer token is handled by
+    ``dicomweb_view`` through the FHIR API's ``api_user`` (one token system)."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return user  # type: ignore[no-any-return]
@@ -80,19 +82,51 @@ def dicomweb_view(view: View) -> View:
     @require_GET
     @wraps(view)
     def wrapped(request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
+        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+            return _with_token(request, view, kwargs)
         user = _dicomweb_user(request)
         if user is None:
-            response = _text(_("Authentification requise."), 401)
-            response["WWW-Authenticate"] = 'Bearer realm="DICOMweb"'
-            return response
-        try:
-            return view(request, user, **kwargs)
-        except Http404:
-            return _not_found()
-        except web.BadQuery as bad:
-            return _text(bad.message, 400)
+            return _unauthorised()
+        return _answer(request, view, user, kwargs)
 
     return wrapped
+
+
+def _unauthorised() -> HttpResponse:
+    response = _text(_("Authentification requise."), 401)
+    response["WWW-Authenticate"] = 'Bearer realm="DICOMweb"'
+    return response
+
+
+def _answer(
+    request: HttpRequest, view: View, user: User, kwargs: dict[str, Any]
+) -> HttpResponseBase:
+    try:
+        return view(request, user, **kwargs)
+    except Http404:
+        return _not_found()
+    except web.BadQuery as bad:
+        return _text(bad.message, 400)
+
+
+def _with_token(request: HttpRequest, view: View, kwargs: dict[str, Any]) -> HttpResponseBase:
+    """A viewer holding an OAuth token of the FHIR API: the scope that reads ImagingStudy
+    (``user/ImagingStudy.rs``, ``patient/*.rs``…) reads its images; every event names the
+    software, as in the FHIR API."""
+    try:
+        client = api_user(request, "ImagingStudy", "r")
+    except ApiUnauthorized:
+        response = _unauthorised()
+        response["WWW-Authenticate"] = 'Bearer realm="DICOMweb", error="invalid_token"'
+        return response
+    except ApiForbidden:
+        return _text(_("Les droits de ce jeton ne couvrent pas l'imagerie."), 403)
+    except ApiRateLimited:
+        response = _text(_("Trop de requêtes : réessayez dans une minute."), 429)
+        response["Retry-After"] = "60"
+        return response
+    with trail.acting_through(client.application_name):
+        return _answer(request, view, client.user, kwargs)
 
 
 def _base(request: HttpRequest) -> str:

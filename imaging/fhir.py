@@ -1,13 +1,14 @@
 """ImagingStudy in FHIR (read and search): studies reached through imaging's scope, which is
-the funnel's (``imaging.access``), traced like the study page. DICOMweb endpoints come with
-the imaging issue."""
+the funnel's (``imaging.access``), traced like the study page. Each study points viewers at
+the portal's DICOMweb service (``endpoint``: a contained Endpoint, WADO-RS), which accepts the
+same bearer tokens."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import path, reverse
 
 from imaging import access as imaging_access
 from imaging.models import ImagingStudy
@@ -26,7 +27,24 @@ def _modality(code: str) -> dict[str, str]:
     return {"system": DCM, "code": code or "OT"}
 
 
-def imaging_study_resource(study: ImagingStudy) -> dict[str, Any]:
+def _wado_endpoint(request: HttpRequest) -> dict[str, Any]:
+    """The DICOMweb base of this portal as a contained FHIR Endpoint (WADO-RS)."""
+    base = request.build_absolute_uri(reverse("imaging:dicomweb_studies")).removesuffix("/studies")
+    return {
+        "resourceType": "Endpoint",
+        "id": "dicomweb",
+        "status": "active",
+        "connectionType": {
+            "system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type",
+            "code": "dicom-wado-rs",
+        },
+        "payloadType": [{"text": "DICOM"}],
+        "payloadMimeType": ["application/dicom"],
+        "address": base.rstrip("/"),
+    }
+
+
+def imaging_study_resource(study: ImagingStudy, request: HttpRequest) -> dict[str, Any]:
     entry = study.entry
     series = list(study.series.all())
     resource: dict[str, Any] = {
@@ -35,6 +53,8 @@ def imaging_study_resource(study: ImagingStudy) -> dict[str, Any]:
         "meta": {"versionId": "1", "lastUpdated": instant(entry.deposited_at)},
         "identifier": [{"system": "urn:dicom:uid", "value": f"urn:oid:{study.study_instance_uid}"}],
         "status": "available",
+        "contained": [_wado_endpoint(request)],
+        "endpoint": [{"reference": "#dicomweb"}],
         "subject": ref("Patient", entry.patient.public_id),
         "numberOfSeries": len(series),
         "numberOfInstances": sum(getattr(s, "instance_count", 0) for s in series),
@@ -62,7 +82,7 @@ def study_read(request: HttpRequest, client: ApiClient, public_id: str) -> HttpR
     entry, _dmp = scoped_entry(client, public_id, EntryKind.IMAGING_STUDY, ())
     study = imaging_access.studies_for(client.user, entry.patient).get(entry=entry)
     study_read_traced(actor=client.user, study=study, request=request, detail="FHIR")
-    return json_response(imaging_study_resource(study))
+    return json_response(imaging_study_resource(study, request))
 
 
 def study_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
@@ -81,7 +101,7 @@ def study_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
             offset : offset + count + 1
         ]
     )
-    shown = [imaging_study_resource(study) for study in studies[:count]]
+    shown = [imaging_study_resource(study, request) for study in studies[:count]]
     return json_response(
         searchset(request, shown, count=count, offset=offset, more=len(studies) > count)
     )

@@ -40,7 +40,9 @@ def sha(name):
 print(json.dumps({
     "entries": sorted(str(e) for e in Entry.objects.values_list("public_id", flat=True)),
     "files": {name: sha(name) for name in stored_names()},
-    "events": list(AccessEvent.objects.order_by("id").values_list("id", "leaf_index", "detail_digest")),
+    "events": list(
+        AccessEvent.objects.order_by("id").values_list("id", "leaf_index", "detail_digest")
+    ),
     "heads": list(TreeHead.objects.order_by("size").values_list("size", "root", "signature")),
 }))
 """
