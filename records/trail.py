@@ -30,6 +30,7 @@ import json
 import os
 import secrets
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -69,7 +70,11 @@ CHAINED = (
     "mode",
     "request_id",
     "detail_digest",
+    "actor_structure",
 )
+# Columns added after trails were written: chained only when set (None adds no key), so the
+# events written before them keep their digest and need no re-sealing.
+OPTIONAL = ("actor_structure",)
 ERASABLE = ("actor_label", "detail", "detail_salt")
 
 
@@ -99,9 +104,18 @@ def chain_digest(event: Any) -> str:  # an AccessEvent, or populate_bench's row 
     """The digest of ``event``: SHA-256 of its ``CHAINED`` fields as one JSON object with sorted
     keys. JSON, not a joined string: no value (a request id is whatever a client sent) can
     make two events encode alike; ASCII escapes: no text can fail to encode."""
-    fields = {name: _plain(getattr(event, name)) for name in CHAINED}
+    fields = {
+        name: _plain(getattr(event, name))
+        for name in CHAINED
+        if not (name in OPTIONAL and getattr(event, name) is None)
+    }
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# The structure the signed-in professional acts for, set for the length of a request by
+# records.sso.ActingStructureMiddleware from the session (Pro Santé Connect's login).
+acting_structure: ContextVar[str | None] = ContextVar("acting_structure", default=None)
 
 
 def record_access(
@@ -135,6 +149,7 @@ def record_access(
             actor_label=str(actor)[:200] if actor is not None else "",
             actor_rpps=professional.rpps if professional else "",
             actor_profession=professional.profession if professional else "",
+            actor_structure=acting_structure.get() if professional else None,
             patient=patient,
             patient_insc=patient.insc if patient else "",
             entry_public_id=entry_public_id,
