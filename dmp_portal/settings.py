@@ -198,7 +198,11 @@ DMP_ACTIVATION_LIMITS = {"address": 10, "birth_date": 10, "everyone": 200}
 # Retry-After of allauth's refusals (RateLimitedMiddleware): the failed-login window, the limit
 # people meet; a hint to clients and monitoring (allauth does not say which limit it hit).
 DMP_RATE_LIMIT_RETRY_AFTER = 5 * 60
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Passkeys (WebAuthn) are a second factor and, on their own, a password-less login (a passkey
+# is possession plus the device's lock: allauth then asks no other factor); recovery codes stay.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_WEBAUTHN_USER_VERIFICATION = "required"
 MFA_TOTP_ISSUER = "DMP Portal"
 MFA_RECOVERY_CODE_COUNT = 10
 MFA_RATE_LIMITS = {"mfa_authenticate": "5/m/ip,10/5m/key"}

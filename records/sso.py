@@ -23,8 +23,9 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from identity.auth import SECOND_FACTOR_SESSION_KEY
@@ -43,6 +44,9 @@ from records.models import AccessAction
 PSC = "psc"
 FRANCECONNECT = "franceconnect"
 STRUCTURE_SESSION_KEY = "dmp_acting_structure"
+# The structures to choose from, when Pro Santé Connect names several: until one is chosen,
+# every page leads to records:structure_choose.
+STRUCTURE_CHOICES_SESSION_KEY = "dmp_structure_choices"
 
 REFUSALS = {
     "provider": _(
@@ -206,28 +210,48 @@ def _same_person(patient: Patient, claims: dict[str, Any]) -> bool:
 
 def on_user_logged_in(sender: object, request: HttpRequest, user: User, **kwargs: Any) -> None:
     """After a Pro Santé Connect login: the card (or e-CPS) was the second factor, and the
-    structure the professional acts for is kept for the session (when the provider names one;
-    with several, the first one the provider lists)."""
+    structure the professional acts for is kept for the session: the one the provider names,
+    or, when it names several, the one the professional chooses next."""
     sociallogin = kwargs.get("sociallogin")
     if sociallogin is None or sociallogin.account.provider != PSC:
         return
     request.session[SECOND_FACTOR_SESSION_KEY] = user.pk
     structures = structures_from_claims(merged_claims(sociallogin.account.extra_data or {}))
-    if structures:
+    if len(structures) == 1:
         request.session[STRUCTURE_SESSION_KEY] = structures[0].label
+    elif structures:
+        request.session[STRUCTURE_CHOICES_SESSION_KEY] = [s.label for s in structures]
+
+
+def structure_choose(request: HttpRequest, index: int) -> bool:
+    """The professional picks one of the structures of their login (by its position); False
+    when there is no such choice."""
+    choices = request.session.get(STRUCTURE_CHOICES_SESSION_KEY) or []
+    if not 0 <= index < len(choices):
+        return False
+    request.session[STRUCTURE_SESSION_KEY] = choices[index]
+    del request.session[STRUCTURE_CHOICES_SESSION_KEY]
+    return True
 
 
 class ActingStructureMiddleware:
-    """Every access event of a request names the structure kept in the session, if any."""
+    """Every access event of a request names the structure kept in the session, if any; while a
+    structure remains to be chosen, every page leads to the choice."""
+
+    _ALLOWED_PREFIXES = ("/accounts/", "/i18n/", "/static/", "/favicon")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        structure = (
-            request.session.get(STRUCTURE_SESSION_KEY) if hasattr(request, "session") else None
-        )
-        token = trail.acting_structure.set(structure)
+        session = request.session
+        if session.get(STRUCTURE_CHOICES_SESSION_KEY) and not request.path.startswith(
+            self._ALLOWED_PREFIXES
+        ):
+            choose = reverse("records:structure_choose")
+            if request.path != choose:
+                return HttpResponseRedirect(choose)
+        token = trail.acting_structure.set(session.get(STRUCTURE_SESSION_KEY))
         try:
             return self.get_response(request)
         finally:

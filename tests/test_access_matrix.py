@@ -110,6 +110,8 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "records:dmp_reopen_by_professional": {"GET": pro(405), "POST": pro(302)},
     "records:attest_consent": {"GET": pro(405), "POST": pro(302)},
     "records:emergency": {"GET": pro(200), "POST": pro(302)},
+    # No structure to choose without a Pro Santé Connect login: the page says so; a POST is 400.
+    "records:structure_choose": {"GET": pro(200), "POST": pro(400)},
     "records:patient_home": {"GET": pro_patient(200), "POST": pro_patient(405)},
     # A sensitive act: every professional is first sent to re-authenticate (then 404 when out
     # of scope, like a missing DMP).

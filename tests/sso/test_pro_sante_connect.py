@@ -200,3 +200,23 @@ def test_the_refusal_page_speaks_english_too(
         client, sso, "psc", username="card-9", claims=psc_claims(rpps="10000000009")
     )
     _refused(journey, client, "unknown_rpps", "No verified professional account matches")
+
+
+def test_with_several_structures_the_professional_chooses_one_before_anything_else(
+    client: Client, sso: Provider, doctor: Professional, alice: Patient
+) -> None:
+    claims = psc_claims(
+        doctor, structures=(("750000001", "Clinique des Lilas"), ("130000002", "CHU Nord"))
+    )
+    journey = provider_login(client, sso, "psc", username="card-10", claims=claims)
+    assert journey.response.status_code == 302
+    blocked = client.get(f"/pro/dmp/{alice.public_id}/")
+    assert blocked.status_code == 302
+    assert blocked["Location"] == "/pro/structure/"
+    page = client.get("/pro/structure/").content.decode()
+    assert "CHU Nord (FINESS 130000002)" in page and LILAS in page
+    assert client.post("/pro/structure/", {"structure": "7"}).status_code == 400
+    assert client.post("/pro/structure/", {"structure": "1"}).status_code == 302
+    assert client.get(f"/pro/dmp/{alice.public_id}/").status_code == 200
+    event = AccessEvent.objects.filter(actor=doctor.user).latest("seq")
+    assert event.actor_structure == "CHU Nord (FINESS 130000002)"
