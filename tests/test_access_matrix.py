@@ -381,7 +381,7 @@ def admin_cast(cast: dict[str, Any], administrator: User, staff_viewer: User) ->
         reason="other",
         reason_text=EMERGENCY_REASON_TEXT,
     )
-    TOTP.activate(alice.user, TOTP_SECRET)
+    # Alice's TOTP comes with the cast (every patient has a second factor).
     mfa_reset_request(
         actor=administrator, account=alice.user, reason="Téléphone perdu, appel au support"
     )

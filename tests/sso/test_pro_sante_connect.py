@@ -220,3 +220,23 @@ def test_with_several_structures_the_professional_chooses_one_before_anything_el
     assert client.get(f"/pro/dmp/{alice.public_id}/").status_code == 200
     event = AccessEvent.objects.filter(actor=doctor.user).latest("seq")
     assert event.actor_structure == "CHU Nord (FINESS 130000002)"
+
+
+def test_the_login_page_offers_both_providers_once_configured(
+    client: Client, sso: Provider
+) -> None:
+    page = client.get("/accounts/login/").content.decode()
+    assert "Pro Santé Connect" in page and "FranceConnect" in page
+
+
+def test_the_structure_page_in_english_at_a_constant_query_count(
+    client: Client, doctor: Professional, django_assert_num_queries: Any
+) -> None:
+    client.force_login(doctor.user)
+    client.cookies["django_language"] = "en"
+    client.get("/pro/structure/")  # warm the session
+    # 1 session, 2 user, 3 professional profile (verified?); nothing else: the choices are in
+    # the session.
+    with django_assert_num_queries(3):
+        page = client.get("/pro/structure/")
+    assert "No structure to choose" in html.unescape(page.content.decode())
