@@ -303,6 +303,29 @@ def test_matrix(cast: dict[str, Any], method: str) -> None:
     assert not failures, "\n".join(failures)
 
 
+def test_every_event_names_the_structure_of_the_session(cast: dict[str, Any]) -> None:
+    """The structure a Pro Santé Connect login keeps in the session is on every access event
+    the professional's requests write, whichever page writes it."""
+    from records.models import AccessEvent
+    from records.sso import STRUCTURE_SESSION_KEY
+
+    alice: Patient = cast["alice"]
+    traitant = cast["users"]["traitant"]
+    client = Client()
+    client.force_login(traitant)
+    session = client.session
+    session[STRUCTURE_SESSION_KEY] = "Clinique des Lilas (FINESS 750000001)"
+    session.save()
+    before = AccessEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    for route, _name in project_urls():
+        client.get(_url(route, alice, cast["entry"].public_id, cast["study"]))
+    written = AccessEvent.objects.filter(seq__gt=before, actor=traitant)
+    assert written.count() > 10
+    assert set(written.values_list("actor_structure", flat=True)) == {
+        "Clinique des Lilas (FINESS 750000001)"
+    }
+
+
 @pytest.mark.parametrize(
     "name", [name for name, table in EXPECTED.items() if 404 in table["GET"].values()]
 )
