@@ -123,3 +123,50 @@ def env_redis_url(name: str, *, environ: Mapping[str, str] | None = None) -> str
     if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfigured(f"{name} must be a redis://, rediss:// or unix:// URL.")
     return value
+
+
+# eIDAS levels of assurance, lowest first: what Pro Santé Connect and FranceConnect put in acr.
+OIDC_ACR_LEVELS = ("eidas1", "eidas2", "eidas3")
+PSC_SCOPES = "openid scope_all"
+FRANCECONNECT_SCOPES = "openid given_name family_name birthdate gender email"
+
+
+def env_oidc_app(
+    prefix: str,
+    provider_id: str,
+    name: str,
+    scopes: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """An allauth OpenID Connect app from ``<prefix>_ISSUER``, ``_CLIENT_ID``,
+    ``_CLIENT_SECRET``, ``_ACR`` (required level, default eidas1) and ``_SCOPES``; none when
+    no issuer is set (the provider is off)."""
+    issuer = env_str(f"{prefix}_ISSUER", environ=environ).rstrip("/")
+    if not issuer:
+        return []
+    if urlsplit(issuer).scheme not in {"https", "http"}:
+        raise ImproperlyConfigured(f"{prefix}_ISSUER must be an https:// URL.")
+    acr = env_str(f"{prefix}_ACR", "eidas1", environ=environ)
+    if acr not in OIDC_ACR_LEVELS:
+        raise ImproperlyConfigured(f"{prefix}_ACR must be one of {', '.join(OIDC_ACR_LEVELS)}.")
+    client_id = env_str(f"{prefix}_CLIENT_ID", environ=environ)
+    secret = env_str(f"{prefix}_CLIENT_SECRET", environ=environ)
+    if not (client_id and secret):
+        raise ImproperlyConfigured(
+            f"{prefix}_ISSUER is set: set {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET too."
+        )
+    return [
+        {
+            "provider_id": provider_id,
+            "name": name,
+            "client_id": client_id,
+            "secret": secret,
+            "settings": {
+                "server_url": issuer,
+                "scope": env_str(f"{prefix}_SCOPES", scopes, environ=environ).split(),
+                "token_auth_method": "client_secret_post",
+                "acr": acr,
+            },
+        }
+    ]

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from identity.adapters import was_rate_limited
-from identity.auth import has_second_factor, second_factor_required_for
+from identity.auth import second_factor_enrolled, second_factor_required_for
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +62,16 @@ class SessionTimeoutMiddleware:
 
 
 class ProfessionalSecondFactorMiddleware:
-    """A professional (or administrator) without a second factor can only enrol one.
+    """Anyone signed in without a second factor can only enrol one.
 
-    Every other page (and so every page with patient data) redirects to the TOTP enrolment.
+    Every other page (and so every page with patient data) redirects to the enrolment: the TOTP
+    one for professionals and administrators, the patient's choice (authenticator app, passkey
+    or e-mailed code) for patients.
     """
 
     _ALLOWED_PREFIXES = ("/accounts/", "/i18n/", "/static/", "/favicon")
+    # Where a patient chooses a second factor (records:my_settings, identity:email_code_login).
+    _PATIENT_CHOICE = ("/mon-dmp/parametres/", "/mon-dmp/code-email/")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -78,8 +82,20 @@ class ProfessionalSecondFactorMiddleware:
             user is not None
             and second_factor_required_for(user)
             and not request.path.startswith(self._ALLOWED_PREFIXES)
-            and not has_second_factor(user, request.session)
+            and not second_factor_enrolled(user, request.session)
         ):
+            if user.is_patient:
+                if request.path in self._PATIENT_CHOICE:
+                    return self.get_response(request)
+                messages.warning(
+                    request,
+                    _(
+                        "Un second facteur est obligatoire pour accéder à votre DMP : "
+                        "application d'authentification, clé d'accès ou code par e-mail à "
+                        "chaque connexion. Choisissez-en un pour continuer."
+                    ),
+                )
+                return HttpResponseRedirect(reverse("records:my_settings"))
             messages.warning(
                 request,
                 _(

@@ -17,10 +17,14 @@ from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from dmp_portal.env import (
+    FRANCECONNECT_SCOPES,
+    OIDC_ACR_LEVELS,
+    PSC_SCOPES,
     env_bool,
     env_database,
     env_int,
     env_list,
+    env_oidc_app,
     env_redis_url,
     env_str,
 )
@@ -65,6 +69,11 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    # Pro Santé Connect and FranceConnect: allauth's OpenID Connect provider, with the
+    # portal's stricter checks (identity.oidc); no app is configured unless the environment
+    # names an issuer.
+    "allauth.socialaccount.providers.openid_connect",
     "guardian",
     "storages",
     "django_tasks_db",  # the database task backend (DMP_TASK_BACKEND=database)
@@ -91,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "records.sso.ActingStructureMiddleware",
     "dmp_portal.middleware.RateLimitedMiddleware",
     "dmp_portal.middleware.SessionTimeoutMiddleware",
     "dmp_portal.middleware.ProfessionalSecondFactorMiddleware",
@@ -197,10 +207,36 @@ DMP_ACTIVATION_LIMITS = {"address": 10, "birth_date": 10, "everyone": 200}
 # Retry-After of allauth's refusals (RateLimitedMiddleware): the failed-login window, the limit
 # people meet; a hint to clients and monitoring (allauth does not say which limit it hit).
 DMP_RATE_LIMIT_RETRY_AFTER = 5 * 60
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Passkeys (WebAuthn) are a second factor and, on their own, a password-less login (a passkey
+# is possession plus the device's lock: allauth then asks no other factor); recovery codes stay.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_WEBAUTHN_USER_VERIFICATION = "required"
 MFA_TOTP_ISSUER = "DMP Portal"
 MFA_RECOVERY_CODE_COUNT = 10
 MFA_RATE_LIMITS = {"mfa_authenticate": "5/m/ip,10/5m/key"}
+
+# --- Pro Santé Connect (professionals) and FranceConnect (patients) ------------------------
+# Both are OpenID Connect providers, off unless their issuer is set. The required level
+# (``acr``) is asked for and checked: a login below it is refused. See .env.example.
+SOCIALACCOUNT_ADAPTER = "records.sso.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never match an account by an e-mail claim
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_ONLY = False
+DMP_OIDC_ACR_LEVELS = OIDC_ACR_LEVELS
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "provider_class": "identity.oidc.provider.SanteConnectProvider",
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [
+            *env_oidc_app("DMP_PSC", "psc", "Pro Santé Connect", PSC_SCOPES),
+            *env_oidc_app("DMP_FC", "franceconnect", "FranceConnect", FRANCECONNECT_SCOPES),
+        ],
+    }
+}
 
 # --- Sessions and cookies -----------------------------------------------------------------
 SESSION_ENGINE = "django.contrib.sessions.backends.db"

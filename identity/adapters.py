@@ -7,6 +7,7 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
 from allauth.mfa.models import Authenticator
+from allauth.mfa.stages import AuthenticateStage
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
@@ -24,12 +25,38 @@ def was_rate_limited(request: HttpRequest) -> bool:
     return bool(request.META.get(RATE_LIMITED_ENVIRON_KEY))
 
 
+# The identity providers whose login is already strong authentication: Pro Santé Connect's is
+# the CPS card (or the e-CPS app), a second factor in itself.
+SECOND_FACTOR_PROVIDERS = frozenset({"psc"})
+
+
+class SecondFactorStage(AuthenticateStage):  # type: ignore[misc]
+    """allauth's second-factor step, skipped after a Pro Santé Connect login."""
+
+    def _should_handle(self, request: HttpRequest) -> bool:
+        records = get_authentication_records(request, self.login.user)
+        if records and (records[-1].get("method"), records[-1].get("provider")) in {
+            ("socialaccount", provider) for provider in SECOND_FACTOR_PROVIDERS
+        }:
+            return False
+        return bool(super()._should_handle(request))
+
+
 # allauth ships no type hints (no py.typed): its base class is Any to mypy.
 class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Professionals register themselves (verified later by an administrator); patients get
         # their account through the activation code printed on the DMP opening letter.
         return True
+
+    def get_login_stages(self) -> list[str]:
+        stages: list[str] = super().get_login_stages()
+        return [
+            "identity.adapters.SecondFactorStage"
+            if stage == "allauth.mfa.stages.AuthenticateStage"
+            else stage
+            for stage in stages
+        ]
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         return reverse("home")

@@ -55,8 +55,16 @@ def has_second_factor(user: Any, session: Any = None) -> bool:
 
 
 def second_factor_required_for(user: Any) -> bool:
-    """Professionals and administrators must have a second factor; patients are prompted."""
-    return bool(user.is_authenticated and (user.is_professional or user.is_staff))
+    """Everyone signed in must have a second factor: professionals, administrators, and
+    patients (as Mon espace santé asks a code at each login)."""
+    return bool(user.is_authenticated)
+
+
+def second_factor_enrolled(user: Any, session: Any = None) -> bool:
+    """An authenticator (TOTP, passkey) — or, for a patient, the e-mailed code at each login."""
+    if getattr(user, "is_patient", False) and user.email_code_login:
+        return True
+    return has_second_factor(user, session)
 
 
 def professional_required(view: View) -> View:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from identity.account_recovery import account_event_record, tell_owner
+from identity.auth import has_second_factor
 from identity.errors import AccessDenied
 from identity.models import (
     AccountEvent,
@@ -92,9 +93,12 @@ def professional_reject(*, actor: User, professional: Professional) -> Professio
 
 
 def patient_email_code_set(*, user: User, enabled: bool) -> User:
-    """A patient chooses the e-mail code second factor (or drops it)."""
+    """A patient chooses the e-mail code second factor (or drops it, only when an authenticator
+    app or a passkey remains: a patient always keeps a second factor). AccessDenied otherwise."""
     if not user.is_patient:
         raise AccessDenied("Only patients use the e-mail code second factor.")
+    if not enabled and not has_second_factor(user):
+        raise AccessDenied("The e-mail code is the patient's only second factor.")
     user.email_code_login = enabled
     user.save(update_fields=["email_code_login"])
     return user

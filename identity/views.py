@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from identity import account_recovery, services
 from identity.auth import AuthenticatedHttpRequest, patient_required, sensitive_action
+from identity.errors import AccessDenied
 
 
 @patient_required
@@ -22,7 +23,17 @@ from identity.auth import AuthenticatedHttpRequest, patient_required, sensitive_
 def email_code_login(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient turns the e-mail code second factor on or off (re-authentication first)."""
     enabled = request.POST.get("enabled") == "1"
-    services.patient_email_code_set(user=request.user, enabled=enabled)
+    try:
+        services.patient_email_code_set(user=request.user, enabled=enabled)
+    except AccessDenied:
+        messages.error(
+            request,
+            _(
+                "Le code par e-mail est votre seul second facteur : activez d'abord une "
+                "application d'authentification ou une clé d'accès."
+            ),
+        )
+        return redirect("records:my_settings")
     if enabled:
         messages.success(
             request,

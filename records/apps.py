@@ -8,3 +8,10 @@ class RecordsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "records"
     verbose_name = _("Contenu du dossier")
+
+    def ready(self) -> None:
+        from allauth.account.signals import user_logged_in
+
+        from records.sso import on_user_logged_in
+
+        user_logged_in.connect(on_user_logged_in, dispatch_uid="dmp_sso_logged_in")

@@ -356,6 +356,7 @@ class AccessAction(models.TextChoices):
     HISTORY_VIEW = "history_view", _("Consultation de l'historique des accès")
     DENIED = "denied", _("Accès refusé")
     DEPOSIT_REFUSED = "deposit_refused", _("Dépôt refusé (fichier ou saisie invalide)")
+    LOGIN_REFUSED = "login_refused", _("Connexion refusée (Pro Santé Connect, FranceConnect)")
 
 
 # What "your last access" to a DMP means, wherever it is shown ("Mes patients", the synthèse's
@@ -387,6 +388,10 @@ class AccessEvent(models.Model):
     actor_label = models.CharField(max_length=200, blank=True)
     actor_rpps = models.CharField(max_length=11, blank=True)
     actor_profession = models.CharField(max_length=40, blank=True)
+    # The structure the professional acted for, as Pro Santé Connect named it at login
+    # ("Clinique Y (FINESS 0B0221889)"); null when unknown (password login, patients). NULL,
+    # not "": the trail chains it only when set, so events written before it keep their digest.
+    actor_structure = models.CharField(max_length=250, null=True, blank=True)  # noqa: DJ001
     patient = models.ForeignKey(
         "identity.Patient", on_delete=models.SET_NULL, null=True, related_name="access_events"
     )

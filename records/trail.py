@@ -110,6 +110,11 @@ def acting_through(application: str) -> Iterator[None]:
         _application.reset(token)
 
 
+# The structure the signed-in professional acts for, set for the length of a request by
+# records.sso.ActingStructureMiddleware from the session (Pro Santé Connect's login).
+acting_structure: ContextVar[str | None] = ContextVar("acting_structure", default=None)
+
+
 def record_access(
     *,
     actor: User | None,
@@ -136,6 +141,7 @@ def record_access(
         actor_label=str(actor)[:200] if actor is not None else "",
         actor_rpps=professional.rpps if professional else "",
         actor_profession=professional.profession if professional else "",
+        actor_structure=acting_structure.get() if professional else None,
         patient=patient,
         patient_insc=patient.insc if patient else "",
         entry_public_id=entry_public_id,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from records.views import access, applications, deposits, dmp, documents, profile
+from records.views import access, applications, deposits, dmp, documents, profile, structure
 
 app_name = "records"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("pro/dmp/rouvrir/", dmp.dmp_reopen_by_professional, name="dmp_reopen_by_professional"),
     path("pro/dmp/attester/", access.attest_consent, name="attest_consent"),
     path("pro/dmp/urgence/", access.emergency, name="emergency"),
+    path("pro/structure/", structure.structure_choose, name="structure_choose"),
     path(_PRO, dmp.patient_home, name="patient_home"),
     path(f"{_PRO}courrier/", dmp.letter_reissue, name="letter_reissue"),
     path(f"{_PRO}documents/", documents.timeline_pro, name="timeline_pro"),

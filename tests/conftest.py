@@ -14,7 +14,7 @@ import pytest
 from django.core.cache import cache
 
 from identity.models import Patient, Professional, Role, User
-from tests.cast import ALICE_NIR, make_patient, make_professional, make_user
+from tests.cast import ALICE_NIR, TOTP_SECRET, make_patient, make_professional, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +63,11 @@ def unverified_doctor(db: None) -> Professional:
 
 @pytest.fixture
 def patient_user(db: None) -> User:
-    return make_user("patient@test.example", first_name="Alice", last_name="Dupont")
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    user = make_user("patient@test.example", first_name="Alice", last_name="Dupont")
+    TOTP.activate(user, TOTP_SECRET)  # every patient has a second factor
+    return user
 
 
 @pytest.fixture

@@ -115,6 +115,8 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "records:dmp_reopen_by_professional": {"GET": pro(405), "POST": pro(302)},
     "records:attest_consent": {"GET": pro(405), "POST": pro(302)},
     "records:emergency": {"GET": pro(200), "POST": pro(302)},
+    # No structure to choose without a Pro Santé Connect login: the page says so; a POST is 400.
+    "records:structure_choose": {"GET": pro(200), "POST": pro(400)},
     "records:patient_home": {"GET": pro_patient(200), "POST": pro_patient(405)},
     # A sensitive act: every professional is first sent to re-authenticate (then 404 when out
     # of scope, like a missing DMP).
@@ -423,6 +425,29 @@ def test_matrix(cast: dict[str, Any], method: str) -> None:
     assert not failures, "\n".join(failures)
 
 
+def test_every_event_names_the_structure_of_the_session(cast: dict[str, Any]) -> None:
+    """The structure a Pro Santé Connect login keeps in the session is on every access event
+    the professional's requests write, whichever page writes it."""
+    from records.models import AccessEvent
+    from records.sso import STRUCTURE_SESSION_KEY
+
+    alice: Patient = cast["alice"]
+    traitant = cast["users"]["traitant"]
+    client = Client()
+    client.force_login(traitant)
+    session = client.session
+    session[STRUCTURE_SESSION_KEY] = "Clinique des Lilas (FINESS 750000001)"
+    session.save()
+    before = AccessEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    for route, _name in project_urls():
+        client.get(_url(route, alice, cast["entry"].public_id, cast["study"]))
+    written = AccessEvent.objects.filter(seq__gt=before, actor=traitant)
+    assert written.count() > 10
+    assert set(written.values_list("actor_structure", flat=True)) == {
+        "Clinique des Lilas (FINESS 750000001)"
+    }
+
+
 @pytest.mark.parametrize(
     "name", [name for name, table in EXPECTED.items() if table["GET"]["stranger"] == 404]
 )
@@ -501,7 +526,7 @@ def admin_cast(cast: dict[str, Any], administrator: User, staff_viewer: User) ->
         reason="other",
         reason_text=EMERGENCY_REASON_TEXT,
     )
-    TOTP.activate(alice.user, TOTP_SECRET)
+    # Alice's TOTP comes with the cast (every patient has a second factor).
     mfa_reset_request(
         actor=administrator, account=alice.user, reason="Téléphone perdu, appel au support"
     )

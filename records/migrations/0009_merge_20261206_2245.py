@@ -7,6 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('records', '0008_fhir_application'),
+        ('records', '0008_logins_access_event_structure'),
         ('records', '0008_pro_event_actor_patient_index'),
         ('records', '0008_profil_medical'),
         ('records', '0008_trail_transparency_log'),

@@ -293,7 +293,17 @@ def my_history_csv(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     def rows() -> Iterator[str]:
         yield "\ufeff"
         yield writer.writerow(
-            ["date", "qui", "RPPS", "profession", "action", "mode", "document", "logiciel"]
+            [
+                "date",
+                "qui",
+                "RPPS",
+                "profession",
+                "structure",
+                "action",
+                "mode",
+                "document",
+                "logiciel",
+            ]
         )
         for event in events.iterator(chunk_size=2000):
             yield writer.writerow(
@@ -302,6 +312,7 @@ def my_history_csv(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
                     _csv_safe(event.actor_label),
                     event.actor_rpps,
                     event.actor_profession,
+                    _csv_safe(event.actor_structure or ""),
                     event.get_action_display(),
                     event.get_mode_display(),
                     event.entry_public_id or "",

@@ -53,7 +53,7 @@ def test_bris_de_glace_then_alice_reads_it(
 
     alice_page = page.context.browser.new_context(locale="fr-FR").new_page()
     alice_page.set_default_timeout(15_000)
-    _login(alice_page, base, alice.user.email, totp=False)
+    _login(alice_page, base, alice.user.email, totp=True)  # every patient has one
     alice_page.goto(f"{base}/mon-dmp/historique/")
     rows = alice_page.locator("tr.row-emergency")
     assert rows.count() >= 2  # the declaration and the read, both in emergency mode

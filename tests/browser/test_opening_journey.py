@@ -61,8 +61,17 @@ def test_open_print_activate_login(live_server: Any, page: Any, doctor: Professi
     patient_page.locator("#id_password1").fill("Un-mot-de-passe-2026")
     patient_page.locator("#id_password2").fill("Un-mot-de-passe-2026")
     patient_page.get_by_role("button", name="Activer mon compte").click()
-    assert "Votre compte est activé" in patient_page.get_by_role("heading", level=1).inner_text()
-    patient_page.get_by_role("link", name="Accéder à mon DMP").click()
+    # Every patient has a second factor: the new account chooses one before its DMP opens.
+    patient_page.wait_for_url(f"{base}/mon-dmp/parametres/")
+    assert "Un second facteur est obligatoire" in patient_page.content()
+    patient_page.get_by_role(
+        "button", name="Recevoir un code par e-mail à chaque connexion"
+    ).click()
+    if "/accounts/reauthenticate/" in patient_page.url:  # a sensitive act: the password again
+        patient_page.get_by_label("Mot de passe").fill("Un-mot-de-passe-2026")
+        patient_page.get_by_role("button", name="Confirmer").click()
+    patient_page.wait_for_url(f"{base}/mon-dmp/parametres/")
+    patient_page.goto(f"{base}/mon-dmp/")
     assert "Mon dossier médical" in patient_page.content()
     screenshot(patient_page, "patient-home")
     patient_page.get_by_role("button", name="Se déconnecter").click()
@@ -76,5 +85,11 @@ def test_open_print_activate_login(live_server: Any, page: Any, doctor: Professi
     patient_page.get_by_label("Courriel").fill("lea.durand@test.example")
     patient_page.get_by_label("Mot de passe").fill("Un-mot-de-passe-2026")
     patient_page.get_by_role("button", name="Connexion").click()
+    # The password is not enough: the code e-mailed at this login.
+    patient_page.wait_for_url("**/accounts/login/code/confirm/")
+    code = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", mail.outbox[-1].body, re.MULTILINE)
+    assert code is not None
+    patient_page.locator("#id_code").fill(code.group(1))
+    patient_page.get_by_role("button", name="Confirmer", exact=True).click()
     patient_page.wait_for_url(f"{base}/mon-dmp/")
     assert patient.insc in patient_page.content()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pytest
@@ -96,12 +97,33 @@ def test_professional_without_second_factor_can_only_enrol(
     assert enrol.redirect_chain[-1][0].startswith(reverse("account_reauthenticate"))
 
 
-def test_patient_is_prompted_but_not_forced(client: Client, alice: Patient) -> None:
-    client.force_login(alice.user)
-    response = client.get(reverse("home"), follow=True)
-    assert response.status_code == 200
-    assert response.redirect_chain[-1][0] == reverse("records:my_dmp")
-    assert reverse("mfa_activate_totp") in response.content.decode()
+def test_patient_without_second_factor_can_only_choose_one(client: Client, alice: Patient) -> None:
+    """Every patient has a second factor (issue 14): without one, every page leads to the
+    choice (authenticator app, passkey or e-mailed code); with the e-mailed code, the DMP
+    opens; the only second factor cannot be dropped."""
+    from allauth.mfa.models import Authenticator
+
+    from tests.cast import fresh_login
+
+    fresh_login(client, alice.user)
+    Authenticator.objects.filter(user=alice.user).delete()
+    session = client.session
+    session.pop("dmp_second_factor", None)
+    session.save()
+    for path in (reverse("home"), reverse("records:my_dmp"), reverse("records:my_history")):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"] == reverse("records:my_settings")
+    choice = client.get(reverse("records:my_settings")).content.decode()
+    assert reverse("mfa_activate_totp") in choice
+    assert reverse("identity:email_code_login") in choice
+
+    client.post(reverse("identity:email_code_login"), {"enabled": "1"})
+    assert client.get(reverse("records:my_dmp")).status_code == 200
+    refused = client.post(reverse("identity:email_code_login"), {"enabled": "0"}, follow=True)
+    assert "votre seul second facteur" in html.unescape(refused.content.decode())
+    alice.user.refresh_from_db()
+    assert alice.user.email_code_login
 
 
 def test_admin_login_is_the_allauth_door(client: Client) -> None:

@@ -14,14 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from allauth.mfa.totp.internal.auth import TOTP
 from django.test import Client
 from django.urls import reverse
 
 from identity.models import Patient, Professional
 from records.models import Entry
 from records.services.content import ObservationInput
-from tests.cast import TOTP_SECRET
 from tests.records.conftest import logged_in
 from tests.records.helpers import allergy, days_ago, lab, pdf_bytes, report
 
@@ -52,7 +50,7 @@ def _pinned(client: Client, url: str, expected: int, assert_num_queries: Any) ->
 
 @pytest.fixture
 def patient_client(alice: Patient) -> Client:
-    TOTP.activate(alice.user, TOTP_SECRET)  # as the demo patients: no "activate 2FA" query
+    # Alice has her TOTP from the cast (every patient has a second factor), as the demo patients.
     return logged_in(alice.user)  # type: ignore[arg-type]
 
 

@@ -14,6 +14,7 @@ import io
 import json
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from records import trail as trail_module
 from records.models import AccessAction, AccessEvent, AccessMode, TrailNode, TreeHead
 from records.trail import (
     NOT_IN_LEAF,
+    acting_structure,
     acting_through,
     event_leaf,
     heads_path,
@@ -81,6 +83,15 @@ def trail(alice: Patient, bob: Patient, doctor: Professional) -> list[AccessEven
     return list(AccessEvent.objects.order_by("leaf_index"))
 
 
+@pytest.fixture(autouse=True)
+def _acting_for_a_structure() -> Iterator[None]:
+    """Events are written for a structure (a Pro Santé Connect login's), so the middle event
+    fills every field, ``actor_structure`` included."""
+    token = acting_structure.set("Clinique des Lilas (FINESS 750000001)")
+    yield
+    acting_structure.reset(token)
+
+
 def _other_text(value: str) -> str:
     """The same text with its last character changed: a hex digest or salt stays hex."""
     if not value:
@@ -125,6 +136,22 @@ def test_changing_any_field_of_an_event_is_found(
 
 
 NULLABLE = [field for field in EVENT_FIELDS if field.null]
+
+
+def test_a_structure_written_into_an_event_without_one_is_found(
+    trail: list[AccessEvent], doctor: Professional, alice: Patient
+) -> None:
+    """Events without a structure (a password login's, or written before the column) chain no
+    key for it; giving one a structure afterwards breaks its digest."""
+    token = acting_structure.set(None)
+    try:
+        plain = record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
+    finally:
+        acting_structure.reset(token)
+    assert plain.actor_structure is None and "intact" in _verify()
+    AccessEvent.objects.filter(pk=plain.pk).update(actor_structure="Clinique Y (FINESS 1)")
+    with pytest.raises(CommandError, match=_names(plain.seq)):
+        _verify()
 
 
 @pytest.mark.parametrize("field", NULLABLE, ids=lambda field: field.name)
