@@ -65,6 +65,8 @@ from records.models import (
     Entry,
     EntryUserObjectPermission,
     Notification,
+    NotificationPreference,
+    NotifiedAccesses,
     ProfessionDocumentRule,
 )
 from records.reference import document_type_choices
@@ -114,6 +116,12 @@ def _how_held(user: User, patient_ref: str = "pk", prefix: str = "") -> dict[str
                 professional__user=user,
                 status=CareRelationStatus.AUTHORISED,
                 first_access_at__isnull=True,
+            )
+        ),
+        # The patient asked to hear of every access by a professional: known without a query.
+        "_notify_every": Exists(
+            NotificationPreference.objects.filter(
+                user__patient=OuterRef(patient_ref), accesses=NotifiedAccesses.EVERY
             )
         ),
         "_emergency_mode": Subquery(emergencies.order_by("-expires_at").values("mode")[:1]),
@@ -168,6 +176,7 @@ class DmpAccess:
     mode: str  # AccessMode: patient, normal, emergency or samu
     first_access_pending: bool = False
     denied_types: frozenset[str] = frozenset()  # the profession × type matrix's refusals
+    notify_every_access: bool = False  # the patient wants to hear of every visit
 
     @property
     def is_patient(self) -> bool:
@@ -216,7 +225,13 @@ def _annotation(row: models.Model, name: str) -> Any:
 
 
 def _professional_access(
-    patient: Patient, *, normal: bool, emergency_mode: str | None, pending: bool, denied: str | None
+    patient: Patient,
+    *,
+    normal: bool,
+    emergency_mode: str | None,
+    pending: bool,
+    denied: str | None,
+    every: bool = False,
 ) -> DmpAccess:
     mode: str
     if normal:
@@ -230,6 +245,7 @@ def _professional_access(
         mode=mode,
         first_access_pending=bool(pending) and mode == AccessMode.NORMAL,
         denied_types=frozenset(denied.split(",")) if denied else frozenset(),
+        notify_every_access=bool(every),
     )
 
 
@@ -243,6 +259,7 @@ def _access_of(user: User, patient: Patient) -> DmpAccess:
         emergency_mode=_annotation(patient, "_emergency_mode"),
         pending=_annotation(patient, "_first_access_pending"),
         denied=_annotation(patient, "_denied_types"),
+        every=_annotation(patient, "_notify_every"),
     )
 
 
@@ -397,6 +414,7 @@ def entry_for(
         emergency_mode=_annotation(entry, "_emergency_mode"),
         pending=_annotation(entry, "_first_access_pending"),
         denied=_annotation(entry, "_denied_types"),
+        every=_annotation(entry, "_notify_every"),
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from records.views import access, deposits, dmp, documents
+from records.views import access, deposits, dmp, documents, notices
 
 app_name = "records"
 
@@ -35,6 +35,12 @@ urlpatterns = [
     path("mon-dmp/acces/modifier/", access.my_access_change, name="my_access_change"),
     path("mon-dmp/historique/", access.my_history, name="my_history"),
     path("mon-dmp/historique.csv", access.my_history_csv, name="my_history_csv"),
+    path("mon-dmp/notifications/", notices.my_notifications, name="my_notifications"),
+    path(
+        "mon-dmp/notifications/<uuid:notification_id>/",
+        notices.notification_open,
+        name="notification_open",
+    ),
     path("mon-dmp/documents/", documents.timeline_patient, name="timeline_patient"),
     path("mon-dmp/allergies/carte/", documents.allergy_card_patient, name="allergy_card_patient"),
     path(

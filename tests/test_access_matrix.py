@@ -130,6 +130,12 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "records:my_access_change": {"GET": patient(405), "POST": patient(302)},
     "records:my_history": {"GET": patient(200), "POST": patient(405)},
     "records:my_history_csv": {"GET": patient(200), "POST": patient(405)},
+    "records:my_notifications": {"GET": patient(200), "POST": patient(302)},
+    # Named by a notification's id: none of the cast's, so 404 for everyone logged in.
+    "records:notification_open": {
+        "GET": everyone(404, anonymous=LOGIN),
+        "POST": everyone(405, anonymous=LOGIN),
+    },
     "records:timeline_pro": {"GET": pro_patient(200), "POST": pro_patient(405)},
     "records:lab_report_new": {
         "GET": pro_entry(200, emergency=403),
@@ -268,7 +274,7 @@ def _url(route: str, alice: Patient, entry_id: Any = None, study: Any = None) ->
         url = url.replace("<uuid:entry_id>", str(study.entry.public_id))
         url = url.replace("<uuid:series_id>", str(series.public_id))
         url = url.replace("<uuid:instance_id>", str(series.instances.first().public_id))
-    for name in ("entry_id", "series_id", "instance_id"):
+    for name in ("entry_id", "series_id", "instance_id", "notification_id"):
         url = url.replace(f"<uuid:{name}>", str(entry_id))
     if "<" in url:  # pragma: no cover - a new converter needs a value here
         raise AssertionError(f"no test value for {route}")

@@ -11,7 +11,7 @@ from typing import Any
 
 from django import template
 
-from records import allergens, labs, reference
+from records import allergens, labs, reference, visits
 
 register = template.Library()
 
@@ -72,3 +72,10 @@ def substance_label(allergy: Any) -> str:
     if listed is not None:
         return listed.display_label()
     return str(getattr(allergy, "substance_label", "") or "")
+
+
+@register.filter
+def event_detail(event: Any, documents: Any) -> str:
+    """An access event's document (by title) and detail, in the reader's language."""
+    parts = [visits.document_title(event, documents), visits.detail_text(event.detail)]
+    return " — ".join(part for part in parts if part)
