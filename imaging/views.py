@@ -34,7 +34,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from identity.auth import AuthenticatedHttpRequest, patient_required, professional_required
-from imaging import previews
+from imaging import labels, previews
 from imaging.access import (
     REPORT_DOCUMENT_TYPE,
     instance_for,
@@ -437,6 +437,7 @@ def series_viewer(request: AuthenticatedHttpRequest, series_id: str) -> HttpResp
             "study": study,
             "patient": study.entry.patient,
             "current": current,
+            "key_tags": labels.key_tags(current.key_tags or []),
             "position": position,
             "presets": presets,
             "preset": preset,
@@ -463,7 +464,7 @@ def viewer_presets(instance: Instance) -> list[dict[str, Any]]:
     it carries, then the CT presets (soft tissue, lung, bone, brain, liver) for CT."""
     default = {"label": _("Fenêtre par défaut"), "center": None, "width": None}
     default["explanation"] = _("Celle du fichier, sinon calculée sur l'image")
-    return [default, *instance.presets()]
+    return [default, *labels.presets(instance.presets())]
 
 
 def _chosen(presets: list[dict[str, Any]], requested: str | None) -> int:

@@ -50,6 +50,8 @@ from django.db.models import (
 )
 from django.http import Http404, HttpRequest
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from guardian.shortcuts import assign_perm, remove_perm
 
 from identity.errors import AccessDenied
@@ -434,7 +436,7 @@ class Viewer:
     """One professional who can see an entry, and the rule that grants it."""
 
     professional: Professional
-    reason: str
+    reason: str | Promise  # in the active language when shown
     until: datetime.datetime | None = None
 
 
@@ -463,18 +465,18 @@ def who_can_see(entry: Entry) -> list[Viewer]:
     }
     candidates: list[Viewer] = []
     if patient.medecin_traitant is not None:
-        candidates.append(Viewer(patient.medecin_traitant, "médecin traitant"))
+        candidates.append(Viewer(patient.medecin_traitant, _("médecin traitant")))
     if entry.masked:
         if entry.author is not None:
-            candidates.append(Viewer(entry.author, "auteur du document"))
+            candidates.append(Viewer(entry.author, _("auteur du document")))
     else:
         candidates += [
-            Viewer(r.professional, str(r.get_reason_display()))
+            Viewer(r.professional, r.get_reason_display())
             for r in relations
             if r.status == CareRelationStatus.AUTHORISED and r.has_grant
         ]
         candidates += [
-            Viewer(emergency.professional, "accès en urgence", emergency.expires_at)
+            Viewer(emergency.professional, _("accès en urgence"), emergency.expires_at)
             for emergency in EmergencyAccess.objects.filter(
                 patient=patient, expires_at__gt=timezone.now()
             ).select_related("professional__user")
