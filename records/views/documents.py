@@ -13,6 +13,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -154,6 +155,18 @@ def _timeline(
     )
 
 
+# Letters that Unicode does not decompose into a base letter: spelled out for the ASCII name.
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+
+
+def _attachment(title: str) -> str:
+    """The download's name from the document's title, letters kept (RFC 6266): the UTF-8
+    name (cœlioscopie, opératoire) and an ASCII one for old clients (coelioscopie)."""
+    ascii_name = f"{slugify(title.translate(_LIGATURES))[:80] or 'document'}.pdf"
+    name = f"{slugify(title, allow_unicode=True)[:80] or 'document'}.pdf"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=utf-8''{quote(name)}"
+
+
 @never_cache
 @professional_required
 @require_GET
@@ -252,10 +265,8 @@ def report_pdf(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> FileRe
     except OSError:
         logger.error("stored PDF missing", extra={"entry": str(entry.public_id)})
         raise Http404("No PDF") from None
-    name = f"{slugify(entry.title)[:80] or 'document'}.pdf"
-    response = FileResponse(
-        handle, as_attachment=True, filename=name, content_type="application/pdf"
-    )
+    response = FileResponse(handle, content_type="application/pdf")
+    response["Content-Disposition"] = _attachment(entry.title)
     response["Content-Security-Policy"] = "sandbox"
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
