@@ -110,26 +110,38 @@ def _english(client: Client) -> Client:
     return client
 
 
+def _french_on(pages: list[tuple[str, str, Client]], data: set[str]) -> tuple[list[str], int]:
+    """(what, url, client) → the pages showing French words, and how many pages were read."""
+    failures, seen = [], 0
+    for what, url, client in pages:
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+            continue
+        seen += 1
+        found = french_in(_body(response).decode(), data)
+        if found:
+            failures.append(f"{url} ({what}): {found}")
+    return failures, seen
+
+
 def test_every_page_of_the_matrix_is_in_english(request: pytest.FixtureRequest) -> None:
     the_cast = request.getfixturevalue("cast")
-    alice = the_cast["alice"]
-    names = people_names()
-    failures, seen = [], 0
-    for route, name in project_urls():
-        url = _url(route, alice, the_cast["entry"].public_id, the_cast["study"])
-        for role in ROLES:
-            if EXPECTED[name]["GET"][role] != 200:
-                continue
-            client = _english(Client())
-            if the_cast["users"][role] is not None:
-                client.force_login(the_cast["users"][role])
-            response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
-            if not response.get("Content-Type", "").startswith("text/html"):
-                continue
-            seen += 1
-            found = french_in(_body(response).decode(), names)
-            if found:
-                failures.append(f"{url} as {role}: {found}")
+    clients = {}
+    for role in ROLES:
+        clients[role] = _english(Client())
+        if the_cast["users"][role] is not None:
+            clients[role].force_login(the_cast["users"][role])
+    pages = [
+        (
+            f"as {role}",
+            _url(route, the_cast["alice"], the_cast["entry"].public_id, the_cast["study"]),
+            clients[role],
+        )
+        for route, name in project_urls()
+        for role in ROLES
+        if EXPECTED[name]["GET"][role] == 200
+    ]
+    failures, seen = _french_on(pages, people_names())
     assert seen > 40
     assert not failures, "\n".join(failures)
 
@@ -138,16 +150,8 @@ def test_every_admin_page_is_in_english(request: pytest.FixtureRequest) -> None:
     the_cast = request.getfixturevalue("admin_cast")
     client = _english(Client())
     client.force_login(the_cast["users"]["administrator"])
-    names = people_names() | {group for group in _group_words()}
-    failures, seen = [], 0
-    for what, url in _admin_pages(the_cast):
-        response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
-        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
-            continue
-        seen += 1
-        found = french_in(_body(response).decode(), names)
-        if found:
-            failures.append(f"{url} ({what}): {found}")
+    pages = [(what, url, client) for what, url in _admin_pages(the_cast)]
+    failures, seen = _french_on(pages, people_names() | _group_words())
     assert seen > 50
     assert not failures, "\n".join(failures)
 
