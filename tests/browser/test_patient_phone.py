@@ -24,6 +24,7 @@ from tests.test_access_matrix import EXPECTED, project_urls
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 _FILES = (".csv", "pdf/", ".png", ".dcm")
 
 
@@ -126,5 +127,13 @@ def test_every_patient_page_fits_a_phone(
     page.goto(base + "/mon-dmp/acces/")
     assert page.locator("main td[data-label]").count() > 0
     assert page.locator("main thead").first.bounding_box()["width"] <= 1  # type: ignore[index]
+    # The same pages on a desktop, for the record (screenshots), and still no scroll.
+    page.set_viewport_size(DESKTOP)
+    for url in urls:
+        page.goto(base + url)
+        if page.evaluate("document.documentElement.scrollWidth") > DESKTOP["width"]:
+            too_wide.append(f"{url}: wider than a desktop")
+        name = url.strip("/").replace("/", "_")[:60] or "home"
+        screenshot(page, f"patient/desktop-{language}-{name}")
     context.close()
     assert not too_wide, "\n".join(too_wide)
