@@ -17,7 +17,8 @@
     for (var i = 0; i < files.length; i += 1) bytes += files[i].size;
     var count = ngettext("%(count)s fichier", "%(count)s fichiers", files.length);
     return interpolate(count, {count: files.length}, true) + ", " +
-      interpolate(gettext("%(size)s Mio"), {size: (bytes / 1048576).toFixed(1)}, true);
+      interpolate(gettext("%(size)s Mio"), {size: (bytes / 1048576).toLocaleString(
+        document.documentElement.lang, {minimumFractionDigits: 1, maximumFractionDigits: 1})}, true);
   }
 
   ["dragenter", "dragover"].forEach(function (name) {
