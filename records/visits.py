@@ -187,7 +187,9 @@ class Visit:
             if key == _IMAGING:
                 lines.append(str(_DONE[AccessAction.THUMBNAIL]))
             elif titles:
-                lines.append(f"{_DONE[key]} : {', '.join(titles)}")
+                lines.append(
+                    _("%(done)s : %(titles)s") % {"done": _DONE[key], "titles": ", ".join(titles)}
+                )
             elif key in _WITH_DOCUMENTS:
                 lines.append(f"{_DONE[key]} {_('un document')}")
             else:
