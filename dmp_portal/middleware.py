@@ -36,6 +36,10 @@ class SessionTimeoutMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
+        if user is not None and not user.is_authenticated and self._lost_session(request):
+            # The session ended on the server (its absolute lifetime, a restart of the
+            # session store) while the browser kept its cookie: say so once on the way in.
+            messages.info(request, _EXPIRED())
         if user is not None and user.is_authenticated:
             now = int(time.time())
             session = request.session
@@ -51,14 +55,24 @@ class SessionTimeoutMiddleware:
                 session[_LAST_SEEN] = now
             elif now - last_seen > idle_limit or now - started > settings.DMP_ABSOLUTE_TIMEOUT:
                 logout(request)
-                messages.info(
-                    request,
-                    _("Votre session a expiré par inactivité. Reconnectez-vous pour continuer."),
-                )
+                messages.info(request, _EXPIRED())
                 return HttpResponseRedirect(f"{reverse('account_login')}?next={request.path}")
             elif now - last_seen >= _TOUCH_EVERY:
                 session[_LAST_SEEN] = now
         return self.get_response(request)
+
+    @staticmethod
+    def _lost_session(request: HttpRequest) -> bool:
+        """A session cookie came whose session the store no longer has (resolving the
+        anonymous user loaded it and found nothing: no query of its own)."""
+        return (
+            bool(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+            and request.session.session_key is None
+        )
+
+
+def _EXPIRED() -> str:
+    return _("Votre session a expiré par inactivité. Reconnectez-vous pour continuer.")
 
 
 class ProfessionalSecondFactorMiddleware:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from oauth2_provider import views as oauth2_views
 
 from dmp_portal import views
@@ -40,6 +41,8 @@ urlpatterns = [
     path("o/", include((oauth2_patterns, "oauth2_provider"))),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The texts of the scripts (upload progress…), in the reader's language.
+    path("i18n/js/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
 ]
 

@@ -19,7 +19,9 @@ from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation, helpers
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -544,3 +546,43 @@ class ProfessionalAdmin(FixedLookupsMixin[Professional]):
             ngettext("%d vérification retirée.", "%d vérifications retirées.", count) % count,
             messages.WARNING,
         )
+
+
+# --- Groups: permissions named in the reader's language -------------------------------------
+
+_ACTIONS = {
+    "add": _("Peut ajouter : %(model)s"),
+    "change": _("Peut modifier : %(model)s"),
+    "delete": _("Peut supprimer : %(model)s"),
+    "view": _("Peut voir : %(model)s"),
+}
+
+
+def permission_label(permission: Permission) -> str:
+    """A permission as the reader reads it: its model's verbose name now, in the active
+    language (the stored name was written once, in French, by the migration)."""
+    model = permission.content_type.model_class()
+    action, _sep, model_name = permission.codename.partition("_")
+    if model is None or action not in _ACTIONS or model_name != model._meta.model_name:
+        return str(permission)
+    verbose = model._meta.verbose_name
+    return f"{model._meta.app_config.verbose_name} | {_ACTIONS[action] % {'model': verbose}}"
+
+
+class PermissionsField(forms.ModelMultipleChoiceField[Permission]):
+    def label_from_instance(self, obj: Any) -> str:
+        return permission_label(obj)
+
+
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin):
+    def formfield_for_manytomany(
+        self, db_field: Any, request: HttpRequest | None = None, **kwargs: Any
+    ) -> Any:
+        if db_field.name == "permissions":
+            kwargs["form_class"] = PermissionsField
+        return super().formfield_for_manytomany(db_field, request, **kwargs)

@@ -34,7 +34,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from identity.auth import AuthenticatedHttpRequest, patient_required, professional_required
-from imaging import previews
+from imaging import labels, previews
 from imaging.access import (
     REPORT_DOCUMENT_TYPE,
     instance_for,
@@ -469,6 +469,7 @@ def series_viewer(request: AuthenticatedHttpRequest, series_id: str) -> HttpResp
             "series": series,
             "study": study,
             "current": current,
+            "key_tags": labels.key_tags(current.key_tags or []),
             "position": position,
             "presets": presets,
             "preset": preset,
@@ -501,7 +502,8 @@ def viewer_presets(instance: Instance) -> list[dict[str, Any]]:
     default = {"label": _("Fenêtre par défaut"), "center": None, "width": None}
     default["explanation"] = _("Celle du fichier, sinon calculée sur l'image")
     presets, seen = [default], set()
-    for preset in instance.presets():  # a CT preset equal to the file's window: listed once
+    # A CT preset equal to the file's window is listed once; labels in the reader's language.
+    for preset in labels.presets(instance.presets()):
         window = (preset.get("center"), preset.get("width"))
         if window not in seen:
             seen.add(window)

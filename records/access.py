@@ -51,6 +51,8 @@ from django.db.models import (
 )
 from django.http import Http404, HttpRequest
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from guardian.shortcuts import assign_perm, remove_perm
 
 from identity.errors import EMERGENCY_READ_ONLY, TYPE_NOT_ALLOWED, AccessDenied
@@ -67,6 +69,8 @@ from records.models import (
     Entry,
     EntryUserObjectPermission,
     Notification,
+    NotificationPreference,
+    NotifiedAccesses,
     ProfessionDocumentRule,
 )
 from records.reference import document_type_choices
@@ -118,6 +122,12 @@ def _how_held(user: User, patient_ref: str = "pk", prefix: str = "") -> dict[str
                 professional__user=user,
                 status=CareRelationStatus.AUTHORISED,
                 first_access_at__isnull=True,
+            )
+        ),
+        # The patient asked to hear of every access by a professional: known without a query.
+        "_notify_every": Exists(
+            NotificationPreference.objects.filter(
+                user__patient=OuterRef(patient_ref), accesses=NotifiedAccesses.EVERY
             )
         ),
         "_emergency_mode": Subquery(emergencies.order_by("-expires_at").values("mode")[:1]),
@@ -225,6 +235,7 @@ class DmpAccess:
     mode: str  # AccessMode: patient, normal, emergency or samu
     first_access_pending: bool = False
     denied_types: frozenset[str] = frozenset()  # the profession × type matrix's refusals
+    notify_every_access: bool = False  # the patient wants to hear of every visit
 
     @property
     def is_patient(self) -> bool:
@@ -279,7 +290,13 @@ def _annotation(row: models.Model, name: str) -> Any:
 
 
 def _professional_access(
-    patient: Patient, *, normal: bool, emergency_mode: str | None, pending: bool, denied: str | None
+    patient: Patient,
+    *,
+    normal: bool,
+    emergency_mode: str | None,
+    pending: bool,
+    denied: str | None,
+    every: bool = False,
 ) -> DmpAccess:
     mode: str
     if normal:
@@ -293,6 +310,7 @@ def _professional_access(
         mode=mode,
         first_access_pending=bool(pending) and mode == AccessMode.NORMAL,
         denied_types=frozenset(denied.split(",")) if denied else frozenset(),
+        notify_every_access=bool(every),
     )
 
 
@@ -306,6 +324,7 @@ def _access_of(user: User, patient: Patient) -> DmpAccess:
         emergency_mode=_annotation(patient, "_emergency_mode"),
         pending=_annotation(patient, "_first_access_pending"),
         denied=_annotation(patient, "_denied_types"),
+        every=_annotation(patient, "_notify_every"),
     )
 
 
@@ -471,6 +490,7 @@ def entry_for(
         emergency_mode=_annotation(entry, "_emergency_mode"),
         pending=_annotation(entry, "_first_access_pending"),
         denied=_annotation(entry, "_denied_types"),
+        every=_annotation(entry, "_notify_every"),
     )
 
 
@@ -490,7 +510,7 @@ class Viewer:
     """One professional who can see an entry, and the rule that grants it."""
 
     professional: Professional
-    reason: str
+    reason: str | Promise  # in the active language when shown
     until: datetime.datetime | None = None
 
 
@@ -519,18 +539,18 @@ def who_can_see(entry: Entry) -> list[Viewer]:
     }
     candidates: list[Viewer] = []
     if patient.medecin_traitant is not None:
-        candidates.append(Viewer(patient.medecin_traitant, "médecin traitant"))
+        candidates.append(Viewer(patient.medecin_traitant, _("médecin traitant")))
     if entry.masked:
         if entry.author is not None:
-            candidates.append(Viewer(entry.author, "auteur du document"))
+            candidates.append(Viewer(entry.author, _("auteur du document")))
     else:
         candidates += [
-            Viewer(r.professional, str(r.get_reason_display()))
+            Viewer(r.professional, r.get_reason_display())
             for r in relations
             if r.status == CareRelationStatus.AUTHORISED and r.has_grant
         ]
         candidates += [
-            Viewer(emergency.professional, "accès en urgence", emergency.expires_at)
+            Viewer(emergency.professional, _("accès en urgence"), emergency.expires_at)
             for emergency in EmergencyAccess.objects.filter(
                 patient=patient, expires_at__gt=timezone.now()
             ).select_related("professional__user")

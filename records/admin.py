@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -31,14 +32,30 @@ from identity.auth import AuthenticatedHttpRequest, sensitive_action
 from identity.errors import UserError
 from identity.models import Profession
 from records.models import AccessEvent, AccessMode, EmergencyAccess, ProfessionDocumentRule
+from records.reference import document_type_choices, document_type_label
 from records.services import supervision
 
 
 @admin.register(ProfessionDocumentRule)
 class ProfessionDocumentRuleAdmin(FixedLookupsMixin[ProfessionDocumentRule]):
-    list_display = ("profession", "document_type")
+    list_display = ("profession", "document_type_shown")
     list_filter = ("profession",)
     search_fields = ("document_type",)
+
+    @admin.display(description=_("type de document (LOINC)"), ordering="document_type")
+    def document_type_shown(self, rule: ProfessionDocumentRule) -> str:
+        return f"{document_type_label(rule.document_type)} ({rule.document_type})"
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        """The document types named in the reader's language (the model's choices are the
+        French labels, fixed at import)."""
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "document_type" and isinstance(field, forms.ChoiceField):
+            field.choices = [
+                ("", "---------"),
+                *((code, f"{label} ({code})") for code, label in document_type_choices(None)),
+            ]
+        return field
 
 
 class PseudonymousAdmin[M: AccessEvent | EmergencyAccess](ReadOnlyAdmin[M]):

@@ -15,7 +15,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from records.labs import FLAG_CHOICES, format_number_fr, parse_numeric
+from records.labs import FLAG_CHOICES, format_number, parse_numeric, parse_result
 from records.models import Entry
 
 __all__ = [
@@ -135,24 +135,44 @@ class Observation(models.Model):
         return value.quantize(Decimal(1).scaleb(-decimals))
 
     @property
-    def range_display(self) -> str:
-        """The reference range as a French reader expects it ("3,9 – 5,8", "≥ 60")."""
+    def value_display(self) -> str:
+        """The result in the reader's format: typed "6.2" or "6,2", it reads 6,2 in French and
+        6.2 in English, with the precision typed; a censored value keeps its sign ("< 0,5"),
+        a text result ("Positif") is shown as typed."""
+        try:
+            parsed = parse_result(self.value_text)
+        except ValueError:
+            return self.value_text
+        if parsed.numeric is None:
+            return self.value_text
+        number = format_number(parsed.numeric)
+        if parsed.comparator:
+            return f"{_COMPARATOR_SIGNS.get(parsed.comparator, parsed.comparator)} {number}"
+        return number
 
-        def fr(value: Decimal) -> str:
-            return format_number_fr(self.typed_bound(value) or value)
+    @property
+    def range_display(self) -> str:
+        """The reference range in the reader's format ("3,9 – 5,8" in French, "3.9 – 5.8" in
+        English, "≥ 60")."""
+
+        def shown(value: Decimal) -> str:
+            return format_number(self.typed_bound(value) or value)
 
         low, high = self.ref_low, self.ref_high
         if low is not None and high is not None:
-            text = f"{fr(low)} – {fr(high)}"
+            text = f"{shown(low)} – {shown(high)}"
         elif low is not None:
-            text = f"≥ {fr(low)}"
+            text = f"≥ {shown(low)}"
         elif high is not None:
-            text = f"≤ {fr(high)}"
+            text = f"≤ {shown(high)}"
         else:
             text = ""
         if self.ref_text:
             text = f"{text} ({self.ref_text})" if text else self.ref_text
         return text
+
+
+_COMPARATOR_SIGNS = {"<=": "≤", ">=": "≥"}
 
 
 class Report(models.Model):

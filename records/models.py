@@ -300,11 +300,18 @@ class NotificationKind(models.TextChoices):
     NEW_DOCUMENT = "new_document", _("Nouveau document")
     REMINDER = "reminder", _("Document en attente d'annonce")
     AUTHORISED = "authorised", _("Nouveau professionnel autorisé")
+    ACCESS = "access", _("Accès d'un professionnel")
 
 
 class Notification(models.Model):
-    """What a user is told, in the portal (and by e-mail when it was sent)."""
+    """What a user is told, in the portal (and by e-mail when it was sent).
 
+    Stored as facts (kind, professional, entry, emergency access), never as a sentence: the text
+    is written at display time in the reader's language (``records.notices``). ``message`` holds
+    only the French sentence of notifications written before the facts were stored.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
@@ -312,7 +319,14 @@ class Notification(models.Model):
         "identity.Patient", on_delete=models.CASCADE, related_name="+", null=True
     )
     kind = models.CharField(max_length=20, choices=NotificationKind.choices)
-    message = models.CharField(max_length=500)
+    professional = models.ForeignKey(
+        "identity.Professional", on_delete=models.SET_NULL, related_name="+", null=True
+    )
+    entry = models.ForeignKey(Entry, on_delete=models.SET_NULL, related_name="+", null=True)
+    emergency = models.ForeignKey(
+        EmergencyAccess, on_delete=models.SET_NULL, related_name="+", null=True
+    )
+    message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed = models.BooleanField(default=False)
@@ -325,7 +339,37 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.message[:60]
+        return f"{self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class NotifiedAccesses(models.TextChoices):
+    EVERY = "every", _("Chaque accès d'un professionnel (une fois par visite)")
+    FIRST = "first", _("Le premier accès de chaque professionnel")
+    EMERGENCIES = "emergencies", _("Seulement les accès en urgence")
+
+
+class NotificationPreference(models.Model):
+    """What a patient wants to be told, and how. No row: the defaults (first accesses, by
+    e-mail and in the portal). Emergency accesses are always notified, both ways."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    accesses = models.CharField(
+        _("accès notifiés"),
+        max_length=12,
+        choices=NotifiedAccesses.choices,
+        default=NotifiedAccesses.FIRST,
+    )
+    by_email = models.BooleanField(_("par e-mail"), default=True)
+    in_portal = models.BooleanField(_("dans le portail"), default=True)
+
+    class Meta:
+        verbose_name = _("préférence de notification")
+        verbose_name_plural = _("préférences de notification")
+
+    def __str__(self) -> str:
+        return f"{self.accesses} e-mail={self.by_email} portal={self.in_portal}"
 
 
 class AccessMode(models.TextChoices):

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from records.views import access, applications, deposits, dmp, documents, profile, structure
+from records.views import (
+    access,
+    applications,
+    deposits,
+    dmp,
+    documents,
+    notices,
+    profile,
+    structure,
+)
 
 app_name = "records"
 
@@ -47,6 +56,12 @@ urlpatterns = [
         name="my_history_proof",
     ),
     path("verifier-preuve.py", access.proof_checker, name="proof_checker"),
+    path("mon-dmp/notifications/", notices.my_notifications, name="my_notifications"),
+    path(
+        "mon-dmp/notifications/<uuid:notification_id>/",
+        notices.notification_open,
+        name="notification_open",
+    ),
     path("mon-dmp/documents/", documents.timeline_patient, name="timeline_patient"),
     path("mon-dmp/allergies/carte/", documents.allergy_card_patient, name="allergy_card_patient"),
     path(

@@ -144,6 +144,12 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
         "GET": dict.fromkeys(ROLES, 200),
         "POST": dict.fromkeys(ROLES, 405),
     },
+    "records:my_notifications": {"GET": patient(200), "POST": patient(302)},
+    # Named by a notification's id: none of the cast's, so 404 for everyone logged in.
+    "records:notification_open": {
+        "GET": everyone(404, anonymous=LOGIN),
+        "POST": everyone(405, anonymous=LOGIN),
+    },
     "records:timeline_pro": {"GET": pro_patient(200), "POST": pro_patient(405)},
     "records:lab_report_new": {
         "GET": pro_entry(200, emergency=403),
@@ -376,7 +382,7 @@ def _url(
         url = url.replace("<uuid:series_id>", str(series.public_id))
         url = url.replace("<uuid:instance_id>", str(series.instances.first().public_id))
     url = _dicomweb_uids(url, study)
-    for name in ("entry_id", "series_id", "instance_id"):
+    for name in ("entry_id", "series_id", "instance_id", "notification_id"):
         url = url.replace(f"<uuid:{name}>", str(entry_id))
     if "<" in url:  # pragma: no cover - a new converter needs a value here
         raise AssertionError(f"no test value for {route}")

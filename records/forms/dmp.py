@@ -287,6 +287,24 @@ class OppositionsForm(forms.Form):
     )
 
 
+class NotificationsForm(forms.Form):
+    """What the patient is told, and how (emergencies are always told, both ways)."""
+
+    accesses = forms.ChoiceField(
+        label=_("Me prévenir"), widget=forms.RadioSelect, choices=(), initial="first"
+    )
+    by_email = forms.BooleanField(label=_("Par e-mail"), required=False)
+    in_portal = forms.BooleanField(label=_("Dans le portail"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from records.models import NotifiedAccesses
+
+        super().__init__(*args, **kwargs)
+        accesses = self.fields["accesses"]
+        assert isinstance(accesses, forms.ChoiceField)  # noqa: S101 - narrows the type
+        accesses.choices = NotifiedAccesses.choices
+
+
 class MedecinTraitantForm(forms.Form):
     rpps = forms.CharField(
         label=_("Numéro RPPS de votre médecin traitant"),
@@ -398,6 +416,7 @@ class HistoryFilterForm(forms.Form):
     start = FilterDateField(label=_("Du"))
     end = FilterDateField(label=_("Au"))
     mode = forms.ChoiceField(label=_("Mode"), required=False, choices=())
+    own = forms.BooleanField(label=_("Inclure mes propres consultations"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from records.models import AccessMode

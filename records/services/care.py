@@ -18,10 +18,11 @@ from django.utils.translation import gettext_lazy as _
 
 from identity.errors import AccessDenied, UserError
 from identity.models import Patient, Professional, User
-from records import access, trail
+from records import access, notices, trail
 from records.models import (
     EMERGENCY_DURATION,
     AccessAction,
+    AccessEvent,
     AccessMode,
     AuthorisationReason,
     CareRelation,
@@ -31,7 +32,10 @@ from records.models import (
     Entry,
     Notification,
     NotificationKind,
+    NotificationPreference,
+    NotifiedAccesses,
 )
+from records.visits import VISIT_GAP
 
 logger = logging.getLogger(__name__)
 
@@ -43,28 +47,91 @@ class AccessRefused(UserError):
 # --- Notifications -----------------------------------------------------------------------------
 
 
-def notify(*, recipient: User | None, patient: Patient | None, kind: str, message: str) -> None:
-    """Tell ``recipient`` in the portal and by e-mail (a mail failure never undoes the act)."""
+def notify(
+    *,
+    recipient: User | None,
+    patient: Patient | None,
+    kind: str,
+    professional: Professional | None = None,
+    entry: Entry | None = None,
+    emergency: EmergencyAccess | None = None,
+) -> None:
+    """Tell ``recipient`` what happened, as the recipient chose (in the portal, by e-mail, or
+    both; emergencies always both ways). Stored as facts; the text is written when read
+    (``records.notices``), the e-mail's in the language active now. A mail failure never
+    undoes the act."""
     if recipient is None or not recipient.is_active:
         return
-    notification = Notification.objects.create(
-        recipient=recipient, patient=patient, kind=kind, message=message[:500]
+    preference = NotificationPreference.objects.filter(user=recipient).first()
+    always = kind == NotificationKind.EMERGENCY
+    in_portal = always or preference is None or preference.in_portal
+    by_email = always or preference is None or preference.by_email
+    notification = Notification(
+        recipient=recipient,
+        patient=patient,
+        kind=kind,
+        professional=professional,
+        entry=entry,
+        emergency=emergency,
+    )
+    if in_portal:
+        notification.save()
+    if not by_email:
+        return
+    subject = "[DMP] " + str(NotificationKind(kind).label)
+    body = f"{notices.text(notification)}\n\n" + str(
+        _("Connectez-vous au portail DMP pour en savoir plus.")
     )
 
     def send() -> None:
         try:
-            send_mail(
-                "[DMP] " + str(NotificationKind(kind).label),
-                f"{message}\n\nConnectez-vous au portail DMP pour en savoir plus.",
-                None,
-                [recipient.email],
-            )
+            send_mail(subject, body, None, [recipient.email])
         except OSError:
             logger.warning("notification e-mail not sent", extra={"notification": notification.pk})
             return
-        Notification.objects.filter(pk=notification.pk).update(emailed=True)
+        if notification.pk:
+            Notification.objects.filter(pk=notification.pk).update(emailed=True)
 
     transaction.on_commit(send)
+
+
+def notification_preference_of(user: User) -> NotificationPreference:
+    """``user``'s choices, or the defaults (first accesses, e-mail and portal), unsaved."""
+    found = NotificationPreference.objects.filter(user=user).first()
+    return found or NotificationPreference(user=user)
+
+
+def notified_accesses(user: User | None) -> str:
+    """Which accesses ``user`` wants to hear of (``NotifiedAccesses``)."""
+    if user is None:
+        return NotifiedAccesses.FIRST
+    return notification_preference_of(user).accesses
+
+
+def notifications_mark_read(*, actor: User, notification: Notification | None = None) -> int:
+    """Mark ``actor``'s notification (all of their unread ones without one) as read."""
+    unread = access.notifications_for(actor).filter(read_at__isnull=True)
+    if notification is not None:
+        unread = unread.filter(pk=notification.pk)
+    return unread.update(read_at=timezone.now())
+
+
+def notification_preference_set(
+    *, actor: User, patient: Patient, accesses: str, by_email: bool, in_portal: bool
+) -> NotificationPreference:
+    """The patient chooses which accesses they hear of, and how (traced)."""
+    require_patient(actor, patient)
+    if accesses not in NotifiedAccesses.values:
+        raise ValidationError(_("Choix de notification inconnu."), code="accesses")
+    with transaction.atomic():
+        preference, _created = NotificationPreference.objects.update_or_create(
+            user=actor,
+            defaults={"accesses": accesses, "by_email": by_email, "in_portal": in_portal},
+        )
+        trail.record_access(
+            actor=actor, patient=patient, action=AccessAction.DMP_UPDATE, detail="notifications"
+        )
+    return preference
 
 
 # --- Reads -----------------------------------------------------------------------------------
@@ -85,7 +152,7 @@ def read_traced(
     The first read by a professional the patient authorised tells the patient.
     """
     with transaction.atomic(savepoint=False):
-        trail.record_access(
+        event = trail.record_access(
             actor=actor,
             patient=dmp.patient,
             action=action,
@@ -95,6 +162,7 @@ def read_traced(
             request=request,
         )
         # The funnel tells whether a first-access notice is pending: no UPDATE on every read.
+        first = 0
         if dmp.first_access_pending:
             first = CareRelation.objects.filter(
                 patient=dmp.patient,
@@ -102,14 +170,36 @@ def read_traced(
                 status=CareRelationStatus.AUTHORISED,
                 first_access_at__isnull=True,
             ).update(first_access_at=timezone.now())
-            if first:
+            if first and notified_accesses(dmp.patient.user) != NotifiedAccesses.EMERGENCIES:
                 notify(
                     recipient=dmp.patient.user,
                     patient=dmp.patient,
                     kind=NotificationKind.FIRST_ACCESS,
-                    message=f"{actor.professional.display_name} "
-                    f"({actor.professional.title}) a consulté votre DMP pour la première fois.",
+                    professional=actor.professional,
                 )
+        if (
+            dmp.notify_every_access
+            and not first
+            and not dmp.is_emergency  # told by its own notification
+            and not _same_visit(event)
+        ):
+            notify(
+                recipient=dmp.patient.user,
+                patient=dmp.patient,
+                kind=NotificationKind.ACCESS,
+                professional=actor.professional,
+            )
+
+
+def _same_visit(event: AccessEvent) -> bool:
+    """Whether ``event`` continues a visit: the same actor read this DMP shortly before."""
+    return (
+        AccessEvent.objects.filter(
+            patient=event.patient, actor=event.actor, at__gte=event.at - VISIT_GAP
+        )
+        .exclude(pk=event.pk)
+        .exists()
+    )
 
 
 # --- Care relations -----------------------------------------------------------------------------
@@ -162,21 +252,31 @@ def care_authorise(
             detail=f"autorisation ({AuthorisationReason(reason).label}) — "
             f"{professional.display_name}, RPPS {professional.rpps}",
         )
-        if reason == AuthorisationReason.CONSULTATION:
+        if (
+            reason == AuthorisationReason.CONSULTATION
+            and notified_accesses(patient.user) != NotifiedAccesses.EMERGENCIES
+        ):
             notify(
                 recipient=patient.user,
                 patient=patient,
                 kind=NotificationKind.AUTHORISED,
-                message=f"{professional.display_name} ({professional.title}) a attesté votre "
-                "consentement lors d'une consultation et a désormais accès à votre DMP. Vous "
-                "pouvez retirer cette autorisation à tout moment.",
+                professional=professional,
             )
     return relation
 
 
 def care_revoke(*, actor: User, patient: Patient, professional: Professional) -> CareRelation:
-    """The patient withdraws an authorisation (the médecin traitant keeps access by role)."""
+    """The patient withdraws an authorisation. Not from their médecin traitant, who holds
+    access by that role (ValidationError: the patient changes médecin traitant instead)."""
     require_patient(actor, patient)
+    if patient.medecin_traitant_id == professional.pk:
+        raise ValidationError(
+            _(
+                "Votre médecin traitant garde l'accès à votre DMP tant qu'il l'est. Pour le lui "
+                "retirer, changez d'abord de médecin traitant."
+            ),
+            code="medecin_traitant",
+        )
     with transaction.atomic():
         relation = _relation(patient, professional)
         if relation.status == CareRelationStatus.AUTHORISED:
@@ -302,26 +402,19 @@ def emergency_declare(
                 part for part in (str(EmergencyReason(reason).label), reason_text.strip()) if part
             )[:300],
         )
-        label = "en régulation SAMU" if samu else "en urgence (bris de glace)"
-        message = (
-            f"{professional.display_name} ({professional.title}) a accédé à votre DMP {label} "
-            f"le {timezone.localtime(now):%d/%m/%Y à %H:%M}, pour 4 heures. "
-            f"Motif : {emergency.get_reason_display()}"
-            + (f" — {emergency.reason_text}" if emergency.reason_text else "")
-            + "."
-        )
         notify(
             recipient=patient.user,
             patient=patient,
             kind=NotificationKind.EMERGENCY,
-            message=message,
+            professional=professional,
+            emergency=emergency,
         )
         if patient.medecin_traitant and patient.medecin_traitant.pk != professional.pk:
             notify(
                 recipient=patient.medecin_traitant.user,
                 patient=patient,
                 kind=NotificationKind.EMERGENCY,
-                message=f"Accès {label} au DMP de {patient.display_name} par "
-                f"{professional.display_name}.",
+                professional=professional,
+                emergency=emergency,
             )
     return emergency

@@ -67,7 +67,7 @@ def entry_announce(*, actor: User, entry: Entry) -> Entry:
             recipient=entry.patient.user,
             patient=entry.patient,
             kind=NotificationKind.NEW_DOCUMENT,
-            message=f"Un nouveau document est disponible dans votre DMP : {entry.title}.",
+            entry=entry,
         )
     return entry
 
@@ -87,9 +87,6 @@ def entries_release_due(*, now: Any = None) -> tuple[int, int]:
                     recipient=entry.patient.user,
                     patient=entry.patient,
                     kind=NotificationKind.REMINDER,
-                    message="Un nouveau document a été déposé dans votre DMP. Il vous sera "
-                    "présenté lors d'une consultation, ou deviendra visible au plus tard "
-                    "un mois après son dépôt.",
                 )
                 reminded += 1
     for entry in Entry.objects.due_for_release(now).select_related("patient__user")[:1000]:
@@ -101,7 +98,7 @@ def entries_release_due(*, now: Any = None) -> tuple[int, int]:
                     recipient=entry.patient.user,
                     patient=entry.patient,
                     kind=NotificationKind.NEW_DOCUMENT,
-                    message=f"Un nouveau document est disponible dans votre DMP : {entry.title}.",
+                    entry=entry,
                 )
                 released += 1
     return reminded, released
@@ -182,7 +179,7 @@ def entry_deposit(
                 recipient=patient.user,
                 patient=patient,
                 kind=NotificationKind.NEW_DOCUMENT,
-                message=f"Un nouveau document est disponible dans votre DMP : {entry.title}.",
+                entry=entry,
             )
     return entry
 

@@ -47,14 +47,15 @@ ACTIVATION_MAX_FAILED_ATTEMPTS = 5
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed by hand
 _CODE_LENGTH = 12
 
-CONSENT_TEXT_OPENING = (
+# Shown in the reader's language; the consent stores the text as it was shown.
+CONSENT_TEXT_OPENING = _(
     "Le professionnel de santé m'a expliqué ce qu'est le Dossier Médical Personnel (DMP) : "
     "un dossier médical numérique, partagé entre les professionnels de santé que j'autorise, "
     "que je peux consulter à tout moment. Je sais que chaque accès est tracé et visible par "
     "moi, que je peux masquer des documents, bloquer un professionnel, m'opposer à l'accès en "
     "urgence, et fermer mon DMP. J'accepte l'ouverture de mon DMP."
 )
-CONSENT_TEXT_REOPENING = (
+CONSENT_TEXT_REOPENING = _(
     "Je demande la réouverture de mon Dossier Médical Personnel, fermé auparavant ; son "
     "contenu archivé redevient consultable selon les mêmes règles qu'avant sa fermeture."
 )
@@ -166,7 +167,7 @@ def dmp_open(
                 patient=patient,
                 kind=ConsentKind.OPENING,
                 collected_by=professional,
-                text_shown=CONSENT_TEXT_OPENING,
+                text_shown=str(CONSENT_TEXT_OPENING),
             )
             _transition(patient, TransitionKind.OPENED, actor)
             _transition(patient, TransitionKind.CONSENT, actor, consent=ConsentKind.OPENING)
@@ -415,7 +416,7 @@ def dmp_reopen(*, actor: User, patient: Patient, consent_given: bool = False) ->
                 patient=patient,
                 kind=ConsentKind.REOPENING,
                 collected_by=actor.professional,
-                text_shown=CONSENT_TEXT_REOPENING,
+                text_shown=str(CONSENT_TEXT_REOPENING),
             )
             _transition(patient, TransitionKind.CONSENT, actor, consent=ConsentKind.REOPENING)
             care_authorise(

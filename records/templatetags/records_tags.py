@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from records import allergens, labs, reference
+from records import allergens, labs, reference, visits
 
 register = template.Library()
 
@@ -95,3 +95,10 @@ def entry_badges(entry: Any, hidden: bool = False) -> SafeString:
         if shown
     ]
     return format_html_join("", '<span class="{}">{}</span>', ((c, _(t)) for c, t in badges))
+
+
+@register.filter
+def event_detail(event: Any, documents: Any) -> str:
+    """An access event's document (by title) and detail, in the reader's language."""
+    parts = [visits.document_title(event, documents), visits.detail_text(event.detail)]
+    return " — ".join(part for part in parts if part)

@@ -8,6 +8,7 @@ import csv
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, time
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -34,7 +35,7 @@ from identity.auth import (
 )
 from identity.errors import UserError
 from identity.models import Patient, Profession, Professional, User, VerificationStatus
-from records import access, merkle, trail
+from records import access, merkle, trail, visits
 from records.forms.dmp import (
     AttestConsentForm,
     DirectorySearchForm,
@@ -44,14 +45,14 @@ from records.forms.dmp import (
 from records.models import (
     AccessAction,
     AccessEvent,
+    AccessMode,
     AuthorisationReason,
 )
 from records.services import care as care_services
 from records.services.lifecycle import medecin_traitant_set
 from records.views.targets import target_insc
 
-HISTORY_PAGE_SIZE = 50
-MAX_HISTORY_PAGE = 100_000
+MAX_HISTORY_OFFSET = 10_000_000
 EMERGENCY_SESSION_KEY = "dmp_emergencies"
 
 
@@ -170,10 +171,13 @@ _ACTIONS = {
 
 
 def _history(dmp: access.DmpAccess, form: HistoryFilterForm) -> QuerySet[AccessEvent]:
+    """The DMP's events as filtered; the patient's own reads only when asked for."""
     events = access.history_of(dmp)
     if not form.is_valid():
-        return events
+        return events.exclude(mode=AccessMode.PATIENT)
     data = form.cleaned_data
+    if not data["own"]:
+        events = events.exclude(mode=AccessMode.PATIENT)
     if data["who"]:
         who = data["who"]
         events = events.filter(Q(actor_label__icontains=who) | Q(actor_rpps=who.replace(" ", "")))
@@ -191,31 +195,31 @@ def _history(dmp: access.DmpAccess, form: HistoryFilterForm) -> QuerySet[AccessE
 @patient_required
 @require_GET
 def my_history(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Historique des accès: every access to the DMP, filterable; reading it is recorded."""
+    """Historique des accès: one line per visit, the raw events under it; filterable (the
+    patient's own reads apart, off by default); reading it is recorded."""
     dmp = access.own_dmp(request.user)
     patient = dmp.patient
     form = HistoryFilterForm(request.GET or None)
     try:
-        # Bounded: an absurd page number must not reach the database as an overflowing OFFSET.
-        page = min(max(1, int(request.GET.get("page", "1"))), MAX_HISTORY_PAGE)
+        # Bounded: an absurd offset must not reach the database as an overflowing OFFSET.
+        offset = min(max(0, int(request.GET.get("depuis", "0"))), MAX_HISTORY_OFFSET)
     except ValueError:
-        page = 1
+        offset = 0
     care_services.read_traced(
         actor=request.user, dmp=dmp, action=AccessAction.HISTORY_VIEW, request=request
     )
-    offset = (page - 1) * HISTORY_PAGE_SIZE
-    rows = list(_history(dmp, form)[offset : offset + HISTORY_PAGE_SIZE + 1])
+    page = visits.visit_page(request.user, patient, _history(dmp, form), offset)
     query = request.GET.copy()
-    query.pop("page", None)
+    query.pop("depuis", None)
     return render(
         request,
         "records/my_history.html",
         {
             "patient": patient,
             "form": form,
-            "events": rows[:HISTORY_PAGE_SIZE],
-            "page": page,
-            "has_next": len(rows) > HISTORY_PAGE_SIZE,
+            "visits": page.visits,
+            "first_page": offset == 0,
+            "next_offset": page.next_offset,
             "query": query.urlencode(),
             "checker": reverse("records:proof_checker"),
             "key_id": trail.key_id(),
@@ -277,7 +281,8 @@ class _Echo:
 @patient_required
 @require_GET
 def my_history_csv(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
-    """The same history as CSV (UTF-8 with BOM for spreadsheets), streamed."""
+    """The raw events of the history as CSV (UTF-8 with BOM for spreadsheets), streamed, in
+    the reader's language; documents by their titles (one query per 2 000 rows)."""
     dmp = access.own_dmp(request.user)
     form = HistoryFilterForm(request.GET or None)
     care_services.read_traced(
@@ -289,41 +294,57 @@ def my_history_csv(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     )
     writer = csv.writer(_Echo(), delimiter=";")
     events = _history(dmp, form)
+    user, patient = request.user, dmp.patient
+    header = [
+        _("date"),
+        _("qui"),
+        "RPPS",
+        _("profession"),
+        _("structure"),
+        _("action"),
+        _("mode"),
+        _("document"),
+        _("détail"),
+        _("logiciel"),
+    ]
 
     def rows() -> Iterator[str]:
         yield "\ufeff"
-        yield writer.writerow(
-            [
-                "date",
-                "qui",
-                "RPPS",
-                "profession",
-                "structure",
-                "action",
-                "mode",
-                "document",
-                "logiciel",
-            ]
-        )
-        for event in events.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    timezone.localtime(event.at).strftime("%Y-%m-%d %H:%M:%S"),
-                    _csv_safe(event.actor_label),
-                    event.actor_rpps,
-                    event.actor_profession,
-                    _csv_safe(event.actor_structure or ""),
-                    event.get_action_display(),
-                    event.get_mode_display(),
-                    event.entry_public_id or "",
-                    _csv_safe(event.application or ""),
-                ]
-            )
+        yield writer.writerow(header)
+        chunk: list[AccessEvent] = []
+        for event in events.iterator(chunk_size=CSV_CHUNK):
+            chunk.append(event)
+            if len(chunk) == CSV_CHUNK:
+                yield from _csv_rows(writer, user, patient, chunk)
+                chunk = []
+        yield from _csv_rows(writer, user, patient, chunk)
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="historique-acces-dmp.csv"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+CSV_CHUNK = 2000
+
+
+def _csv_rows(writer: Any, user: User, patient: Patient, chunk: list[AccessEvent]) -> Iterator[str]:
+    documents = visits.documents_of(user, patient, chunk)
+    for event in chunk:
+        yield writer.writerow(
+            [
+                timezone.localtime(event.at).strftime("%Y-%m-%d %H:%M:%S"),
+                _csv_safe(event.actor_label),
+                event.actor_rpps,
+                visits.profession_label(event.actor_profession),
+                _csv_safe(event.actor_structure or ""),
+                event.get_action_display(),
+                event.get_mode_display(),
+                _csv_safe(visits.document_title(event, documents)),
+                _csv_safe(visits.detail_text(event.detail)),
+                _csv_safe(event.application or ""),
+            ]
+        )
 
 
 def _csv_safe(value: str) -> str:

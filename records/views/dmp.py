@@ -37,6 +37,7 @@ from records.forms.dmp import (
     DmpOpenForm,
     InscSearchForm,
     MedecinTraitantForm,
+    NotificationsForm,
     OppositionsForm,
     PatientAccountForm,
     ReopenForm,
@@ -44,7 +45,12 @@ from records.forms.dmp import (
 )
 from records.models import AccessAction
 from records.services import lifecycle, synthesis
-from records.services.care import read_traced
+from records.services.care import (
+    notification_preference_of,
+    notification_preference_set,
+    read_traced,
+)
+from records.views import notices
 from records.views.nav import dmp_nav
 from records.views.targets import target_token
 
@@ -370,7 +376,7 @@ def my_dmp(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = dmp.patient
     read_traced(actor=request.user, dmp=dmp, action=AccessAction.DMP_VIEW, request=request)
     transitions = patient.transitions.select_related("actor").order_by("-at", "-pk")[:20]
-    notifications = access.notifications_for(request.user)[:10]
+    notifications = notices.latest_for(request.user, 10)
     return render(
         request,
         "records/my_dmp.html",
@@ -415,6 +421,21 @@ def my_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
         request.POST if request.POST.get("form") == "traitant" else None,
         initial={"rpps": patient.medecin_traitant.rpps if patient.medecin_traitant else ""},
     )
+    preference = notification_preference_of(request.user)
+    notifications = NotificationsForm(
+        request.POST if request.POST.get("form") == "notifications" else None,
+        initial={
+            "accesses": preference.accesses,
+            "by_email": preference.by_email,
+            "in_portal": preference.in_portal,
+        },
+    )
+    if notifications.is_bound and notifications.is_valid():
+        notification_preference_set(
+            actor=request.user, patient=patient, **notifications.cleaned_data
+        )
+        messages.success(request, _("Vos choix de notification sont enregistrés."))
+        return redirect("records:my_settings")
     if oppositions.is_bound and oppositions.is_valid():
         lifecycle.oppositions_set(
             actor=request.user,
@@ -439,6 +460,7 @@ def my_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
             "patient": patient,
             "oppositions": oppositions,
             "traitant": traitant,
+            "notifications": notifications,
             "has_app": has_second_factor(request.user, request.session),
         },
     )

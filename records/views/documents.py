@@ -13,6 +13,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -183,6 +184,18 @@ def _timeline(
     )
 
 
+# Letters that Unicode does not decompose into a base letter: spelled out for the ASCII name.
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
+
+
+def _attachment(title: str, suffix: str = "pdf") -> str:
+    """The download's name from the document's title, letters kept (RFC 6266): the UTF-8
+    name (cœlioscopie, opératoire) and an ASCII one for old clients (coelioscopie)."""
+    ascii_name = f"{slugify(title.translate(_LIGATURES))[:80] or 'document'}.{suffix}"
+    name = f"{slugify(title, allow_unicode=True)[:80] or 'document'}.{suffix}"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=utf-8''{quote(name)}"
+
+
 @never_cache
 @professional_required
 @require_GET
@@ -289,8 +302,8 @@ def report_pdf(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> FileRe
 def sandboxed_attachment(handle: Any, entry: Entry, suffix: str, content_type: str) -> FileResponse:
     """A stored file of ``entry`` as an attachment named after its title, sandboxed, never
     sniffed, kept by no cache."""
-    name = f"{slugify(entry.title)[:80] or 'document'}.{suffix}"
-    response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
+    response = FileResponse(handle, content_type=content_type)
+    response["Content-Disposition"] = _attachment(entry.title, suffix)
     response["Content-Security-Policy"] = "sandbox"
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"

@@ -15,7 +15,10 @@
   function describe(files) {
     var bytes = 0;
     for (var i = 0; i < files.length; i += 1) bytes += files[i].size;
-    return files.length + " fichier(s), " + (bytes / 1048576).toFixed(1) + " Mio";
+    var count = ngettext("%(count)s fichier", "%(count)s fichiers", files.length);
+    return interpolate(count, {count: files.length}, true) + ", " +
+      interpolate(gettext("%(size)s Mio"), {size: (bytes / 1048576).toLocaleString(
+        document.documentElement.lang, {minimumFractionDigits: 1, maximumFractionDigits: 1})}, true);
   }
 
   ["dragenter", "dragover"].forEach(function (name) {
@@ -32,11 +35,11 @@
     if (!event.dataTransfer || !event.dataTransfer.files.length) return;
     dropped = event.dataTransfer.files;
     try { input.files = dropped; dropped = null; } catch (e) { /* old browsers: send them below */ }
-    status.textContent = "Prêt à envoyer : " + describe(dropped || input.files);
+    status.textContent = interpolate(gettext("Prêt à envoyer : %(files)s"), {files: describe(dropped || input.files)}, true);
   });
   input.addEventListener("change", function () {
     dropped = null;
-    status.textContent = input.files.length ? "Prêt à envoyer : " + describe(input.files) : "";
+    status.textContent = input.files.length ? interpolate(gettext("Prêt à envoyer : %(files)s"), {files: describe(input.files)}, true) : "";
   });
 
   form.addEventListener("submit", function (event) {
@@ -55,7 +58,7 @@
       if (!e.lengthComputable) return;
       progress.value = Math.round((e.loaded / e.total) * 100);
       progress.textContent = progress.value + " %";
-      status.textContent = progress.value < 100 ? "Envoi… " + progress.value + " %" : "Vérification des fichiers…";
+      status.textContent = progress.value < 100 ? interpolate(gettext("Envoi… %(percent)s %"), {percent: progress.value}, true) : gettext("Vérification des fichiers…");
     });
     request.addEventListener("load", function () {
       var type = request.getResponseHeader("Content-Type") || "";
@@ -69,7 +72,7 @@
       document.close();
     });
     request.addEventListener("error", function () {
-      status.textContent = "L'envoi a échoué (connexion interrompue ou envoi trop volumineux). Rien n'a été conservé.";
+      status.textContent = gettext("L'envoi a échoué (connexion interrompue ou envoi trop volumineux). Rien n'a été conservé.");
       form.querySelector("button[type=submit]").disabled = false;
       progress.hidden = true;
     });

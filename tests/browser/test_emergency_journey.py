@@ -55,9 +55,12 @@ def test_bris_de_glace_then_alice_reads_it(
     alice_page.set_default_timeout(15_000)
     _login(alice_page, base, alice.user.email, totp=True)  # every patient has one
     alice_page.goto(f"{base}/mon-dmp/historique/")
-    rows = alice_page.locator("tr.row-emergency")
-    assert rows.count() >= 2  # the declaration and the read, both in emergency mode
-    assert "Sam Stranger" in rows.first.inner_text()
+    visits = alice_page.locator("li.visit-emergency")
+    # The declaration and the read: one visit in emergency mode, two events under it.
+    assert visits.count() == 1
+    assert "Sam Stranger" in visits.first.inner_text()
+    assert "a déclaré un accès en urgence" in visits.first.inner_text()
+    assert visits.first.locator("details tbody tr").count() >= 2
     screenshot(alice_page, "alice-history")
     alice_page.goto(f"{base}/mon-dmp/")
     assert "en urgence (bris de glace)" in alice_page.content()

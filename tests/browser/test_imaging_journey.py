@@ -91,7 +91,7 @@ def test_upload_then_scroll_in_the_viewer(
     page.get_by_label("Fichiers DICOM ou archive ZIP d'un examen").set_input_files(
         [str(path) for path in files]
     )
-    assert "12 fichier(s)" in page.locator("[data-upload-status]").inner_text()
+    assert "12 fichiers, 1,5 Mio" in page.locator("[data-upload-status]").inner_text()
     page.get_by_role("button", name="Vérifier et déposer").click()
     page.wait_for_url(re.compile(r".*/imagerie/\?depot=.*"))
     assert "12 image(s) enregistrée(s)" in page.content()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 
 import pytest
@@ -86,3 +87,29 @@ def test_idle_session_expires(client: Client, alice: Patient) -> None:
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
     assert "_auth_user_id" not in client.session
+
+
+def test_the_login_page_says_the_session_expired(client: Client, alice: Patient) -> None:
+    client.force_login(alice.user)
+    client.get(reverse("records:my_dmp"))
+    session = client.session
+    session["dmp_last_seen"] = int(time.time()) - 31 * 60
+    session.save()
+    response = client.get(reverse("records:my_history"), follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.redirect_chain[-1][0].startswith(reverse("account_login"))
+    assert "Your session expired" in response.content.decode()
+
+
+def test_a_session_gone_from_the_server_is_said_expired(client: Client, alice: Patient) -> None:
+    from django.contrib.sessions.models import Session
+
+    client.force_login(alice.user)
+    assert client.get(reverse("records:my_dmp")).status_code == 200
+    Session.objects.all().delete()  # its lifetime ended while the page stayed open
+    response = client.get(reverse("records:my_history"), follow=True)
+    assert response.redirect_chain[-1][0].startswith(reverse("account_login"))
+    assert "Votre session a expiré" in html.unescape(response.content.decode())
+    # Said once: a visitor who never logged in, or the next page, is not told.
+    again = client.get(reverse("account_login"))
+    assert "Votre session a expiré" not in html.unescape(again.content.decode())
+    assert "expiré" not in Client().get(reverse("account_login")).content.decode()

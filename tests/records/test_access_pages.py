@@ -19,6 +19,7 @@ from records.models import (
     Notification,
 )
 from tests.cast import fresh_login, make_professional
+from tests.records.helpers import report
 
 pytestmark = pytest.mark.django_db
 
@@ -115,7 +116,8 @@ def test_history_lists_filters_and_exports(
     assert "Claire Martin" in body
     assert "Bris de glace" in body
     emergency_only = client.get(reverse("records:my_history"), {"mode": "emergency"})
-    assert {e.mode for e in emergency_only.context["events"]} == {"emergency"}
+    visits = emergency_only.context["visits"]
+    assert visits and {e.mode for visit in visits for e in visit.events} == {"emergency"}
     history_reads = AccessEvent.objects.filter(actor=alice.user, action=AccessAction.HISTORY_VIEW)
     assert history_reads.count() == 2
     export = client.get(reverse("records:my_history_csv"))
@@ -182,17 +184,32 @@ def test_history_query_count_is_constant(
 ) -> None:
     from records.trail import record_access
 
+    entry = report(doctor, alice, title="Bilan lipidique")
     for _ in range(events):
-        record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
+        record_access(
+            actor=doctor.user,
+            patient=alice,
+            action=AccessAction.ENTRY_VIEW,
+            entry_public_id=entry.public_id,
+        )
     client.force_login(alice.user)
     client.get(reverse("records:my_history"))  # warm the session
     # 1 session, 2 user, 3 own patient, 4 access event (one INSERT: no chain head to lock),
-    # 5 the page of events (51 rows at most). Alice's second factor (every patient has one) is
-    # remembered in the session: no query for it.
-    with django_assert_num_queries(5):  # type: ignore[operator]
+    # 5 the window of events, 6 the titles of their documents. Alice's second factor (every
+    # patient has one) is remembered in the session: no query for it.
+    with django_assert_num_queries(6):  # type: ignore[operator]
         response = client.get(reverse("records:my_history"))
-    # + the opening, its authorisation, the account activation and two reads of the history.
-    assert len(response.context["events"]) == min(events + 5, 50)
+    # The doctor's reads are one visit, the deposit and the opening included; Alice's own
+    # reads are not listed by default.
+    visits = response.context["visits"]
+    assert len(visits) == 1
+    assert len(visits[0].events) == events + 3  # the opening, its authorisation, the deposit
+    assert visits[0].summary() == [
+        "a ouvert votre DMP",
+        "a modifié les droits d'accès",
+        "a déposé : Bilan lipidique",
+        "a consulté : Bilan lipidique",
+    ]
 
 
 def test_emergency_journey(

@@ -195,13 +195,14 @@ def test_emergency_refused_when_opposed_or_blocked(
     assert not EmergencyAccess.objects.exists()
 
 
-def test_medecin_traitant_cannot_be_blocked_and_keeps_access_when_revoked(
+def test_medecin_traitant_can_be_neither_blocked_nor_revoked(
     alice: Patient, doctor: Professional
 ) -> None:
     deposit(doctor, alice, title="A")
     with pytest.raises(ValidationError):
         care_block(actor=alice.user, patient=alice, professional=doctor)
-    care_revoke(actor=alice.user, patient=alice, professional=doctor)
+    with pytest.raises(ValidationError, match="changez d'abord de médecin traitant"):
+        care_revoke(actor=alice.user, patient=alice, professional=doctor)
     assert visible(doctor.user, alice) == {"A"}
 
 

@@ -135,9 +135,12 @@ class AccessMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.oracle.closed)
     @rule(who=st.sampled_from(PROS))
     def revoke(self, who: str) -> None:
-        care_revoke(
-            actor=self.patient.user, patient=self._fresh_patient(), professional=self.pros[who]
-        )
+        patient = self._fresh_patient()
+        if who == self.oracle.mt:  # changing médecin traitant is the way, not revoking
+            with pytest.raises(ValidationError):
+                care_revoke(actor=patient.user, patient=patient, professional=self.pros[who])
+            return
+        care_revoke(actor=patient.user, patient=patient, professional=self.pros[who])
         self.oracle.authorised.discard(who)
 
     @precondition(lambda self: not self.oracle.closed)

@@ -1,0 +1,167 @@
+"""Every page in the reader's language: each page of the URL-resolver matrix, rendered in
+English for every member of the cast who may read it (and the admin's pages for the
+administrator), shows no French word of the catalogue.
+
+The French words are those of the catalogue's source strings (locale/en/…/django.po) that no
+English translation uses: a page built from a new French string that was not translated, or
+from a French sentence stored in the database, or typed in a template without {% translate %},
+shows one of them. Data typed by people (names, document titles, free texts) is the cast's,
+written so as to hold none of them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import cache
+from pathlib import Path
+
+import polib
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from tests.test_access_matrix import (  # noqa: F401 - the matrix's fixtures, asked by name
+    EXPECTED,
+    ROLES,
+    _admin_pages,
+    _body,
+    _url,
+    admin_cast,
+    cast,
+    project_urls,
+    staff_viewer,
+)
+
+pytestmark = pytest.mark.django_db
+
+_WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿŒœ]{4,}")
+# Shown as they are in every language: the name of the language itself in the switcher.
+_NAMES = {"Français"}
+# Words of both languages.
+_BOTH = {"confirmation"}
+# Known and left: the title an imaging study gets when its files carry no description is
+# stored, in French ("Examen d'imagerie CT"), like every document title typed by people.
+_STORED_TITLES = {"Examen"}
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text))
+
+
+@cache
+def french_words() -> frozenset[str]:
+    """Words of the catalogue's French source strings that no English translation uses."""
+    catalogue = polib.pofile(str(Path(settings.BASE_DIR) / "locale/en/LC_MESSAGES/django.po"))
+    french: set[str] = set()
+    english: set[str] = set()
+    for entry in catalogue:
+        if entry.obsolete:
+            continue
+        french |= _words(entry.msgid) | _words(entry.msgid_plural or "")
+        english |= _words(entry.msgstr)
+        for form in entry.msgstr_plural.values():
+            english |= _words(form)
+    lower_english = {word.lower() for word in english}
+    return frozenset(
+        word
+        for word in french - _NAMES - _BOTH
+        if word.lower() not in lower_english and word.lower() != word.upper()
+    )
+
+
+_HIDDEN = re.compile(r"<(script|style)\b.*?</\1>", re.S | re.I)
+_ATTRIBUTE = re.compile(r'\b(?:title|aria-label|placeholder|alt)="([^"]*)"')
+_TAG = re.compile(r"<[^>]+>")
+
+
+def visible_text(body: str) -> str:
+    """What a reader sees or hears: the text, and the titles and labels of elements."""
+    body = _HIDDEN.sub(" ", body)
+    # The language switcher names each language in that language, on purpose.
+    body = re.sub(r'<option value="fr" lang="fr"[^>]*>[^<]*</option>', " ", body)
+    attributes = " ".join(_ATTRIBUTE.findall(body))
+    return html.unescape(_TAG.sub(" ", body) + " " + attributes)
+
+
+def people_names() -> set[str]:
+    """The cast's names (Eli Urgence, Claire Martin…): data, shown as typed."""
+    from identity.models import User
+
+    names = User.objects.values_list("first_name", "last_name", "email")
+    return {word for row in names for part in row for word in _words(part)}
+
+
+def french_in(body: str, data: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    return sorted(_words(visible_text(body)) & french_words() - data - _STORED_TITLES)
+
+
+def test_the_word_list_is_the_catalogues() -> None:
+    words = french_words()
+    assert {"Historique", "consulté", "Enregistrer"} <= words
+    assert not {"Doctor", "Alice", "Français"} & words
+    assert french_in("<p>Historique des accès</p>") == ["Historique", "accès"]
+    assert french_in('<p title="Fermer">Access history</p>') == ["Fermer"]
+    assert french_in("<script>var x = 'Historique';</script><p>Access history</p>") == []
+
+
+def _english(client: Client) -> Client:
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
+
+
+def _french_on(pages: list[tuple[str, str, Client]], data: set[str]) -> tuple[list[str], int]:
+    """(what, url, client) → the pages showing French words, and how many pages were read."""
+    failures, seen = [], 0
+    for what, url, client in pages:
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+            continue
+        seen += 1
+        found = french_in(_body(response).decode(), data)
+        if found:
+            failures.append(f"{url} ({what}): {found}")
+    return failures, seen
+
+
+def test_every_page_of_the_matrix_is_in_english(request: pytest.FixtureRequest) -> None:
+    the_cast = request.getfixturevalue("cast")
+    clients = {}
+    for role in ROLES:
+        clients[role] = _english(Client())
+        if the_cast["users"][role] is not None:
+            clients[role].force_login(the_cast["users"][role])
+    pages = [
+        (
+            f"as {role}",
+            _url(route, the_cast["alice"], the_cast["entry"].public_id, the_cast["study"]),
+            clients[role],
+        )
+        for route, name in project_urls()
+        for role in ROLES
+        if EXPECTED[name]["GET"][role] == 200
+    ]
+    failures, seen = _french_on(pages, people_names())
+    assert seen > 40
+    assert not failures, "\n".join(failures)
+
+
+def test_every_admin_page_is_in_english(request: pytest.FixtureRequest) -> None:
+    the_cast = request.getfixturevalue("admin_cast")
+    client = _english(Client())
+    client.force_login(the_cast["users"]["administrator"])
+    pages = [(what, url, client) for what, url in _admin_pages(the_cast)]
+    failures, seen = _french_on(pages, people_names() | _group_words())
+    assert seen > 50
+    assert not failures, "\n".join(failures)
+
+
+def _group_words() -> set[str]:
+    """What the cast's administrators typed: group names, reasons of second-factor resets."""
+    from django.contrib.auth.models import Group
+
+    from identity.models import MfaResetRequest
+
+    typed = [*Group.objects.values_list("name", flat=True)]
+    typed += MfaResetRequest.objects.values_list("reason", flat=True)
+    return {word for text in typed for word in _words(text)}
