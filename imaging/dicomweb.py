@@ -20,6 +20,7 @@ from pydicom import dcmread
 
 from identity.models import Patient
 from imaging.models import ImagingStudy, Instance, Series
+from imaging.storage import open_ranged
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +300,7 @@ def json_array(items: Iterable[dict[str, Any]]) -> Iterator[bytes]:
 
 def instance_metadata(instance: Instance, base: str) -> dict[str, Any]:
     """The DICOM JSON of a stored file's header (the pixel data left out, pointed to)."""
-    with default_storage.open(instance.file.name or "", "rb") as fh:
+    with open_ranged(instance.file.name or "") as fh:  # the header only, by range on S3
         ds = dcmread(fh, stop_before_pixels=True)
     metadata: dict[str, Any] = ds.to_json_dict(bulk_data_threshold=1 << 30)
     metadata["00083002"] = _element("UI", instance.transfer_syntax)

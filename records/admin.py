@@ -68,7 +68,7 @@ class PseudonymousAdmin[M: AccessEvent | EmergencyAccess](ReadOnlyAdmin[M]):
 
 @admin.register(AccessEvent)
 class AccessEventAdmin(PseudonymousAdmin[AccessEvent]):
-    """The trail, read-only (append-only and hash-chained) and pseudonymous."""
+    """The trail, read-only (append-only, in a signed Merkle tree) and pseudonymous."""
 
     change_list_template = "admin/records/accessevent/change_list.html"
     change_form_template = "admin/records/accessevent/change_form.html"

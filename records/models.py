@@ -6,7 +6,8 @@
   (bris de glace, SAMU), ``ProfessionDocumentRule`` (the profession × document-type matrix)
   and guardian's direct foreign-key permission rows (DMP-level grants on
   ``identity.Patient``; per-entry grants only for masked entries).
-* The trail: every read and write of patient data leaves an ``AccessEvent``, hash-chained.
+* The trail: every read and write of patient data leaves an ``AccessEvent``, sealed
+  in a Merkle tree (``records/trail.py``).
 * ``Notification``: what the patient (or médecin traitant) is told.
 
 Decisions are made in ``records/access.py``; writes in ``records/services/``.
