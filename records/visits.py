@@ -55,6 +55,7 @@ _DONE: dict[str, Promise] = {
     AccessAction.HISTORY_VIEW: gettext_lazy("a consulté l'historique des accès"),
     AccessAction.DENIED: gettext_lazy("s'est vu refuser l'accès"),
     AccessAction.DEPOSIT_REFUSED: gettext_lazy("a tenté un dépôt, refusé"),
+    AccessAction.LOGIN_REFUSED: gettext_lazy("Connexion refusée (identité non concordante)"),
 }
 _IMAGING = "imaging"
 _WITH_DOCUMENTS = {

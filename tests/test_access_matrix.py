@@ -444,10 +444,10 @@ def test_every_event_names_the_structure_of_the_session(cast: dict[str, Any]) ->
     session = client.session
     session[STRUCTURE_SESSION_KEY] = "Clinique des Lilas (FINESS 750000001)"
     session.save()
-    before = AccessEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    before = AccessEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
     for route, _name in project_urls():
         client.get(_url(route, alice, cast["entry"].public_id, cast["study"]))
-    written = AccessEvent.objects.filter(seq__gt=before, actor=traitant)
+    written = AccessEvent.objects.filter(id__gt=before, actor=traitant)
     assert written.count() > 10
     assert set(written.values_list("actor_structure", flat=True)) == {
         "Clinique des Lilas (FINESS 750000001)"

@@ -173,11 +173,14 @@ _ACTIONS = {
 def _history(dmp: access.DmpAccess, form: HistoryFilterForm) -> QuerySet[AccessEvent]:
     """The DMP's events as filtered; the patient's own reads only when asked for."""
     events = access.history_of(dmp)
+    # The patient's own reads are apart by default; a refused login in their name is not a
+    # read of theirs and stays shown.
+    own_reads = Q(mode=AccessMode.PATIENT) & ~Q(action=AccessAction.LOGIN_REFUSED)
     if not form.is_valid():
-        return events.exclude(mode=AccessMode.PATIENT)
+        return events.exclude(own_reads)
     data = form.cleaned_data
     if not data["own"]:
-        events = events.exclude(mode=AccessMode.PATIENT)
+        events = events.exclude(own_reads)
     if data["who"]:
         who = data["who"]
         events = events.filter(Q(actor_label__icontains=who) | Q(actor_rpps=who.replace(" ", "")))

@@ -154,8 +154,9 @@ def test_notifications_page_has_constant_queries(
         report(doctor, alice, title=f"Document {i}")
     client.force_login(alice.user)
     client.get(reverse("records:my_notifications"))
-    # session, user, the notifications with their facts, authenticators (Alice has none).
-    with django_assert_num_queries(4):
+    # session, user, the notifications with their facts. Alice's second factor (every patient
+    # has one) is remembered in the session: no query for it.
+    with django_assert_num_queries(3):
         response = client.get(reverse("records:my_notifications"))
     assert response.content.decode().count("notification-unread") == count
 
@@ -250,7 +251,7 @@ def test_notices_written_as_sentences_become_facts(
 
     from django.apps import apps
 
-    migration = import_module("records.migrations.0008_patient_notifications")
+    migration = import_module("records.migrations.0013_patient_notifications")
     entry = report(doctor, alice, title="Bilan")
     emergency = emergency_declare(
         actor=stranger_doctor.user, patient=alice, samu=False, reason="vital"
@@ -364,5 +365,7 @@ def test_history_csv_names_documents_by_title(
     english = b"".join(
         client.get(reverse("records:my_history_csv"), HTTP_ACCEPT_LANGUAGE="en").streaming_content  # type: ignore[attr-defined]
     ).decode()
-    assert english.startswith("\ufeffdate;who;RPPS;profession;action;mode;document;detail")
+    assert english.startswith(
+        "\ufeffdate;who;RPPS;profession;organisation;action;mode;document;detail;software"
+    )
     assert ";Document added;" in english and "Radiographie du thorax" in english

@@ -65,4 +65,8 @@ def test_an_active_allergy_is_shown_whatever_its_age(alice: Patient, doctor: Pro
 
 
 def test_the_rule_is_one_line_per_entry_kind() -> None:
-    assert set(MATTERS_WHATEVER_ITS_AGE) == {EntryKind.ALLERGY}
+    assert set(MATTERS_WHATEVER_ITS_AGE) == {
+        EntryKind.ALLERGY,
+        EntryKind.PROBLEM,
+        EntryKind.TREATMENT,
+    }

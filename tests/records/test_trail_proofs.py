@@ -189,7 +189,8 @@ def test_an_event_not_yet_in_the_tree_is_shown_and_its_proof_waits(
     event = record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
     client.force_login(alice.user)
     history = client.get(reverse("records:my_history"))
-    assert event in history.context["events"]  # the patient sees it at once
+    shown = [each for visit in history.context["visits"] for each in visit.events]
+    assert event in shown  # the patient sees it at once
     assert "en cours de scellement" in history.content.decode()
     response = client.get(reverse("records:my_history_proof", args=[event.public_id]), follow=True)
     assert response.redirect_chain == [(reverse("records:my_history"), 302)]

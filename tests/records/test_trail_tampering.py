@@ -148,9 +148,11 @@ def test_a_structure_written_into_an_event_without_one_is_found(
         plain = record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
     finally:
         acting_structure.reset(token)
-    assert plain.actor_structure is None and "intact" in _verify()
+    assert plain.actor_structure is None and "intact" in _verify()  # the check seals it too
+    plain.refresh_from_db()
+    assert plain.leaf_index is not None
     AccessEvent.objects.filter(pk=plain.pk).update(actor_structure="Clinique Y (FINESS 1)")
-    with pytest.raises(CommandError, match=_names(plain.seq)):
+    with pytest.raises(CommandError, match=_names(plain.leaf_index)):
         _verify()
 
 

@@ -78,7 +78,7 @@ def test_a_known_rpps_logs_in_without_another_factor_and_acts_for_its_structure(
     # The card was the second factor: patient pages open at once (no TOTP asked).
     page = client.get(f"/pro/dmp/{alice.public_id}/")
     assert page.status_code == 200
-    event = AccessEvent.objects.filter(actor=doctor.user).latest("seq")
+    event = AccessEvent.objects.filter(actor=doctor.user).latest("id")
     assert event.actor_structure == LILAS
     # The patient sees who, and for which structure.
     patient = Client()
@@ -218,7 +218,7 @@ def test_with_several_structures_the_professional_chooses_one_before_anything_el
     assert client.post("/pro/structure/", {"structure": "7"}).status_code == 400
     assert client.post("/pro/structure/", {"structure": "1"}).status_code == 302
     assert client.get(f"/pro/dmp/{alice.public_id}/").status_code == 200
-    event = AccessEvent.objects.filter(actor=doctor.user).latest("seq")
+    event = AccessEvent.objects.filter(actor=doctor.user).latest("id")
     assert event.actor_structure == "CHU Nord (FINESS 130000002)"
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('records', '0007_access_event_detail_digest'),
+        ('records', '0008_trail_transparency_log'),
     ]
 
     operations = [

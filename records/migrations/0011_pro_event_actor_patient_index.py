@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('identity', '0004_account_events'),
-        ('records', '0007_access_event_detail_digest'),
+        ('records', '0010_logins_access_event_structure'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

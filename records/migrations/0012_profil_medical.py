@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('identity', '0004_account_events'),
-        ('records', '0007_access_event_detail_digest'),
+        ('records', '0011_pro_event_actor_patient_index'),
     ]
 
     operations = [
