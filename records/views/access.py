@@ -225,6 +225,10 @@ def my_history(request: AuthenticatedHttpRequest) -> HttpResponse:
             "next_offset": page.next_offset,
             "query": query.urlencode(),
             "checker": reverse("records:proof_checker"),
+            # The names the files are saved under, in the reader's language (the command shown
+            # names them as saved).
+            "checker_name": _("verifier-preuve.py"),
+            "proof_example": _("preuve-acces-….json"),
             "key_id": trail.key_id(),
         },
     )
@@ -259,7 +263,7 @@ def my_history_proof(request: AuthenticatedHttpRequest, event_id: uuid.UUID) -> 
         )
         return redirect("records:my_history")
     response = JsonResponse(proof, json_dumps_params={"indent": 1, "ensure_ascii": False})
-    name = f"preuve-acces-{event.public_id}.json"
+    name = f"{_('preuve-acces')}-{event.public_id}.json"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Content-Security-Policy"] = "sandbox"
     return response

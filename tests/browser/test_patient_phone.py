@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-_FILES = (".csv", "pdf/", ".png", ".dcm")
+_FILES = (".csv", "pdf/", ".png", ".dcm", ".json", ".py")
 
 
 def _log_in(context: Any, base: str, user: User) -> None:
@@ -52,9 +52,13 @@ def patient_pages(alice: Patient) -> list[str]:
     for route, name in project_urls():
         if EXPECTED[name]["GET"]["alice"] != 200 or route.endswith(_FILES):
             continue  # not hers, or files rather than pages
+        if route.startswith(("dicomweb/", "fhir/")):
+            continue  # protocols for software, not pages
         url = "/" + route
         if "<uuid:series_id>" in url:
             urls += [url.replace("<uuid:series_id>", str(pk)) for pk in series]
+        elif "<str:measure>" in url:  # the profil's charts: a single measure and a pair
+            urls += [url.replace("<str:measure>", key) for key in ("weight", "blood_pressure")]
         elif "<str:analyte_code>" in url:
             urls += [url.replace("<str:analyte_code>", code) for code in analytes[:3]]
         elif "<uuid:entry_id>" in url:

@@ -25,12 +25,14 @@ def test_history_proof_on_a_phone(
 ) -> None:
     record_access(actor=doctor.user, patient=alice, action=AccessAction.DMP_VIEW)
     log_integrate()
+    record_access(actor=doctor.user, patient=alice, action=AccessAction.TIMELINE_VIEW)
     base = live_server.url
     assert alice.user is not None
     page.set_viewport_size({"width": 390, "height": 844})
     _log_in(page, base, alice.user)
     page.goto(f"{base}/mon-dmp/historique/")
-    assert page.get_by_text("en cours de scellement").first.is_visible()  # this very read
+    page.locator(".visit details summary").first.click()  # the raw events of the visit
+    assert page.get_by_text("en cours de scellement").first.is_visible()  # the latest read
     page.get_by_text("Vérifier vous-même").click()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width} px wide on a 390 px phone"
