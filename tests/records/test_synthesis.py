@@ -8,7 +8,6 @@ import html
 from typing import Any
 
 import pytest
-from allauth.mfa.totp.internal.auth import TOTP
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +16,6 @@ from identity.models import Patient, Professional
 from records.services import profile as services
 from records.services.entries import entry_mask
 from records.services.synthesis import entries_new_since_last_access, last_access_at
-from tests.cast import TOTP_SECRET
 from tests.records.conftest import logged_in
 from tests.records.helpers import allergy, days_ago, lab, report
 
@@ -205,7 +203,6 @@ def test_the_synthese_costs_the_same_at_1_and_1000_entries(
     # abnormal results, allergies, treatments, wishes; and what is new since the last access
     # (2: counts per kind, list).
     _count(logged_in(doctor.user), _home(alice), 16, django_assert_num_queries)
-    TOTP.activate(alice.user, TOTP_SECRET)
     # Session, user, own DMP, the event (1), transitions, notifications, the synthèse (8).
     _count(
         logged_in(alice.user),  # type: ignore[arg-type]
