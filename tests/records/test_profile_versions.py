@@ -264,3 +264,11 @@ def test_the_correction_pages_have_pinned_query_counts(
     # the same, and the event of the form's read
     with django_assert_num_queries(5):
         assert client.get(_new_version(last)).status_code == 200
+
+
+def test_the_correction_page_in_english(alice: Patient, doctor: Professional) -> None:
+    weight = _declared_weight(alice, "70")
+    client = logged_in(doctor.user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = _page(client, _new_version(weight))
+    assert "Correct a measurement" in page and "Corriger" not in page
