@@ -354,15 +354,24 @@ def measure_type(key: str) -> MeasureType | None:
 
 
 class MeasureError(ValueError):
-    """A measure refused; the message is French and says why."""
+    """A measure refused; the message is French and says why. ``template`` (a source string
+    of the translation catalogue) and ``params`` let the caller show it in the reader's
+    language: ``str(error)`` is ``template % params``."""
+
+    def __init__(self, template: str, **params: str) -> None:
+        super().__init__(template % params)
+        self.template = template
+        self.params = params
 
 
 def measure_unit(kind: MeasureType, typed: str) -> str:
     """The measure's UCUM unit when ``typed`` is empty or one of its spellings."""
     if typed.strip() and _unit_spelling(typed) not in kind.spellings:
         raise MeasureError(
-            f"Unité « {typed.strip()[:20]} » inconnue pour « {kind.label} » "
-            f"(unité attendue : {kind.unit_label})."
+            "Unité « %(unit)s » inconnue pour « %(measure)s » (unité attendue : %(expected)s).",
+            unit=typed.strip()[:20],
+            measure=kind.label,
+            expected=kind.unit_label,
         )
     return kind.unit
 
@@ -374,13 +383,20 @@ def measure_value(kind: MeasureType, typed: str | Decimal, what: str = "") -> De
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise MeasureError(f"{label} : « {text[:20]} » n'est pas un nombre.") from None
+        raise MeasureError(
+            "%(label)s : « %(value)s » n'est pas un nombre.", label=label, value=text[:20]
+        ) from None
     if not value.is_finite():
-        raise MeasureError(f"{label} : valeur non finie refusée.")
+        raise MeasureError("%(label)s : valeur non finie refusée.", label=label)
     if not kind.low <= value <= kind.high:
         raise MeasureError(
-            f"{label} : {text[:20]} {kind.unit_label} n'est pas plausible (entre "
-            f"{_fr(kind.low)} et {_fr(kind.high)} {kind.unit_label})."
+            "%(label)s : %(value)s %(unit)s n'est pas plausible (entre %(low)s et %(high)s "
+            "%(unit)s).",
+            label=label,
+            value=text[:20],
+            unit=kind.unit_label,
+            low=_fr(kind.low),
+            high=_fr(kind.high),
         )
     return value.quantize(Decimal(1).scaleb(-kind.decimals))
 
@@ -396,8 +412,10 @@ def blood_pressure(systolic: str | Decimal, diastolic: str | Decimal) -> tuple[D
     low = measure_value(kind, diastolic, "Pression diastolique")
     if high <= low:
         raise MeasureError(
-            f"Pression artérielle {_fr(high)}/{_fr(low)} : la systolique doit dépasser "
-            "la diastolique."
+            "Pression artérielle %(systolic)s/%(diastolic)s non plausible : la systolique "
+            "doit dépasser la diastolique.",
+            systolic=_fr(high),
+            diastolic=_fr(low),
         )
     return high, low
 

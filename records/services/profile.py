@@ -20,6 +20,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from identity.errors import AccessDenied
 from identity.models import Patient, User
@@ -259,13 +260,16 @@ def vaccination_record(
     dose_number: int | None = None,
     lot: str = "",
     administered_by: str = "",
+    replaces: Entry | None = None,
     submission_key: uuid.UUID | None = None,
 ) -> Entry:
     """Record a vaccination of the shipped list. A professional records it (administered by
-    them unless said otherwise); the patient declares it ("déclaré par le patient").
+    them unless said otherwise); the patient declares it ("déclaré par le patient"). With
+    ``replaces``, a professional's corrected version of a vaccination of this DMP (the patient's
+    declaration included), the old one kept, marked replaced.
 
     ValidationError: unknown vaccine, a date in the future or before birth, a dose number out
-    of 1–10.
+    of 1–10, ``replaces`` not a vaccination of this DMP in the writer's scope.
     """
     listed = profile_reference.vaccine(vaccine_code)
     if listed is None:
@@ -276,6 +280,7 @@ def vaccination_record(
         raise ValidationError({"dose_number": ["Numéro de dose : entre 1 et 10."]})
     lot = clean_text(lot, label="Lot", max_length=40)
     administered_by = clean_text(administered_by, label="Administré par", max_length=200)
+    _check_replaces(actor, patient, replaces, EntryKind.VACCINATION)
     if actor.is_patient:
         administered_by = DECLARED_BY_PATIENT
     elif not administered_by:
@@ -289,6 +294,7 @@ def vaccination_record(
         title=f"Vaccination — {listed.label}"[:200],
         act_date=given_on,
         summary=" · ".join(part for part in (dose, lot and f"lot {lot}", administered_by) if part),
+        replaces=replaces,
         submission_key=submission_key,
     ) as entry:
         Vaccination.objects.create(
@@ -316,14 +322,17 @@ def measure_record(
     measured_on: datetime.date,
     value2: str | Decimal | None = None,
     unit: str = "",
+    replaces: Entry | None = None,
     submission_key: uuid.UUID | None = None,
 ) -> Entry:
-    """Record a measure, by the patient or a professional (the entry says which).
+    """Record a measure, by the patient or a professional (the entry says which). With
+    ``replaces``, a professional's corrected version of a measure of this DMP (the patient's
+    included), the old one kept, marked replaced.
 
     ``value2`` is the diastolic of a blood pressure (``value`` the systolic). ValidationError
     (French, nothing stored): unknown measure or unit, a value that is not a finite number or
     is implausible (a weight of 900 kg, a pressure of 30/200), a date in the future or before
-    birth.
+    birth, ``replaces`` not a measure of this DMP in the writer's scope.
     """
     measure = profile_reference.measure_type(kind)
     if measure is None:
@@ -335,9 +344,12 @@ def measure_record(
         else:
             high, low = profile_reference.measure_value(measure, value), None
     except profile_reference.MeasureError as error:
-        raise ValidationError({"value": [str(error)]}) from None
+        # The reference module is framework-free: its French message is translated here.
+        message = gettext(error.template) % error.params
+        raise ValidationError({"value": [message]}) from None
     _check_past_date(measured_on, "Date de la mesure")
     _check_after_birth(patient, measured_on, "Date de la mesure")
+    _check_replaces(actor, patient, replaces, EntryKind.MEASURE)
     row = Measure(kind=measure.key, value=high, value2=low, unit=ucum, measured_on=measured_on)
     with _writing(
         actor,
@@ -347,6 +359,7 @@ def measure_record(
         title=f"{measure.label} : {row.display_value}",
         act_date=measured_on,
         summary=row.display_value,
+        replaces=replaces,
         submission_key=submission_key,
     ) as entry:
         row.entry = entry

@@ -74,6 +74,8 @@ VERSIONED_BY_PROFESSIONALS = (
     EntryKind.ALLERGY,
     EntryKind.PROBLEM,
     EntryKind.TREATMENT,
+    EntryKind.VACCINATION,
+    EntryKind.MEASURE,
 )
 PRO_DEFAULT_WINDOW = datetime.timedelta(days=730)
 _KIND_ROWS = (
@@ -269,7 +271,7 @@ def entry_detail(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> Http
         "is_patient": is_patient,
         "hidden_from_patient": hidden,
         "can_announce": hidden and normal,
-        "can_replace": normal
+        "can_replace": dmp.may_deposit_type(entry.document_type)
         and entry.status == EntryStatus.CURRENT
         and entry.kind in VERSIONED_BY_PROFESSIONALS,
         "can_verify": normal and entry.declared_by_patient and entry.verified_at is None,

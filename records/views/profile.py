@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -187,40 +188,65 @@ def measure_new(request: AuthenticatedHttpRequest, public_id: uuid.UUID) -> Http
     return _pro_new(request, public_id, EntryKind.MEASURE)
 
 
-_PROBLEM_FIELDS = ("cim10_code", "label", "status", "history", "onset_date", "end_date")
-_TREATMENT_FIELDS = (
-    "medicine",
-    "atc_code",
-    "dose",
-    "frequency",
-    "start_date",
-    "end_date",
-    "prescriber",
-)
+@dataclass(frozen=True)
+class _Version:
+    row: str  # the kind's row, named after the kind
+    fields: tuple[str, ...]  # prefilled from the current version
+    title: Any  # a lazy translation
+
+
+_VERSIONS: dict[str, _Version] = {
+    EntryKind.PROBLEM: _Version(
+        "problem",
+        ("cim10_code", "label", "status", "history", "onset_date", "end_date"),
+        gettext_lazy("Mettre à jour un problème ou antécédent"),
+    ),
+    EntryKind.TREATMENT: _Version(
+        "treatment",
+        ("medicine", "atc_code", "dose", "frequency", "start_date", "end_date", "prescriber"),
+        gettext_lazy("Mettre à jour un traitement"),
+    ),
+    EntryKind.VACCINATION: _Version(
+        "vaccination",
+        ("vaccine_code", "given_on", "dose_number", "lot", "administered_by"),
+        gettext_lazy("Corriger une vaccination"),
+    ),
+    EntryKind.MEASURE: _Version(
+        "measure",
+        ("kind", "value", "value2", "unit", "measured_on"),
+        gettext_lazy("Corriger une mesure"),
+    ),
+}
+
+
+def _prefilled(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The current version's values as the form's initial data (decimals with a comma)."""
+    initial = {}
+    for name in names:
+        value = getattr(row, name)
+        if isinstance(value, Decimal):
+            value = format(value.normalize(), "f").replace(".", ",")
+        initial[name] = value
+    return initial
 
 
 def profile_new_version(
     request: AuthenticatedHttpRequest, dmp: access.DmpAccess, entry: Entry
 ) -> HttpResponse:
-    """A new version of a problem (resolved, recoded…) or a treatment (stopped, new dose): the
-    form filled with the current version, the old one kept, marked replaced."""
-    names: tuple[str, ...]
-    form_class: type[forms.Form]
-    service: Service
-    if entry.kind == EntryKind.PROBLEM:
-        names, form_class, service = _PROBLEM_FIELDS, ProblemForm, profile_services.problem_record
-        row, title = kind_row(entry, "problem"), _("Mettre à jour un problème ou antécédent")
-    else:
-        names, form_class = _TREATMENT_FIELDS, TreatmentForm
-        service = profile_services.treatment_record
-        row, title = kind_row(entry, "treatment"), _("Mettre à jour un traitement")
-    initial = {name: getattr(row, name) for name in names} if row else {}
+    """A new version of a problem (resolved, recoded…), a treatment (stopped, new dose), a
+    vaccination or a measure (corrected; a patient's declaration too, the new version then the
+    professional's): the form filled with the current version, the old one kept, marked
+    replaced."""
+    version = _VERSIONS[entry.kind]
+    spec = _PRO_FORMS[entry.kind]
+    row = kind_row(entry, version.row)
+    initial = _prefilled(row, version.fields) if row else {}
     return _profile_form(
         request,
-        form_class(request.POST or None, initial=initial),
-        service,
+        spec.form(request.POST or None, initial=initial),
+        spec.service,
         patient=dmp.patient,
-        title=title,
+        title=str(version.title),
         professional=True,
         replaces=entry,
     )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from identity.errors import AccessDenied
 from identity.models import Patient, Professional
@@ -109,7 +109,8 @@ def test_a_stopped_treatment_stays_in_the_history(alice: Patient, doctor: Profes
 
 def _refused(call: Any, *, message: str, **kwargs: Any) -> None:
     before = (Entry.objects.count(), AccessEvent.objects.count())
-    with pytest.raises(ValidationError) as error:
+    # The services speak the active language; another test may have left English active.
+    with translation.override("fr"), pytest.raises(ValidationError) as error:
         call(**kwargs)
     assert message in " ".join(error.value.messages), error.value.messages
     assert (Entry.objects.count(), AccessEvent.objects.count()) == before
