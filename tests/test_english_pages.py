@@ -15,6 +15,7 @@ import html
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import polib
 import pytest
@@ -165,3 +166,133 @@ def _group_words() -> set[str]:
     typed = [*Group.objects.values_list("name", flat=True)]
     typed += MfaResetRequest.objects.values_list("reason", flat=True)
     return {word for text in typed for word in _words(text)}
+
+
+# --- Bad input, posted in English: the refusals are in English too ---------------------------
+
+
+@pytest.fixture
+def english_pro(doctor: Any, settings: Any, tmp_path: Path) -> Client:
+    """The patient's doctor, in English, storing under tmp_path (files, staging, uploads)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None},
+        },
+    }
+    settings.DMP_IMAGING_STAGING_DIR = str(tmp_path / "staging")
+    (tmp_path / "uploads").mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
+    client = _english(Client())
+    client.force_login(doctor.user)
+    return client
+
+
+def _bad_posts() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Mistaken or hostile input of the lab, report and allergy forms: (url name, data)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.records.helpers import days_ago, pdf_bytes
+    from tests.records.test_pdf import ACTIVE
+    from tests.records.test_pdf import _build as build_active_pdf
+    from tests.records.test_records_bad_input import _lab_post, _report_post
+
+    base = {"analyte_code": "4548-4", "value": "6,2", "unit": "%", "ref_low": "4", "ref_high": "6"}
+    rows = {
+        "nan": {"value": "NaN"},
+        "1e309": {"value": "1e309"},
+        "arabic-digits": {"value": "١٢"},
+        "both-separators": {"value": "1.250,5"},
+        "bad-grouping": {"value": "12 50"},
+        "empty-value": {"value": ""},
+        "unknown-unit": {"unit": "parsec"},
+        "low-above-high": {"ref_low": "7", "ref_high": "4"},
+        "infinite-bound": {"ref_low": "Infinity"},
+        "analyte": {"analyte_code": "0000-0"},
+    }
+    posts: dict[str, tuple[str, dict[str, Any]]] = {
+        f"lab-{name}": ("lab_report_new", _lab_post([{**base, **row}]))
+        for name, row in rows.items()
+    }
+    future = f"{days_ago(-3):%Y-%m-%d}"
+    posts["lab-future-specimen"] = (
+        "lab_report_new",
+        _lab_post([base], specimen_collected_at=f"{future}T08:00"),
+    )
+    pdfs = {
+        "text-named-pdf": b"Bonjour, ceci n'est pas un PDF.",
+        "encrypted": pdf_bytes().replace(b"/Root 1 0 R", b"/Root 1 0 R /Encrypt 9 0 R"),
+        "truncated": pdf_bytes()[:-200],
+        "empty": b"",
+        "javascript": build_active_pdf(ACTIVE["open-action-js"][0], "plain"),
+        "embedded-file": build_active_pdf(ACTIVE["embedded-file"][0], "plain"),
+    }
+    for name, data in pdfs.items():
+        upload = SimpleUploadedFile("cr.pdf", data, "application/pdf")
+        posts[f"report-{name}"] = ("report_new", _report_post(pdf=upload))
+    posts["report-future-act"] = ("report_new", _report_post(body="x", act_date=future))
+    posts["report-nul"] = ("report_new", _report_post(title="CR\x00", body="x"))
+    posts["report-too-long"] = ("report_new", _report_post(body="x" * 100_001))
+    posts["report-empty"] = ("report_new", _report_post(title="", act_date=""))
+    allergy = {"criticality": "high", "clinical_status": "active", "onset_date": future}
+    allergy |= {"verification_status": "confirmed", "submission_key": "x"}
+    posts["allergy-no-substance"] = ("allergy_new", {**allergy, "substance_code": ""})
+    posts["allergy-unknown-substance"] = ("allergy_new", {**allergy, "substance_code": "atc:Z"})
+    return posts
+
+
+@pytest.mark.parametrize("case", sorted(_bad_posts()))
+def test_bad_input_is_refused_in_english(english_pro: Client, alice: Any, case: str) -> None:
+    from django.urls import reverse
+
+    from records.models import Entry
+
+    name, data = _bad_posts()[case]
+    response = english_pro.post(reverse(f"records:{name}", args=[alice.public_id]), data)
+    assert response.status_code in (400, 413), response.status_code
+    page = _body(response).decode()
+    assert 'class="errorlist' in page or "error" in page
+    assert not Entry.objects.exists()
+    assert french_in(page, people_names()) == [], french_in(page, people_names())
+
+
+def test_refused_imaging_files_are_explained_in_english(english_pro: Client, alice: Any) -> None:
+    """Every hostile file of QUALITY.md §1 in one upload: each row's reason is English."""
+    from imaging.models import ImagingStudy
+    from tests.imaging.conftest import upload
+    from tests.imaging.test_upload import HOSTILE
+
+    files = [(f"{case}.dcm", data) for case, (data, _code) in sorted(HOSTILE.items())]
+    files.append(("corrupt.zip", b"PK\x03\x04 not a zip"))
+    response = upload(english_pro, alice, files)
+    assert response.status_code == 400
+    page = _body(response).decode()
+    assert page.count("refused") >= len(HOSTILE)
+    assert not ImagingStudy.objects.exists()
+    assert french_in(page, people_names()) == [], french_in(page, people_names())
+
+
+def test_an_imaging_upload_without_files_is_refused_in_english(
+    english_pro: Client, alice: Any
+) -> None:
+    from tests.imaging.conftest import upload
+
+    response = upload(english_pro, alice, [])
+    assert response.status_code == 400
+    assert french_in(_body(response).decode(), people_names()) == []
+
+
+def test_an_imaging_upload_result_is_in_english(english_pro: Client, alice: Any) -> None:
+    """One image stored, the same again (duplicate), one refused: the result page after the
+    redirect, and the study's default title, are English."""
+    from tests.imaging.conftest import ct_series, upload
+    from tests.imaging.test_upload import HOSTILE
+
+    image = ct_series(1)[0]
+    upload(english_pro, alice, [("a.dcm", image)])
+    response = upload(english_pro, alice, [("b.dcm", image), ("c.dcm", HOSTILE["pdf"][0])])
+    assert response.status_code in (302, 303)
+    page = _body(english_pro.get(response["Location"])).decode()
+    assert "c.dcm" in page
+    assert french_in(page, people_names()) == [], french_in(page, people_names())
