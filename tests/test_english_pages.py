@@ -41,9 +41,9 @@ _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿŒœ]{4,}")
 _NAMES = {"Français"}
 # Words of both languages.
 _BOTH = {"confirmation"}
-# Known and left: the title an imaging study gets when its files carry no description is
-# stored, in French ("Examen d'imagerie CT"), like every document title typed by people.
-_STORED_TITLES = {"Examen"}
+# File names, shown as the files are named: the history's proof and its checker
+# ("python3 verifier-preuve.py preuve-acces-….json").
+_FILE_NAMES = {"preuve"}
 
 
 def _words(text: str) -> set[str]:
@@ -66,7 +66,7 @@ def french_words() -> frozenset[str]:
     lower_english = {word.lower() for word in english}
     return frozenset(
         word
-        for word in french - _NAMES - _BOTH
+        for word in french - _NAMES - _BOTH - _FILE_NAMES
         if word.lower() not in lower_english and word.lower() != word.upper()
     )
 
@@ -86,15 +86,20 @@ def visible_text(body: str) -> str:
 
 
 def people_names() -> set[str]:
-    """The cast's names (Eli Urgence, Claire Martin…): data, shown as typed."""
+    """The cast's names (Eli Urgence, Claire Martin…) and the free texts of its reports
+    ("Examen normal."): data, shown as typed."""
     from identity.models import User
+    from records.content import Report
 
     names = User.objects.values_list("first_name", "last_name", "email")
-    return {word for row in names for part in row for word in _words(part)}
+    texts = Report.objects.values_list("body", flat=True)
+    return {word for row in names for part in row for word in _words(part)} | {
+        word for text in texts for word in _words(text)
+    }
 
 
 def french_in(body: str, data: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
-    return sorted(_words(visible_text(body)) & french_words() - data - _STORED_TITLES)
+    return sorted(_words(visible_text(body)) & french_words() - data)
 
 
 def test_the_word_list_is_the_catalogues() -> None:
@@ -285,14 +290,19 @@ def test_an_imaging_upload_without_files_is_refused_in_english(
 
 def test_an_imaging_upload_result_is_in_english(english_pro: Client, alice: Any) -> None:
     """One image stored, the same again (duplicate), one refused: the result page after the
-    redirect, and the study's default title, are English."""
-    from tests.imaging.conftest import ct_series, upload
+    redirect, and the study's default title (its files carry no description), are English."""
+    from tests.imaging import dicom_factory as F
+    from tests.imaging.conftest import alice_identity, upload
     from tests.imaging.test_upload import HOSTILE
 
-    image = ct_series(1)[0]
+    slice_ = F.ct_slice(16, 16)
+    alice_identity(slice_)
+    del slice_.StudyDescription
+    image = F.to_bytes(slice_)
     upload(english_pro, alice, [("a.dcm", image)])
     response = upload(english_pro, alice, [("b.dcm", image), ("c.dcm", HOSTILE["pdf"][0])])
     assert response.status_code in (302, 303)
     page = _body(english_pro.get(response["Location"])).decode()
     assert "c.dcm" in page
+    assert "CT imaging examination" in page  # stored "Examen d'imagerie CT", built again
     assert french_in(page, people_names()) == [], french_in(page, people_names())
