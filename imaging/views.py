@@ -152,13 +152,13 @@ def _receive_upload(
     try:
         files = request.FILES.getlist("files")
     except TooManyFilesSent:
-        return _refused_upload(request, dmp, TOO_MANY, "too_many_files", status=400)
+        return _refused_upload(request, dmp, _(TOO_MANY), "too_many_files", status=400)
     except MultiPartParserError:
         return HttpResponseBadRequest()
     if capped.too_large:
         for upload in files:
             upload.close()
-        message = TOO_LARGE % {
+        message = _(TOO_LARGE) % {
             "total": _size_label(max_request_bytes()),
             "file": _size_label(capped.max_file),
         }

@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from records import reference
+from records.reference import translated as _say
 
 __all__ = [
     "FLAG_CHOICES",
@@ -52,6 +53,7 @@ __all__ = [
     "parse_result",
     "when_ordinal",
 ]
+
 
 # --------------------------------------------------------------------------------------------
 # Parsing
@@ -96,15 +98,17 @@ def _clean(text: str) -> str:
 
 def _check_numeric_text(text: str) -> str:
     if not isinstance(text, str):
-        raise ValueError("La valeur doit être un texte.")
+        raise ValueError(_say("La valeur doit être un texte."))
     stripped = _clean(text)
     if not stripped:
-        raise ValueError("Valeur vide : saisissez un nombre.")
+        raise ValueError(_say("Valeur vide : saisissez un nombre."))
     if len(stripped) > NUMERIC_MAX_LENGTH:
-        raise ValueError(f"Valeur trop longue ({NUMERIC_MAX_LENGTH} caractères au maximum).")
+        raise ValueError(
+            _say("Valeur trop longue (%(max)d caractères au maximum).", max=NUMERIC_MAX_LENGTH)
+        )
     if _has_foreign_digits(stripped):
         raise ValueError(
-            "Chiffres non reconnus : saisissez la valeur avec les chiffres occidentaux 0 à 9."
+            _say("Chiffres non reconnus : saisissez la valeur avec les chiffres occidentaux 0 à 9.")
         )
     return stripped
 
@@ -119,7 +123,7 @@ def _ungroup(text: str) -> str:
     spaced = re.sub(r"(?<=[+-]) +", "", spaced)
     if not _GROUPED_RE.match(spaced):
         raise ValueError(
-            "Séparateur de milliers mal placé : écrivez par exemple « 1 250 » ou « 1250 »."
+            _say("Séparateur de milliers mal placé : écrivez par exemple « 1 250 » ou « 1250 ».")
         )
     return spaced.replace(" ", "")
 
@@ -134,22 +138,26 @@ def parse_numeric(text: str) -> Decimal:
     stripped = _check_numeric_text(text)
     if stripped[0] in "<>≤≥":
         raise ValueError(
-            "Une valeur précédée de « < » ou « > » n'est pas un nombre exact : "
-            "saisissez-la comme résultat textuel (par exemple « < 0,5 »)."
+            _say(
+                "Une valeur précédée de « < » ou « > » n'est pas un nombre exact : "
+                "saisissez-la comme résultat textuel (par exemple « < 0,5 »)."
+            )
         )
     if _EXPONENT_RE.match(stripped):
-        raise ValueError("Notation scientifique refusée : écrivez le nombre en entier.")
+        raise ValueError(_say("Notation scientifique refusée : écrivez le nombre en entier."))
     compact = _ungroup(stripped)
     if "," in compact and "." in compact:
-        raise ValueError("Séparateur décimal ambigu : utilisez une seule virgule (ex. 5,4).")
+        raise ValueError(_say("Séparateur décimal ambigu : utilisez une seule virgule (ex. 5,4)."))
     if not _NUMBER_RE.match(compact):
-        raise ValueError(f"« {stripped} » n'est pas un nombre (exemple attendu : 5,4).")
+        raise ValueError(
+            _say("« %(value)s » n'est pas un nombre (exemple attendu : 5,4).", value=stripped)
+        )
     try:
         number = Decimal(compact.replace(",", "."))
     except InvalidOperation:  # pragma: no cover - the regular expression already rules it out
-        raise ValueError(f"« {stripped} » n'est pas un nombre.") from None
+        raise ValueError(_say("« %(value)s » n'est pas un nombre.", value=stripped)) from None
     if not number.is_finite():  # pragma: no cover - same
-        raise ValueError("Valeur non finie refusée.")
+        raise ValueError(_say("Valeur non finie refusée."))
     return number
 
 
@@ -183,12 +191,14 @@ def parse_result(text: str) -> ParsedResult:
     than silently stored as text.
     """
     if not isinstance(text, str):
-        raise ValueError("Le résultat doit être un texte.")
+        raise ValueError(_say("Le résultat doit être un texte."))
     typed = " ".join(text.split())
     if not typed:
-        raise ValueError("Résultat vide.")
+        raise ValueError(_say("Résultat vide."))
     if len(typed) > RESULT_MAX_LENGTH:
-        raise ValueError(f"Résultat trop long ({RESULT_MAX_LENGTH} caractères au maximum).")
+        raise ValueError(
+            _say("Résultat trop long (%(max)d caractères au maximum).", max=RESULT_MAX_LENGTH)
+        )
     match = _COMPARATOR_RE.match(typed)
     if match is not None and _looks_numeric(match.group(2)):
         bound = parse_numeric(match.group(2))
@@ -287,7 +297,7 @@ class Interpretation:
         try:
             value = Flag(flag)
         except ValueError:
-            raise ValueError(f"Interprétation inconnue : « {flag} ».") from None
+            raise ValueError(_say("Interprétation inconnue : « %(flag)s ».", flag=flag)) from None
         return cls(value, value.is_critical if critical is None else critical)
 
 
@@ -295,10 +305,10 @@ def _decimal(value: Number | None, what: str) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
-        raise ValueError(f"{what} : nombre attendu.")
+        raise ValueError(_say("%(what)s : nombre attendu.", what=_say(what)))
     number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     if not number.is_finite():
-        raise ValueError(f"{what} : valeur non finie refusée.")
+        raise ValueError(_say("%(what)s : valeur non finie refusée.", what=_say(what)))
     return number
 
 
@@ -308,24 +318,36 @@ def _check_limits(
     critical_low: Decimal | None,
     critical_high: Decimal | None,
 ) -> None:
-    def fr(number: Decimal) -> str:
-        return format_number_fr(number)
+    def fr(number: Decimal) -> str:  # in the reader's format
+        return format_number(number)
 
     if low is not None and high is not None and low > high:
         raise ValueError(
-            f"Intervalle de référence invalide : la borne basse ({fr(low)}) dépasse "
-            f"la borne haute ({fr(high)})."
+            _say(
+                "Intervalle de référence invalide : la borne basse (%(low)s) dépasse "
+                "la borne haute (%(high)s).",
+                low=fr(low),
+                high=fr(high),
+            )
         )
     if critical_low is not None and low is not None and critical_low > low:
         raise ValueError(
-            f"Seuil critique bas ({fr(critical_low)}) supérieur à la borne basse ({fr(low)})."
+            _say(
+                "Seuil critique bas (%(critical)s) supérieur à la borne basse (%(low)s).",
+                critical=fr(critical_low),
+                low=fr(low),
+            )
         )
     if critical_high is not None and high is not None and critical_high < high:
         raise ValueError(
-            f"Seuil critique haut ({fr(critical_high)}) inférieur à la borne haute ({fr(high)})."
+            _say(
+                "Seuil critique haut (%(critical)s) inférieur à la borne haute (%(high)s).",
+                critical=fr(critical_high),
+                high=fr(high),
+            )
         )
     if critical_low is not None and critical_high is not None and critical_low > critical_high:
-        raise ValueError("Seuils critiques incohérents : le seuil bas dépasse le seuil haut.")
+        raise ValueError(_say("Seuils critiques incohérents : le seuil bas dépasse le seuil haut."))
 
 
 def _limits(
@@ -360,7 +382,7 @@ def interpret(
     """
     number = _decimal(value, "Valeur")
     if number is None:
-        raise ValueError("Valeur manquante.")
+        raise ValueError(_say("Valeur manquante."))
     lo, hi, c_lo, c_hi = _limits(low, high, critical_low, critical_high)
     if c_lo is not None and number < c_lo:
         return Interpretation(Flag.LL, critical=True)

@@ -15,6 +15,7 @@ Decisions are made in ``records/access.py``; writes in ``records/services/``.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 # Guardian's direct foreign-key permission models live next to the model they protect; every
@@ -103,6 +105,10 @@ class EntryQuerySet(models.QuerySet["Entry"]):
         )
 
 
+# The title of an imaging study whose files carry no description (stored in French).
+_DEFAULT_IMAGING_TITLE = re.compile(r"^Examen d'imagerie(?: (?P<modality>[A-Z0-9]{1,16}))?$")
+
+
 class Entry(models.Model):
     """One item of a DMP. Public identifier: ``public_id`` (UUID), never the sequential id.
 
@@ -172,6 +178,19 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.act_date:%d/%m/%Y})"
+
+    @property
+    def display_title(self) -> str:
+        """The title in the reader's language. A typed title is shown as typed; the title an
+        imaging study gets when its files carry no description, stored in French at import
+        ("Examen d'imagerie CT", see ``imaging.services.imports``), is built again from its
+        modality."""
+        found = _DEFAULT_IMAGING_TITLE.match(self.title)
+        if self.kind != EntryKind.IMAGING_STUDY or found is None:
+            return self.title
+        if not found["modality"]:
+            return str(_("Examen d'imagerie"))
+        return gettext("Examen d'imagerie %(modality)s") % {"modality": found["modality"]}
 
     @property
     def document_type_label(self) -> str:

@@ -11,6 +11,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from records.pdf import PdfError, inspect_pdf
@@ -52,17 +53,21 @@ def _image(data: bytes, expected: str) -> PatientFile:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise PatientFileError(
-                        f"Image trop grande ({width} × {height} pixels) : réduisez-la puis "
-                        "réessayez."
+                        _(
+                            "Image trop grande (%(width)d × %(height)d pixels) : réduisez-la "
+                            "puis réessayez."
+                        )
+                        % {"width": width, "height": height}
                     )
                 image.verify()
     except PatientFileError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PatientFileError("Image trop grande : réduisez-la puis réessayez.") from None
+        raise PatientFileError(_("Image trop grande : réduisez-la puis réessayez.")) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise PatientFileError(
-            f"Ce fichier n'est pas une image {expected} lisible : il est endommagé ou incomplet."
+            _("Ce fichier n'est pas une image %(format)s lisible : il est endommagé ou incomplet.")
+            % {"format": expected}
         ) from None
     return PatientFile(expected, hashlib.sha256(data).hexdigest(), len(data), None, width, height)
 
@@ -70,9 +75,12 @@ def _image(data: bytes, expected: str) -> PatientFile:
 def inspect_patient_file(data: bytes) -> PatientFile:
     """What ``data`` is, judged by its content: a readable PDF, JPEG or PNG of at most 5 MB."""
     if not data:
-        raise PatientFileError("Le fichier est vide.")
+        raise PatientFileError(_("Le fichier est vide."))
     if len(data) > MAX_PATIENT_FILE_BYTES:
-        raise PatientFileError("Le fichier dépasse la taille maximale de 5 Mo.")
+        raise PatientFileError(
+            _("Le fichier dépasse la taille maximale de %(size)d Mo.")
+            % {"size": MAX_PATIENT_FILE_BYTES // (1024 * 1024)}
+        )
     if data.startswith(b"%PDF-"):
         try:
             info = inspect_pdf(data, max_bytes=MAX_PATIENT_FILE_BYTES)
@@ -83,6 +91,8 @@ def inspect_patient_file(data: bytes) -> PatientFile:
         if data.startswith(signature):
             return _image(data, name)
     raise PatientFileError(
-        "Ce fichier n'est ni un PDF, ni une image JPEG ou PNG (d'après son contenu, quel que "
-        "soit son nom) : seuls ces formats sont acceptés."
+        _(
+            "Ce fichier n'est ni un PDF, ni une image JPEG ou PNG (d'après son contenu, quel "
+            "que soit son nom) : seuls ces formats sont acceptés."
+        )
     )

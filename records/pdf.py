@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from records.reference import translated
+
 __all__ = ["MAX_PAGES", "MAX_PDF_BYTES", "PdfError", "PdfInfo", "build_text_pdf", "inspect_pdf"]
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
@@ -77,24 +79,31 @@ class PdfInfo:
     version: str
 
 
-_CORRUPT = "Le PDF est endommagé ou incomplet ({why}) : enregistrez-le de nouveau puis réessayez."
+_CORRUPT = "Le PDF est endommagé ou incomplet (%(why)s) : enregistrez-le de nouveau puis réessayez."
 
 
 def _corrupt(why: str) -> PdfError:
-    return PdfError(_CORRUPT.format(why=why))
+    return PdfError(translated(_CORRUPT, why=translated(why)))
 
 
 def inspect_pdf(data: bytes, *, max_bytes: int = MAX_PDF_BYTES) -> PdfInfo:
     """Check that ``data`` is a readable, unencrypted PDF; return its page count and digest."""
     if not data:
-        raise PdfError("Le fichier est vide.")
+        raise PdfError(translated("Le fichier est vide."))
     if len(data) > max_bytes:
-        raise PdfError(f"Le fichier dépasse la taille maximale de {max_bytes // (1024 * 1024)} Mo.")
+        raise PdfError(
+            translated(
+                "Le fichier dépasse la taille maximale de %(size)d Mo.",
+                size=max_bytes // (1024 * 1024),
+            )
+        )
     header = _HEADER_RE.match(data)
     if header is None:
         raise PdfError(
-            "Ce fichier n'est pas un PDF : il ne commence pas par la signature « %PDF- ». "
-            "Seuls les documents PDF sont acceptés."
+            translated(
+                "Ce fichier n'est pas un PDF : il ne commence pas par la signature « %PDF- ». "
+                "Seuls les documents PDF sont acceptés."
+            )
         )
     tail = data[-_TAIL:]
     if b"%%EOF" not in tail:
@@ -108,8 +117,10 @@ def inspect_pdf(data: bytes, *, max_bytes: int = MAX_PDF_BYTES) -> PdfInfo:
     objects = _Objects(data) if _ENCRYPT_RE.search(data) is None else None
     if objects is None or b"Encrypt" in objects.names:  # also when written /Encr#79pt
         raise PdfError(
-            "Ce PDF est chiffré ou protégé par un mot de passe : enregistrez-en une version "
-            "sans protection, puis déposez-la."
+            translated(
+                "Ce PDF est chiffré ou protégé par un mot de passe : enregistrez-en une version "
+                "sans protection, puis déposez-la."
+            )
         )
     _check_active(objects.names)
     pages = _page_count(data, objects)
@@ -273,8 +284,10 @@ class _Lexer:
         self.spent += units
         if self.spent > self.budget:
             raise PdfError(
-                "Ce PDF est d'une structure trop complexe pour être vérifié : enregistrez-le "
-                "de nouveau (par exemple avec « Imprimer » vers PDF), puis déposez-le."
+                translated(
+                    "Ce PDF est d'une structure trop complexe pour être vérifié : enregistrez-le "
+                    "de nouveau (par exemple avec « Imprimer » vers PDF), puis déposez-le."
+                )
             )
 
 
@@ -383,10 +396,13 @@ class _Objects:
             or (parameters and parameters.group(1) is None)  # by reference: unknown here
         ):
             raise PdfError(
-                "Ce PDF range ses objets dans un flux d'objets codé d'une façon que le portail "
-                f"ne lit pas ({' '.join(n.decode('latin-1') for n in names) or 'prédicteur'}) : "
-                "son contenu ne peut pas être vérifié. Enregistrez-le de nouveau (par exemple "
-                "avec « Imprimer » vers PDF), puis déposez-le."
+                translated(
+                    "Ce PDF range ses objets dans un flux d'objets codé d'une façon que le "
+                    "portail ne lit pas (%(coding)s) : son contenu ne peut pas être vérifié. "
+                    "Enregistrez-le de nouveau (par exemple avec « Imprimer » vers PDF), puis "
+                    "déposez-le.",
+                    coding=" ".join(n.decode("latin-1") for n in names) or translated("prédicteur"),
+                )
             )
         if not names:
             return raw
@@ -424,12 +440,18 @@ _ACTIVE = {
 def _check_active(names: set[bytes]) -> None:
     found = {name.split(b"\x00", 1)[0] for name in names} & _ACTIVE.keys()
     if found:
-        reasons = ", ".join(dict.fromkeys(_ACTIVE[name] for name in _ACTIVE if name in found))
+        reasons = ", ".join(
+            translated(reason)
+            for reason in dict.fromkeys(_ACTIVE[name] for name in _ACTIVE if name in found)
+        )
         raise PdfError(
-            f"Ce PDF contient du contenu actif ({reasons}) : il est refusé, rien n'a été "
-            "enregistré. Le DMP conserve les documents tels qu'ils sont déposés et n'accepte ni "
-            "script, ni action automatique, ni fichier joint. Enregistrez-le en PDF simple (par "
-            "exemple avec « Imprimer » vers PDF), puis déposez-le."
+            translated(
+                "Ce PDF contient du contenu actif (%(reasons)s) : il est refusé, rien n'a été "
+                "enregistré. Le DMP conserve les documents tels qu'ils sont déposés et n'accepte "
+                "ni script, ni action automatique, ni fichier joint. Enregistrez-le en PDF simple "
+                "(par exemple avec « Imprimer » vers PDF), puis déposez-le.",
+                reasons=reasons,
+            )
         )
 
 
@@ -454,9 +476,11 @@ def _page_count(data: bytes, objects: _Objects) -> int:
     else:
         pages = int(count.group(1))
     if pages < 1:
-        raise PdfError("Le PDF ne contient aucune page.")
+        raise PdfError(translated("Le PDF ne contient aucune page."))
     if pages > MAX_PAGES:
-        raise PdfError(f"Le PDF compte trop de pages ({MAX_PAGES} au maximum).")
+        raise PdfError(
+            translated("Le PDF compte trop de pages (%(max)d au maximum).", max=MAX_PAGES)
+        )
     return pages
 
 

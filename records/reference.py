@@ -50,6 +50,7 @@ order is the table order (of ``choices``, groups, trend series...).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import unicodedata
@@ -90,6 +91,7 @@ __all__ = [
     "loinc_check_digit",
     "loinc_check_digit_ok",
     "normalize_unit",
+    "translated",
     "unit",
     "unit_label",
 ]
@@ -188,6 +190,23 @@ def display_language(lang: str | None = None) -> str:
     if isinstance(lang, str) and lang.strip().lower()[:2] == "en":
         return "en"
     return "fr"
+
+
+def translated(message: str, **params: object) -> str:
+    """``message`` (a French source string of the catalogue) in the active language, with its
+    ``params`` filled in: refusals reach the reader in the reader's language.
+
+    Django's catalogue is imported here, lazily, so that the module stays framework-free;
+    without Django or configured settings the French source is kept.
+    """
+    try:
+        from django.core.exceptions import ImproperlyConfigured
+        from django.utils.translation import gettext
+    except ImportError:  # pragma: no cover - Django is installed with the portal
+        return message % params if params else message
+    with contextlib.suppress(ImproperlyConfigured):  # settings not configured: French
+        message = gettext(message)
+    return message % params if params else message
 
 
 def _pick(french: str, english: str, lang: str | None) -> str:
@@ -393,11 +412,20 @@ def normalize_unit(text: str) -> str:
     if len(candidates) == 1:
         return next(iter(candidates))
     if candidates:
-        labels = " ou ".join(sorted(_UNITS_BY_CODE[c].label for c in candidates))
-        raise ValueError(f"Unité ambiguë : « {stripped} » ({labels}) ; respectez les majuscules.")
+        labels = translated(" ou ").join(sorted(_UNITS_BY_CODE[c].label for c in candidates))
+        raise ValueError(
+            translated(
+                "Unité ambiguë : « %(unit)s » (%(labels)s) ; respectez les majuscules.",
+                unit=stripped,
+                labels=labels,
+            )
+        )
     raise ValueError(
-        f"Unité inconnue : « {stripped} ». Exemples d'unités acceptées : "
-        "mmol/L, g/L, µmol/L, G/L, UI/L, %."
+        translated(
+            "Unité inconnue : « %(unit)s ». Exemples d'unités acceptées : "
+            "mmol/L, g/L, µmol/L, G/L, UI/L, %%.",
+            unit=stripped,
+        )
     )
 
 

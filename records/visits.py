@@ -92,6 +92,7 @@ _DETAIL_PHRASES: dict[str, Promise] = {
     "déblocage": gettext_lazy("déblocage"),
     "compte rendu d'imagerie rattaché": gettext_lazy("compte rendu d'imagerie rattaché"),
     "compte rendu détaché": gettext_lazy("compte rendu détaché"),
+    "preuve d'inclusion": gettext_lazy("preuve d'inclusion"),
     **{str(label): label for label in EmergencyReason.labels},
     **{f"autorisation ({label})": label for label in AuthorisationReason.labels},
 }
@@ -100,7 +101,13 @@ _DETAIL_PHRASES: dict[str, Promise] = {
 def detail_text(detail: str) -> str:
     """An event's stored detail in the reader's language (fixed phrases translated)."""
     parts = detail.split(" — ")
-    return " — ".join(str(_DETAIL_PHRASES.get(part, part)) for part in parts)
+    return " — ".join(_phrase(part) for part in parts)
+
+
+def _phrase(part: str) -> str:
+    if part.startswith("courbe "):  # a trend chart read: "courbe <what was charted>"
+        return _("courbe %(what)s") % {"what": part.removeprefix("courbe ")}
+    return str(_DETAIL_PHRASES.get(part, part))
 
 
 def profession_label(code: str) -> str:

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 
 from identity.models import Patient, Professional, Role, User
 from tests.cast import ALICE_NIR, TOTP_SECRET, make_patient, make_professional, make_user
@@ -30,6 +32,15 @@ def _own_trail_checkpoints(settings: Any, tmp_path_factory: pytest.TempPathFacto
     # verify_access_log signs checkpoints of the trail into a file; every test's trail is a new
     # one, so no test may inherit another's checkpoints (they would say events went missing).
     settings.DMP_TRAIL_CHECKPOINT_DIR = str(tmp_path_factory.mktemp("trail-checkpoints"))
+
+
+@pytest.fixture(autouse=True)
+def _source_language() -> Iterator[None]:
+    # Services say their refusals in the active language: no test may inherit a language
+    # another left active in this thread (a live server, a client's English request).
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import polib
 import pytest
@@ -40,9 +42,6 @@ _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿŒœ]{4,}")
 _NAMES = {"Français"}
 # Words of both languages.
 _BOTH = {"confirmation"}
-# Known and left: the title an imaging study gets when its files carry no description is
-# stored, in French ("Examen d'imagerie CT"), like every document title typed by people.
-_STORED_TITLES = {"Examen"}
 
 
 def _words(text: str) -> set[str]:
@@ -85,15 +84,20 @@ def visible_text(body: str) -> str:
 
 
 def people_names() -> set[str]:
-    """The cast's names (Eli Urgence, Claire Martin…): data, shown as typed."""
+    """The cast's names (Eli Urgence, Claire Martin…) and the free texts of its reports
+    ("Examen normal."): data, shown as typed."""
     from identity.models import User
+    from records.content import Report
 
     names = User.objects.values_list("first_name", "last_name", "email")
-    return {word for row in names for part in row for word in _words(part)}
+    texts = Report.objects.values_list("body", flat=True)
+    return {word for row in names for part in row for word in _words(part)} | {
+        word for text in texts for word in _words(text)
+    }
 
 
 def french_in(body: str, data: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
-    return sorted(_words(visible_text(body)) & french_words() - data - _STORED_TITLES)
+    return sorted(_words(visible_text(body)) & french_words() - data)
 
 
 def test_the_word_list_is_the_catalogues() -> None:
@@ -165,3 +169,148 @@ def _group_words() -> set[str]:
     typed = [*Group.objects.values_list("name", flat=True)]
     typed += MfaResetRequest.objects.values_list("reason", flat=True)
     return {word for text in typed for word in _words(text)}
+
+
+# --- Bad input, posted in English: the refusals are in English too ---------------------------
+
+
+@pytest.fixture
+def english_pro(doctor: Any, settings: Any, tmp_path: Path) -> Client:
+    """The patient's doctor, in English, storing under tmp_path (files, staging, uploads)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None},
+        },
+    }
+    settings.DMP_IMAGING_STAGING_DIR = str(tmp_path / "staging")
+    (tmp_path / "uploads").mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
+    client = _english(Client())
+    client.force_login(doctor.user)
+    return client
+
+
+def _bad_posts() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Mistaken or hostile input of the lab, report and allergy forms: (url name, data)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.records.helpers import days_ago, pdf_bytes
+    from tests.records.test_pdf import ACTIVE
+    from tests.records.test_pdf import _build as build_active_pdf
+    from tests.records.test_records_bad_input import _lab_post, _report_post
+
+    base = {"analyte_code": "4548-4", "value": "6,2", "unit": "%", "ref_low": "4", "ref_high": "6"}
+    rows = {
+        "nan": {"value": "NaN"},
+        "1e309": {"value": "1e309"},
+        "arabic-digits": {"value": "١٢"},
+        "both-separators": {"value": "1.250,5"},
+        "bad-grouping": {"value": "12 50"},
+        "empty-value": {"value": ""},
+        "unknown-unit": {"unit": "parsec"},
+        "low-above-high": {"ref_low": "7", "ref_high": "4"},
+        "infinite-bound": {"ref_low": "Infinity"},
+        "analyte": {"analyte_code": "0000-0"},
+    }
+    posts: dict[str, tuple[str, dict[str, Any]]] = {
+        f"lab-{name}": ("lab_report_new", _lab_post([{**base, **row}]))
+        for name, row in rows.items()
+    }
+    future = f"{days_ago(-3):%Y-%m-%d}"
+    posts["lab-future-specimen"] = (
+        "lab_report_new",
+        _lab_post([base], specimen_collected_at=f"{future}T08:00"),
+    )
+    pdfs = {
+        "text-named-pdf": b"Bonjour, ceci n'est pas un PDF.",
+        "encrypted": pdf_bytes().replace(b"/Root 1 0 R", b"/Root 1 0 R /Encrypt 9 0 R"),
+        "truncated": pdf_bytes()[:-200],
+        "empty": b"",
+        "javascript": build_active_pdf(ACTIVE["open-action-js"][0], "plain"),
+        "embedded-file": build_active_pdf(ACTIVE["embedded-file"][0], "plain"),
+    }
+    for name, data in pdfs.items():
+        upload = SimpleUploadedFile("cr.pdf", data, "application/pdf")
+        posts[f"report-{name}"] = ("report_new", _report_post(pdf=upload))
+    posts["report-future-act"] = ("report_new", _report_post(body="x", act_date=future))
+    posts["report-nul"] = ("report_new", _report_post(title="CR\x00", body="x"))
+    posts["report-too-long"] = ("report_new", _report_post(body="x" * 100_001))
+    posts["report-empty"] = ("report_new", _report_post(title="", act_date=""))
+    allergy = {"criticality": "high", "clinical_status": "active", "onset_date": future}
+    allergy |= {"verification_status": "confirmed", "submission_key": "x"}
+    posts["allergy-no-substance"] = ("allergy_new", {**allergy, "substance_code": ""})
+    posts["allergy-unknown-substance"] = ("allergy_new", {**allergy, "substance_code": "atc:Z"})
+    key = {"submission_key": str(uuid.uuid4())}
+    posts["problem-unlisted-code"] = (
+        "problem_new",
+        {"cim10_code": "Q99.9", "label": "", "status": "active", "history": "medical", **key},
+    )
+    posts["treatment-end-before-start"] = (
+        "treatment_new",
+        {"medicine": "Metformine", "start_date": f"{days_ago(10):%Y-%m-%d}", **key}
+        | {"end_date": f"{days_ago(20):%Y-%m-%d}"},
+    )
+    return posts
+
+
+@pytest.mark.parametrize("case", sorted(_bad_posts()))
+def test_bad_input_is_refused_in_english(english_pro: Client, alice: Any, case: str) -> None:
+    from django.urls import reverse
+
+    from records.models import Entry
+
+    name, data = _bad_posts()[case]
+    response = english_pro.post(reverse(f"records:{name}", args=[alice.public_id]), data)
+    assert response.status_code in (400, 413), response.status_code
+    page = _body(response).decode()
+    assert 'class="errorlist' in page  # the refusal is shown, next to its field
+    assert not Entry.objects.exists()
+    assert french_in(page, people_names()) == [], french_in(page, people_names())
+
+
+def test_refused_imaging_files_are_explained_in_english(english_pro: Client, alice: Any) -> None:
+    """Every hostile file of QUALITY.md §1 in one upload: each row's reason is English."""
+    from imaging.models import ImagingStudy
+    from tests.imaging.conftest import upload
+    from tests.imaging.test_upload import HOSTILE
+
+    files = [(f"{case}.dcm", data) for case, (data, _code) in sorted(HOSTILE.items())]
+    files.append(("corrupt.zip", b"PK\x03\x04 not a zip"))
+    response = upload(english_pro, alice, files)
+    assert response.status_code == 400
+    page = _body(response).decode()
+    assert page.count("refused") >= len(HOSTILE)
+    assert not ImagingStudy.objects.exists()
+    assert french_in(page, people_names()) == [], french_in(page, people_names())
+
+
+def test_an_imaging_upload_without_files_is_refused_in_english(
+    english_pro: Client, alice: Any
+) -> None:
+    from tests.imaging.conftest import upload
+
+    response = upload(english_pro, alice, [])
+    assert response.status_code == 400
+    assert french_in(_body(response).decode(), people_names()) == []
+
+
+def test_an_imaging_upload_result_is_in_english(english_pro: Client, alice: Any) -> None:
+    """One image stored, the same again (duplicate), one refused: the result page after the
+    redirect, and the study's default title (its files carry no description), are English."""
+    from tests.imaging import dicom_factory as F
+    from tests.imaging.conftest import alice_identity, upload
+    from tests.imaging.test_upload import HOSTILE
+
+    slice_ = F.ct_slice(16, 16)
+    alice_identity(slice_)
+    del slice_.StudyDescription
+    image = F.to_bytes(slice_)
+    upload(english_pro, alice, [("a.dcm", image)])
+    response = upload(english_pro, alice, [("b.dcm", image), ("c.dcm", HOSTILE["pdf"][0])])
+    assert response.status_code in (302, 303)
+    page = _body(english_pro.get(response["Location"])).decode()
+    assert "c.dcm" in page
+    assert "CT imaging examination" in page  # stored "Examen d'imagerie CT", built again
+    assert french_in(page, people_names()) == [], french_in(page, people_names())

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from identity.errors import AccessDenied
 from identity.models import Patient, User
@@ -119,7 +120,7 @@ def require_depositor(actor: User, patient: Patient) -> access.DmpAccess:
 def _check_report(actor: User, patient: Patient, report: Entry | None) -> None:
     if report is not None and not report_choices(actor, patient).filter(pk=report.pk).exists():
         raise ValidationError(
-            "Ce compte rendu n'est pas un compte rendu d'imagerie de ce DMP.", code="report"
+            _("Ce compte rendu n'est pas un compte rendu d'imagerie de ce DMP."), code="report"
         )
 
 

@@ -29,6 +29,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from identity.models import Patient, User
 from records import access, allergens, labs, reference
@@ -87,15 +88,19 @@ def clean_text(value: Any, *, label: str, max_length: int, required: bool = Fals
     text = "" if value is None else str(value)
     if any(char in _CONTROL for char in text):
         raise ValidationError(
-            f"{label} : caractères de contrôle interdits (caractère nul, échappements…).",
+            _("%(label)s : caractères de contrôle interdits (caractère nul, échappements…).")
+            % {"label": _(label)},
             code="control",
         )
     text = text.strip()
     if required and not text:
-        raise ValidationError(f"{label} : ce champ est obligatoire.", code="required")
+        raise ValidationError(
+            _("%(label)s : ce champ est obligatoire.") % {"label": _(label)}, code="required"
+        )
     if len(text) > max_length:
         raise ValidationError(
-            f"{label} : texte trop long ({len(text)} caractères, {max_length} au maximum).",
+            _("%(label)s : texte trop long (%(length)d caractères, %(max)d au maximum).")
+            % {"label": _(label), "length": len(text), "max": max_length},
             code="max_length",
         )
     return text
@@ -103,19 +108,27 @@ def clean_text(value: Any, *, label: str, max_length: int, required: bool = Fals
 
 def _check_past_date(value: datetime.date, label: str) -> None:
     if value > timezone.localdate():
-        raise ValidationError(f"{label} : la date est dans le futur.", code="future")
+        raise ValidationError(
+            _("%(label)s : la date est dans le futur.") % {"label": _(label)}, code="future"
+        )
 
 
 def _check_stored_number(number: Decimal, label: str) -> Decimal:
     if not number.is_finite():
-        raise ValidationError(f"{label} : valeur non finie refusée.", code="not_finite")
+        raise ValidationError(
+            _("%(label)s : valeur non finie refusée.") % {"label": _(label)}, code="not_finite"
+        )
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -VALUE_DECIMALS:
         raise ValidationError(
-            f"{label} : {VALUE_DECIMALS} décimales au maximum.", code="too_precise"
+            _("%(label)s : %(decimals)d décimales au maximum.")
+            % {"label": _(label), "decimals": VALUE_DECIMALS},
+            code="too_precise",
         )
     if number != 0 and number.adjusted() >= VALUE_DIGITS - VALUE_DECIMALS:
-        raise ValidationError(f"{label} : valeur trop grande.", code="too_large")
+        raise ValidationError(
+            _("%(label)s : valeur trop grande.") % {"label": _(label)}, code="too_large"
+        )
     return number
 
 
@@ -127,7 +140,9 @@ def _number(value: str | Decimal | None, label: str) -> Decimal | None:
     try:
         return _check_stored_number(labs.parse_numeric(value), label)
     except ValueError as error:
-        raise ValidationError(f"{label} : {error}", code="invalid") from None
+        raise ValidationError(
+            _("%(label)s : %(error)s") % {"label": _(label), "error": error}, code="invalid"
+        ) from None
 
 
 @contextmanager
@@ -158,7 +173,7 @@ def _check_replaces(actor: User, patient: Patient, replaces: Entry | None, kind:
     in_scope = access.entries_for(actor, patient).filter(pk=replaces.pk, kind=kind).exists()
     if not in_scope:
         raise ValidationError(
-            "Le document à remplacer est introuvable dans ce DMP.", code="replaces"
+            _("Le document à remplacer est introuvable dans ce DMP."), code="replaces"
         )
 
 
@@ -182,7 +197,7 @@ class ObservationInput:
 def _unit_for(item: reference.Analyte | None, typed: str, needed: bool) -> str:
     if not typed.strip():
         if needed:
-            raise ValidationError("Unité manquante pour un résultat numérique.", code="required")
+            raise ValidationError(_("Unité manquante pour un résultat numérique."), code="required")
         return ""
     try:
         code = reference.normalize_unit(typed)
@@ -190,10 +205,17 @@ def _unit_for(item: reference.Analyte | None, typed: str, needed: bool) -> str:
         raise ValidationError(str(error), code="unit") from None
     convertible = item is None or reference.can_convert(item.code, code, item.default_unit)
     if item is not None and code not in item.units and not convertible:
-        accepted = ", ".join(reference.unit_label(u) for u in item.units)
+        accepted = ", ".join(reference.display_unit_label(u) for u in item.units)
         raise ValidationError(
-            f"Unité « {reference.unit_label(code)} » non prévue pour « {item.label} » "
-            f"(unités acceptées : {accepted}).",
+            _(
+                "Unité « %(unit)s » non prévue pour « %(analyte)s » "
+                "(unités acceptées : %(accepted)s)."
+            )
+            % {
+                "unit": reference.display_unit_label(code),
+                "analyte": item.display_label(),
+                "accepted": accepted,
+            },
             code="unit",
         )
     return code
@@ -213,7 +235,7 @@ def observation_build(row: ObservationInput, position: int = 0) -> Observation:
     errors: dict[str, list[str]] = {}
     item = reference.find_analyte(row.analyte_code or "")
     if item is None:
-        errors["analyte_code"] = ["Analyse inconnue : choisissez-la dans la liste."]
+        errors["analyte_code"] = [_("Analyse inconnue : choisissez-la dans la liste.")]
     parsed: labs.ParsedResult | None = None
     try:
         parsed = labs.parse_result(clean_text(row.value, label="Résultat", max_length=200))
@@ -230,15 +252,15 @@ def observation_build(row: ObservationInput, position: int = 0) -> Observation:
     high = _collect(errors, "ref_high", _number, row.ref_high, "Borne haute")
     if low is not None and high is not None and low > high:
         errors.setdefault("ref_high", []).append(
-            f"La borne basse ({labs.format_number_fr(low)}) dépasse la borne haute "
-            f"({labs.format_number_fr(high)})."
+            _("La borne basse (%(low)s) dépasse la borne haute (%(high)s).")
+            % {"low": labs.format_number(low), "high": labs.format_number(high)}
         )
     ref_text = _collect(
         errors, "ref_text", lambda: clean_text(row.ref_text, label="Référence", max_length=200)
     )
     given = row.interpretation or ""
     if given and given not in labs.Flag.__members__:
-        errors["interpretation"] = [f"Interprétation inconnue : « {given} »."]
+        errors["interpretation"] = [_("Interprétation inconnue : « %(flag)s ».") % {"flag": given}]
     if errors or parsed is None or item is None:
         raise ValidationError(errors)
     if given:
@@ -297,24 +319,28 @@ def lab_report_deposit(
     if timezone.is_naive(specimen_collected_at):
         raise ValueError("specimen_collected_at must be aware")
     if specimen_collected_at > timezone.now():
-        raise ValidationError("Date du prélèvement : la date est dans le futur.", code="future")
+        raise ValidationError(_("Date du prélèvement : la date est dans le futur."), code="future")
     _check_past_date(reported_at, "Date du compte rendu")
     specimen_day = timezone.localtime(specimen_collected_at).date()
     if reported_at < specimen_day:
         raise ValidationError(
-            "Le compte rendu ne peut pas précéder le prélèvement.", code="report_before_specimen"
+            _("Le compte rendu ne peut pas précéder le prélèvement."), code="report_before_specimen"
         )
     if not observations:
-        raise ValidationError("Saisissez au moins un résultat.", code="empty")
+        raise ValidationError(_("Saisissez au moins un résultat."), code="empty")
     if len(observations) > MAX_OBSERVATIONS:
-        raise ValidationError(f"{MAX_OBSERVATIONS} résultats au maximum.", code="too_many")
+        raise ValidationError(
+            _("%(max)d résultats au maximum.") % {"max": MAX_OBSERVATIONS}, code="too_many"
+        )
     built = []
     for position, row in enumerate(observations):
         try:
             built.append(observation_build(row, position))
         except ValidationError as error:
             raise ValidationError(
-                f"Ligne {position + 1} : " + " ".join(error.messages), code="row"
+                _("Ligne %(row)d : %(errors)s")
+                % {"row": position + 1, "errors": " ".join(error.messages)},
+                code="row",
             ) from None
     with transaction.atomic(), _submission(actor, submission_key) as claim:
         entry = entry_deposit(
@@ -443,7 +469,9 @@ def report_deposit(
     if keep_pdf and data is None and replaces is not None:
         kept = Report.objects.filter(entry=replaces).exclude(pdf="").exclude(pdf=None).first()
     if not body and data is None and kept is None:
-        raise ValidationError("Saisissez le texte du compte rendu ou joignez un PDF.", code="empty")
+        raise ValidationError(
+            _("Saisissez le texte du compte rendu ou joignez un PDF."), code="empty"
+        )
     saved: list[str] = []
     try:
         with transaction.atomic(), _submission(actor, submission_key) as claim:
@@ -514,7 +542,10 @@ def reports_deposit(*, actor: User, reports: Sequence[dict[str, Any]]) -> list[E
 
 def _choice(value: str, choices: Any, label: str) -> str:
     if value not in choices.values:
-        raise ValidationError(f"{label} : valeur inconnue « {value} ».", code="invalid_choice")
+        raise ValidationError(
+            _("%(label)s : valeur inconnue « %(value)s ».") % {"label": _(label), "value": value},
+            code="invalid_choice",
+        )
     return value
 
 
@@ -546,7 +577,7 @@ def allergy_record(
     listed = allergens.allergen(substance_code) if substance_code else None
     if substance_code and listed is None:
         raise ValidationError(
-            {"substance_code": ["Substance inconnue : choisissez-la dans la liste."]}
+            {"substance_code": [_("Substance inconnue : choisissez-la dans la liste.")]}
         )
     if listed is not None:
         substance_label, category = listed.label, listed.category

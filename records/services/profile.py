@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 
 from identity.errors import AccessDenied
 from identity.models import Patient, User
@@ -109,16 +110,22 @@ def _writing(
 
 def _check_period(start: datetime.date | None, end: datetime.date | None, label: str) -> None:
     if start is not None:
-        _check_past_date(start, f"{label} : début")
+        _check_past_date(start, _("%(label)s : début") % {"label": _(label)})
     if end is not None:
-        _check_past_date(end, f"{label} : fin")
+        _check_past_date(end, _("%(label)s : fin") % {"label": _(label)})
     if start is not None and end is not None and end < start:
-        raise ValidationError(f"{label} : la fin précède le début.", code="end_before_start")
+        raise ValidationError(
+            _("%(label)s : la fin précède le début.") % {"label": _(label)},
+            code="end_before_start",
+        )
 
 
 def _check_after_birth(patient: Patient, day: datetime.date | None, label: str) -> None:
     if day is not None and patient.birth_date is not None and day < patient.birth_date:
-        raise ValidationError(f"{label} : la date précède la naissance.", code="before_birth")
+        raise ValidationError(
+            _("%(label)s : la date précède la naissance.") % {"label": _(label)},
+            code="before_birth",
+        )
 
 
 # --- Problems and antécédents ------------------------------------------------------------------
@@ -146,11 +153,11 @@ def problem_record(
     listed = profile_reference.cim10(cim10_code) if cim10_code else None
     if cim10_code and listed is None:
         raise ValidationError(
-            {"cim10_code": ["Code CIM-10 absent de la liste : saisissez le libellé seul."]}
+            {"cim10_code": [_("Code CIM-10 absent de la liste : saisissez le libellé seul.")]}
         )
     label = clean_text(label, label="Libellé", max_length=200) or (listed.label if listed else "")
     if not label:
-        raise ValidationError({"label": ["Libellé : ce champ est obligatoire."]})
+        raise ValidationError({"label": [_("Libellé : ce champ est obligatoire.")]})
     status = _choice(status, ProblemStatus, "Statut")
     history = _choice(history, HistoryKind, "Antécédent")
     _check_period(onset_date, end_date, "Période")
@@ -402,10 +409,10 @@ def wishes_record(
         _check_past_date(directives_date, "Directives anticipées")
     if (trusted_relation or trusted_contact) and not trusted_name:
         raise ValidationError(
-            {"trusted_name": ["Personne de confiance : indiquez son nom."]}, code="required"
+            {"trusted_name": [_("Personne de confiance : indiquez son nom.")]}, code="required"
         )
     if replaces is not None and (replaces.kind != EntryKind.WISHES or replaces.patient != patient):
-        raise ValidationError("Les volontés à remplacer sont introuvables.", code="replaces")
+        raise ValidationError(_("Les volontés à remplacer sont introuvables."), code="replaces")
     summary = " · ".join(
         part
         for part in (
