@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "records.sso.ActingStructureMiddleware",
+    "records.family.ActingForMiddleware",
     "dmp_portal.middleware.RateLimitedMiddleware",
     "dmp_portal.middleware.SessionTimeoutMiddleware",
     "dmp_portal.middleware.ProfessionalSecondFactorMiddleware",

@@ -22,7 +22,12 @@ The rules (PRODUCT.md §4, in order of precedence), all decided inside database 
 7. administrators, staff and superusers get nothing from being so: only object rows of the
    user count (the effect of guardian's ``with_superuser=False, accept_global_perms=False``;
    never ``user.has_perm``);
-8. anything out of scope answers 404, exactly like a missing object.
+8. anything out of scope answers 404, exactly like a missing object;
+9. someone who speaks for a patient (``records.mandates``: a legal representative, a tutor, a
+   proxy) reaches the patient's open DMP through these same functions, in mode ON_BEHALF:
+   never the entries flagged invisible to the representatives nor the secret ones (CSP
+   L1111-5), nor their traces in the history; a proxy only the kinds of its scope, until its
+   end date; a read-only proxy does not act.
 
 Grants are O(1) rows per (patient, professional), whatever the size of the DMP.
 """
@@ -49,6 +54,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
+from django.db.models.functions import Concat
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -68,6 +74,7 @@ from records.models import (
     EmergencyAccess,
     Entry,
     EntryUserObjectPermission,
+    Mandate,
     Notification,
     NotificationPreference,
     NotifiedAccesses,
@@ -151,7 +158,89 @@ def patients_for(user: User | AnonymousUser) -> QuerySet[Patient]:
     patients = _patients_in_scope(user)
     if user.is_authenticated and getattr(user, "is_verified_professional", False):
         patients = patients.annotate(**_how_held(user))
+    elif user.is_authenticated and user.is_patient:
+        patients = patients.annotate(**_mandate_held(user))
     return patients
+
+
+# --- Who speaks for a patient (records.mandates) ----------------------------------------------
+
+
+def _mandates_of(user: User) -> QuerySet[Mandate]:
+    """The mandates ``user`` holds today (representative, tutor, proxy)."""
+    return Mandate.objects.active().filter(holder=user)
+
+
+def _mandate_held(user: User, patient_ref: str = "pk") -> dict[str, Any]:
+    """How ``user`` speaks for the patient at ``OuterRef(patient_ref)`` (the widest of their
+    mandates there), as annotations; None when they hold none."""
+    held = _mandates_of(user).filter(patient=OuterRef(patient_ref)).order_by("read_only", "kinds")
+    return {
+        "_mandate_kind": Subquery(held.values("kind")[:1]),
+        "_mandate_read_only": Subquery(held.values("read_only")[:1]),
+        "_mandate_kinds": Subquery(held.values("kinds")[:1]),
+    }
+
+
+def _on_behalf(patient: Patient, row: models.Model) -> DmpAccess:
+    kind = _annotation(row, "_mandate_kind")
+    if not kind:  # the mandate ended between two subqueries: no access
+        raise Http404("No such DMP")
+    return DmpAccess(
+        patient=patient,
+        mode=AccessMode.ON_BEHALF,
+        mandate_kind=kind,
+        read_only=bool(_annotation(row, "_mandate_read_only")),
+        kinds=frozenset(k for k in (_annotation(row, "_mandate_kinds") or "").split(",") if k),
+    )
+
+
+def represented_by(user: User | AnonymousUser) -> QuerySet[Patient]:
+    """The open DMPs ``user`` speaks for today (not their own), for their chooser."""
+    if not user.is_authenticated or not user.is_active or not user.is_patient:
+        return Patient.objects.none()
+    return (
+        Patient.objects.open()
+        .filter(Exists(_mandates_of(user).filter(patient=OuterRef("pk"))))
+        .exclude(user=user)
+        .annotate(**_mandate_held(user))
+    )
+
+
+def may_act_for(user: User, patient: Patient) -> bool:
+    """Whether ``user`` acts on ``patient``'s DMP as the patient does (authorise, block,
+    mask): the patient, or a representative, tutor or acting proxy. A query only for others."""
+    if patient.user_id is not None and patient.user_id == user.pk:
+        return True
+    return _mandates_of(user).filter(patient=patient, read_only=False).exists()
+
+
+def mandates_on(dmp: DmpAccess) -> QuerySet[Mandate]:
+    """Who speaks for this DMP (all, ended ones too, newest first): for the patient
+    themself and for a professional in normal access; AccessDenied for anyone else."""
+    if dmp.mode not in (AccessMode.PATIENT, AccessMode.NORMAL):
+        raise AccessDenied("only the patient and their professionals see who speaks for them")
+    return (
+        Mandate.objects.filter(patient=dmp.patient)
+        .select_related("holder", "granted_by")
+        .order_by("ended_at", "-granted_at")
+    )
+
+
+def mandate_for(user: User, public_id: uuid.UUID | str) -> Mandate:
+    """A mandate its patient or its holder may end; Http404 otherwise (same answer)."""
+    try:
+        return (
+            Mandate.objects.select_related("patient", "holder")
+            .filter(Q(patient__user=user) | Q(holder=user))
+            .get(public_id=public_id)
+        )
+    except (Mandate.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such mandate") from None
+
+
+def _kept_from_representatives() -> Q:
+    return Q(secret=True) | Q(hidden_from_representatives=True)
 
 
 def _patients_in_scope(user: User | AnonymousUser) -> QuerySet[Patient]:
@@ -161,7 +250,10 @@ def _patients_in_scope(user: User | AnonymousUser) -> QuerySet[Patient]:
     if not user.is_authenticated or not user.is_active:
         return Patient.objects.none()
     if user.is_patient:
-        return Patient.objects.filter(user=user).exclude(dmp_status=DmpStatus.PURGED)
+        represented = Q(Exists(_mandates_of(user).filter(patient=OuterRef("pk"))))
+        return Patient.objects.filter(
+            Q(user=user) | (represented & Q(dmp_status=DmpStatus.OPEN))
+        ).exclude(dmp_status=DmpStatus.PURGED)
     if not user.is_verified_professional:
         return Patient.objects.none()
     blocked = Exists(
@@ -236,10 +328,24 @@ class DmpAccess:
     first_access_pending: bool = False
     denied_types: frozenset[str] = frozenset()  # the profession × type matrix's refusals
     notify_every_access: bool = False  # the patient wants to hear of every visit
+    mandate_kind: str = ""  # ON_BEHALF: representative, tutor or proxy (records.mandates)
+    read_only: bool = False  # ON_BEHALF: a read-only proxy
+    kinds: frozenset[str] = frozenset()  # ON_BEHALF: a proxy's entry kinds (empty: all)
 
     @property
     def is_patient(self) -> bool:
-        return self.mode == AccessMode.PATIENT
+        """The patient's side of the DMP: the patient, or someone speaking for them."""
+        return self.mode in (AccessMode.PATIENT, AccessMode.ON_BEHALF)
+
+    @property
+    def on_behalf(self) -> bool:
+        """Someone else than the patient speaks for them (``records.mandates``)."""
+        return self.mode == AccessMode.ON_BEHALF
+
+    @property
+    def may_act(self) -> bool:
+        """Authorise, block, mask: the patient, a representative, an acting proxy."""
+        return self.mode == AccessMode.PATIENT or (self.on_behalf and not self.read_only)
 
     @property
     def is_emergency(self) -> bool:
@@ -317,7 +423,9 @@ def _professional_access(
 def _access_of(user: User, patient: Patient) -> DmpAccess:
     """The DmpAccess of a row fetched through ``patients_for``."""
     if user.is_patient:
-        return DmpAccess(patient=patient, mode=AccessMode.PATIENT)
+        if patient.user_id is not None and patient.user_id == user.pk:
+            return DmpAccess(patient=patient, mode=AccessMode.PATIENT)
+        return _on_behalf(patient, patient)
     return _professional_access(
         patient,
         normal=_annotation(patient, "_normal"),
@@ -343,10 +451,23 @@ def dmp_for(user: User, public_id: uuid.UUID | str) -> DmpAccess:
 
 
 def own_dmp(user: User | AnonymousUser) -> DmpAccess:
-    """The logged-in patient's own DMP (any state but purged); Http404 otherwise."""
+    """The logged-in patient's own DMP (any state but purged); Http404 otherwise.
+
+    While the user acts for someone they represent (``user.acting_for``, the public id
+    chosen on the family page, set from the session by ``records.family``), the patient
+    pages get that DMP instead, in mode ON_BEHALF: the same pages, narrowed by the funnel.
+    """
     if not user.is_authenticated or not user.is_patient:
         raise Http404("No such DMP")
-    patient = patients_for(user).select_related("medecin_traitant__user").first()
+    acting = getattr(user, "acting_for", None)
+    if acting:
+        held = dmp_for(user, acting)
+        if not held.on_behalf:
+            raise Http404("No such DMP")
+        return held
+    patient = (
+        _patients_in_scope(user).filter(user=user).select_related("medecin_traitant__user").first()
+    )
     if patient is None:
         raise Http404("No such DMP")
     return DmpAccess(patient=patient, mode=AccessMode.PATIENT)
@@ -433,7 +554,17 @@ def _entry_scope(user: User | AnonymousUser, patient: Patient | None = None) -> 
     if user.is_patient:
         now = timezone.now()
         hidden = Entry.objects.hidden_from_patient(now).values("pk")
-        return Q(patient__user=user, patient__dmp_status=DmpStatus.OPEN) & ~Q(pk__in=hidden)
+        own = Q(patient__user=user, patient__dmp_status=DmpStatus.OPEN)
+        # Someone speaking for the patient: their mandate's kinds, never what is kept from
+        # the representatives (flagged, or secret: CSP L1111-5).
+        mandate = _mandates_of(user).filter(
+            Q(kinds="") | Q(kinds__contains=Concat(Value(","), OuterRef("kind"), Value(","))),
+            patient=OuterRef("patient_id"),
+        )
+        represented = (
+            Q(Exists(mandate), patient__dmp_status=DmpStatus.OPEN) & ~_kept_from_representatives()
+        )
+        return (own | represented) & ~Q(pk__in=hidden)
     if not user.is_verified_professional:
         return None
     denied_types = ProfessionDocumentRule.objects.filter(
@@ -478,12 +609,16 @@ def entry_for(
         # How the DMP is held, computed in the same statement as the entry (the entry's
         # scope already requires the DMP to be in the professional's scope).
         entries = entries.annotate(**_how_held(user, "patient_id", "patient__"))
+    elif user.is_patient:
+        entries = entries.annotate(**_mandate_held(user, "patient_id"))
     try:
         entry = entries.get(public_id=public_id)
     except (Entry.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such entry") from None
-    if not professional:  # only a patient's own entries are in scope then
-        return entry, DmpAccess(patient=entry.patient, mode=AccessMode.PATIENT)
+    if not professional:  # the patient's own entries, or those of a DMP they speak for
+        if entry.patient.user_id == user.pk:
+            return entry, DmpAccess(patient=entry.patient, mode=AccessMode.PATIENT)
+        return entry, _on_behalf(entry.patient, entry)
     return entry, _professional_access(
         entry.patient,
         normal=_annotation(entry, "_normal"),
@@ -620,14 +755,24 @@ def history_of(dmp: DmpAccess) -> QuerySet[AccessEvent]:
     anyone else: professionals and administrators do not browse the trail."""
     if not dmp.is_patient:
         raise AccessDenied("only the patient reads their access history")
-    return AccessEvent.objects.filter(patient=dmp.patient).order_by("-at", "-id")
+    events = AccessEvent.objects.filter(patient=dmp.patient)
+    if dmp.on_behalf:  # the traces of what is kept from them are kept from them too
+        kept = Entry.objects.filter(_kept_from_representatives(), patient=dmp.patient)
+        events = events.exclude(entry_public_id__in=kept.values("public_id"))
+    return events.order_by("-at", "-id")
 
 
 def notifications_for(user: User | AnonymousUser) -> QuerySet[Notification]:
     """The notifications addressed to ``user`` (newest first); none for the anonymous."""
     if not user.is_authenticated:
         return Notification.objects.none()
-    return Notification.objects.filter(recipient_id=user.pk).order_by("-created_at")
+    # A notice about an entry kept from the representatives reaches the patient only.
+    kept = Q(entry__secret=True) | Q(entry__hidden_from_representatives=True)
+    return (
+        Notification.objects.filter(recipient_id=user.pk)
+        .exclude(kept & ~Q(patient__user_id=user.pk))
+        .order_by("-created_at")
+    )
 
 
 # --- Grants (called only from services, which record the event) ------------------------------

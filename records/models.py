@@ -140,6 +140,12 @@ class Entry(models.Model):
     )
     masked = models.BooleanField(_("masqué aux professionnels"), default=False)
     invisible_to_patient = models.BooleanField(_("invisible pour le patient"), default=False)
+    # A minor's DMP (records.mandates): kept from the legal representatives, or deposited in
+    # secret mode (CSP L1111-5): the representatives never see it, its trace nor its notice.
+    hidden_from_representatives = models.BooleanField(
+        _("invisible aux représentants légaux"), default=False
+    )
+    secret = models.BooleanField(_("secret (art. L1111-5 CSP)"), default=False)
     announced_at = models.DateTimeField(_("annoncé le"), null=True, blank=True)
     patient_reminded_at = models.DateTimeField(_("patient prévenu le"), null=True, blank=True)
     abnormal = models.BooleanField(_("résultat anormal"), default=False)
@@ -397,6 +403,7 @@ class AccessMode(models.TextChoices):
     EMERGENCY = "emergency", _("Bris de glace")
     SAMU = "samu", _("Régulation SAMU")
     PATIENT = "patient", _("Patient")
+    ON_BEHALF = "on_behalf", _("Pour le compte du patient")
 
 
 class AccessAction(models.TextChoices):
@@ -565,3 +572,7 @@ __all__ = [
     "Vaccination",
     "Wishes",
 ]
+
+from records.mandates import Mandate, MandateEnd, MandateKind, MandateProof  # noqa: E402
+
+__all__ += ["Mandate", "MandateEnd", "MandateKind", "MandateProof"]

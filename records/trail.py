@@ -135,7 +135,9 @@ def record_access(
     is_professional = actor is not None and getattr(actor, "is_professional", False)
     professional = getattr(actor, "professional", None) if is_professional else None
     if mode == AccessMode.NORMAL and actor is not None and getattr(actor, "is_patient", False):
-        mode = AccessMode.PATIENT
+        # Someone speaking for the patient (records.mandates) is traced as themself, for them.
+        theirs = patient is None or patient.user_id == actor.pk
+        mode = AccessMode.PATIENT if theirs else AccessMode.ON_BEHALF
     event = AccessEvent(
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=str(actor)[:200] if actor is not None else "",

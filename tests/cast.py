@@ -141,3 +141,93 @@ def make_staff_viewer(email: str) -> User:
     user.groups.add(group)
     TOTP.activate(user, TOTP_SECRET)
     return user
+
+
+# --- Families (records.mandates): a minor and her representatives, a proxy -------------------
+
+LEA_NIR = "2 11 04 75 123 456 44"
+LEA_TRAITS = PatientTraits(
+    birth_name="LEROY", first_names="Léa", sex="F", birth_date=datetime.date(2011, 4, 2)
+)
+
+
+def make_minor(
+    *,
+    opened_by: Professional,
+    parents: list[User],
+    nir: str = LEA_NIR,
+    traits: PatientTraits = LEA_TRAITS,
+) -> Patient:
+    """A minor's DMP (no account of her own), opened by ``opened_by`` with the consent of her
+    legal representatives, each recorded with the basis (the real services)."""
+    from records.mandates import MandateKind, MandateProof
+    from records.services.family import representative_add
+
+    patient = make_patient(opened_by=opened_by, nir=nir, traits=traits)
+    for parent in parents:
+        representative_add(
+            actor=opened_by.user,
+            patient=patient,
+            email=parent.email,
+            kind=MandateKind.REPRESENTATIVE,
+            basis="autorité parentale",
+            proof=MandateProof.FAMILY_BOOK,
+        )
+    return patient
+
+
+def make_proxy(
+    patient: Patient,
+    holder: User,
+    *,
+    kinds: tuple[str, ...] = ("allergy", "report"),
+    read_only: bool = True,
+    days: int = 180,
+) -> Any:
+    """``patient`` (an adult with an account) gives ``holder`` a proxy (the real service)."""
+    from django.utils import timezone
+
+    from records.services.family import proxy_grant
+
+    assert patient.user is not None
+    return proxy_grant(
+        actor=patient.user,
+        patient=patient,
+        email=holder.email,
+        read_only=read_only,
+        kinds=kinds,
+        ends_on=timezone.localdate() + datetime.timedelta(days=days),
+    )
+
+
+def family_cast(professional: Professional, alice: Patient) -> dict[str, User]:
+    """The family's members of the access matrix, each with a DMP of their own: a legal
+    representative of a minor (Léa), the proxy of Alice (read-only, allergies and reports)
+    and a former representative, whose child came of age."""
+    from records.services.family import majority_end
+
+    def adult(email: str, nir: str, first: str, birth: datetime.date, sex: str) -> User:
+        traits = PatientTraits(birth_name="FAMILLE", first_names=first, sex=sex, birth_date=birth)
+        patient = make_patient(
+            opened_by=professional, nir=nir, traits=traits, account=True, email=email
+        )
+        assert patient.user is not None
+        return patient.user
+
+    representative = adult(
+        "rep@test.example", "1 80 03 75 123 457 91", "Marc", datetime.date(1980, 3, 1), "M"
+    )
+    proxy = adult(
+        "proxy@test.example", "1 75 01 75 123 459 11", "Paul", datetime.date(1975, 1, 1), "M"
+    )
+    former = adult(
+        "former@test.example", "2 82 09 75 123 458 38", "Nina", datetime.date(1982, 9, 1), "F"
+    )
+    make_minor(opened_by=professional, parents=[representative])
+    grown = PatientTraits(
+        birth_name="FAMILLE", first_names="Inès", sex="F", birth_date=datetime.date(2010, 6, 1)
+    )
+    make_minor(opened_by=professional, parents=[former], nir="2 10 06 75 123 460 24", traits=grown)
+    majority_end(today=datetime.date(2028, 6, 1))  # Inès is 18: Nina's mandate ended
+    make_proxy(alice, proxy)
+    return {"representative": representative, "proxy": proxy, "former_representative": former}

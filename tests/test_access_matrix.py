@@ -23,6 +23,7 @@ from records.services.lifecycle import PatientTraits
 from records.trail import log_integrate
 from tests.cast import (
     TOTP_SECRET,
+    family_cast,
     make_patient,
     make_professional,
     make_staff_viewer,
@@ -277,7 +278,36 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
             "frame_rendered",
         )
     },
+    # Families (records.mandates): the patient's family page; a professional's record of a
+    # minor's representatives (an emergency access reads, it records no one: 404).
+    "records:family": {"GET": patient(200), "POST": patient(405)},
+    "records:family_choose": {"GET": patient(405), "POST": patient(302)},
+    "records:proxy_grant": {"GET": patient(405), "POST": patient(400)},
+    "records:mandate_end": {"GET": patient(405), "POST": patient(404)},
+    "records:majority_review": {"GET": patient(200), "POST": patient(405)},
+    "records:representatives": {
+        "GET": pro_patient(200) | {"emergency": 404},
+        "POST": pro_patient(400) | {"emergency": 404},
+    },
 }
+
+# The family's cast members: each a patient with a DMP of their own (as Bob); the proxy of
+# Alice (read-only, allergies and reports) also reads Alice's report by its id, as she does.
+FAMILY_ROLES = ["representative", "proxy", "former_representative"]
+# (refused like Alice herself when it deletes the report: not a document the patient added).
+PROXY_AS_ALICE = {
+    ("records:entry_detail", "GET"),
+    ("records:report_pdf", "GET"),
+    ("records:patient_document_delete", "POST"),
+}
+ROLES += FAMILY_ROLES
+MUST_NOT_SEE_ALICE |= {"representative", "former_representative"}
+for _name, _methods in EXPECTED.items():
+    for _method, _table in _methods.items():
+        for _role in FAMILY_ROLES:
+            _table[_role] = _table["bob"]
+        if (_name, _method) in PROXY_AS_ALICE:
+            _table["proxy"] = _table["alice"]
 
 
 def _walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:
@@ -358,6 +388,7 @@ def cast(
         "unverified": unverified_doctor.user,
         "administrator": administrator,
     }
+    users.update(family_cast(bob_doctor, alice))
     log_integrate()  # Alice's events in the tree: their proofs can be downloaded
     event = AccessEvent.objects.filter(patient=alice).order_by("id").first()
     assert event is not None
@@ -382,7 +413,7 @@ def _url(
         url = url.replace("<uuid:series_id>", str(series.public_id))
         url = url.replace("<uuid:instance_id>", str(series.instances.first().public_id))
     url = _dicomweb_uids(url, study)
-    for name in ("entry_id", "series_id", "instance_id", "notification_id"):
+    for name in ("entry_id", "series_id", "instance_id", "notification_id", "mandate_id"):
         url = url.replace(f"<uuid:{name}>", str(entry_id))
     if "<" in url:  # pragma: no cover - a new converter needs a value here
         raise AssertionError(f"no test value for {route}")

@@ -40,7 +40,7 @@ from records.fhir.http import (
     read_json,
     searchset,
 )
-from records.models import AccessAction, AccessMode, Entry, EntryKind, EntryStatus
+from records.models import AccessAction, Entry, EntryKind, EntryStatus
 from records.services import care as care_services
 from records.services.content import (
     DuplicateSubmission,
@@ -188,10 +188,8 @@ def patient_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
     found = list(patients.order_by("pk")[offset : offset + count + 1])
     shown = []
     for patient in found[:count]:
-        dmp = (
-            access.DmpAccess(patient=patient, mode=AccessMode.PATIENT)
-            if client.user.is_patient
-            else None
+        dmp = (  # the patient's own DMP, or one they speak for (records.mandates)
+            access.how_listed(client.user, patient) if client.user.is_patient else None
         )
         if dmp is None:
             dmp = access.dmp_access(client.user, patient)

@@ -203,6 +203,13 @@ class ReportForm(SubmissionKeyForm):
     invisible_to_patient = forms.BooleanField(
         label=_("Invisible pour le patient jusqu'à la consultation d'annonce"), required=False
     )
+    hidden_from_representatives = forms.BooleanField(
+        label=_("Invisible aux représentants légaux"), required=False
+    )
+    secret = forms.BooleanField(
+        label=_("Consultation secrète à la demande du mineur (art. L1111-5 CSP)"),
+        required=False,
+    )
 
     def __init__(
         self,
@@ -210,6 +217,7 @@ class ReportForm(SubmissionKeyForm):
         document_types: frozenset[str],
         too_large: bool = False,
         previous_pdf: bool = False,
+        minor: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -217,6 +225,8 @@ class ReportForm(SubmissionKeyForm):
         self.previous_pdf = previous_pdf
         if not previous_pdf:
             del self.fields["keep_pdf"]
+        if not minor:  # the two flags of a minor's DMP (records.mandates)
+            del self.fields["hidden_from_representatives"], self.fields["secret"]
         # Only the types the depositor may read (the funnel's DmpAccess.deposit_types): a type
         # forged into the POST is refused like any unknown choice.
         field = cast(forms.ChoiceField, self.fields["document_type"])

@@ -215,8 +215,8 @@ def _relation(patient: Patient, professional: Professional) -> CareRelation:
 
 
 def require_patient(actor: User, patient: Patient) -> None:
-    if not (actor.is_patient and patient.user_id == actor.pk and patient.is_open):
-        raise AccessDenied("Only the patient changes who sees their open DMP.")
+    if not (actor.is_patient and patient.is_open and access.may_act_for(actor, patient)):
+        raise AccessDenied("Only the patient (or who acts for them) changes who sees their DMP.")
 
 
 def care_authorise(

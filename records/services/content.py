@@ -445,6 +445,8 @@ def report_deposit(
     keep_pdf: bool = False,
     invisible_to_patient: bool = False,
     submission_key: uuid.UUID | None = None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> Entry:
     """Deposit a report (text body and/or PDF); with ``replaces``, as its new version.
 
@@ -485,6 +487,8 @@ def report_deposit(
                 summary=_report_summary(body, info.pages if info else _pages(kept)),
                 invisible_to_patient=invisible_to_patient,
                 replaces=replaces,
+                hidden_from_representatives=hidden_from_representatives,
+                secret=secret,
             )
             if data is not None:
                 saved.append(_store_pdf(data))

@@ -27,6 +27,8 @@ def entry_mask(*, actor: User, entry: Entry, masked: bool) -> Entry:
     """The patient masks (or unmasks) an entry from professionals (author and médecin traitant
     keep it). Per-entry rows exist only while masked."""
     require_patient(actor, entry.patient)
+    if (entry.secret or entry.hidden_from_representatives) and entry.patient.user_id != actor.pk:
+        raise AccessDenied("An entry kept from the representatives is the patient's alone.")
     with transaction.atomic():
         entry.masked = masked
         entry.save(update_fields=["masked"])
@@ -135,6 +137,8 @@ def entry_deposit(
     invisible_to_patient: bool = False,
     abnormal: bool = False,
     replaces: Entry | None = None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> Entry:
     """Create an entry in a DMP (the kind-specific rows are written by the caller inside the
     same transaction: call this from within ``transaction.atomic()``).
@@ -165,6 +169,10 @@ def entry_deposit(
             invisible_to_patient=invisible_to_patient,
             abnormal=abnormal,
             replaces=replaces,
+            # A minor's DMP: kept from the representatives (records.mandates); a secret
+            # consultation (CSP L1111-5) is also kept from them.
+            hidden_from_representatives=hidden_from_representatives or secret,
+            secret=secret,
         )
         if masked:
             access.masked_entry_grant(entry=entry)

@@ -93,7 +93,7 @@ def _code_digest(code: str) -> str:
     ).hexdigest()
 
 
-def activation_code_issue(*, actor: User, patient: Patient) -> str:
+def activation_code_issue(*, actor: User | None, patient: Patient) -> str:
     """Issue a new single-use activation code (older unused ones are revoked).
 
     Returns the code in clear, to print once; only its keyed hash is stored.

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from identity.auth import AuthenticatedHttpRequest, professional_required
 from identity.models import Patient
 from records import access, reference, trail
+from records.family import is_minor
 from records.forms.content import (
     ADD_ROWS,
     AllergyForm,
@@ -139,6 +140,7 @@ def _report_form(
         too_large=upload_too_large(request),
         previous_pdf=bool(old and old.pdf),
         document_types=dmp.deposit_types(),
+        minor=is_minor(patient.birth_date),
     )
     status = _form_status(request)
     if request.method == "POST" and form.is_valid():
@@ -156,6 +158,8 @@ def _report_form(
                 replaces=previous,
                 invisible_to_patient=data["invisible_to_patient"],
                 submission_key=data["submission_key"],
+                hidden_from_representatives=bool(data.get("hidden_from_representatives")),
+                secret=bool(data.get("secret")),
             )
         except content_services.DuplicateSubmission as error:
             return _duplicate(request, error)

@@ -1,0 +1,485 @@
+"""Who speaks for whom (records.mandates): a minor's legal representatives and the secret
+consultation (CSP L1111-5), proxies (aidants), the 18th birthday — seen as users see them."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.http import Http404
+from django.test import Client
+from django.utils import timezone
+
+from identity.errors import AccessDenied
+from identity.models import Patient, Professional, User
+from records import access
+from records.mandates import Mandate, MandateEnd, MandateKind, MandateProof
+from records.models import AccessEvent, AccessMode, Entry
+from records.services.care import care_block
+from records.services.family import majority_end, proxy_grant, representative_add
+from tests.cast import (
+    LEA_TRAITS,
+    make_minor,
+    make_professional,
+    make_proxy,
+    make_user,
+    without_csrf,
+)
+from tests.records.helpers import allergy, lab, pdf_bytes, report
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def storage(settings: Any, tmp_path: Path) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+
+
+@pytest.fixture
+def parents(db: None) -> tuple[User, User]:
+    return (
+        make_user("bob.parent@test.example", first_name="Bob", last_name="Leroy"),
+        make_user("sophie.parent@test.example", first_name="Sophie", last_name="Leroy"),
+    )
+
+
+@pytest.fixture
+def lea(doctor: Professional, parents: tuple[User, User]) -> Patient:
+    return make_minor(opened_by=doctor, parents=list(parents))
+
+
+@pytest.fixture
+def family(doctor: Professional, lea: Patient, storage: None) -> dict[str, Entry]:
+    return {
+        "visible": report(doctor, lea, title="Vaccins à jour", pdf=pdf_bytes()),
+        "secret": report(
+            doctor, lea, title="Consultation contraception", pdf=pdf_bytes(), secret=True
+        ),
+        "hidden": report(
+            doctor, lea, title="Entretien psychologue", hidden_from_representatives=True
+        ),
+    }
+
+
+def _client(user: User) -> Client:
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    from tests.cast import TOTP_SECRET
+
+    if not Authenticator.objects.filter(user=user).exists():  # every patient has a 2nd factor
+        TOTP.activate(user, TOTP_SECRET)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _act_for(client: Client, patient: Patient) -> None:
+    response = client.post("/mon-dmp/famille/choisir/", {"dmp": str(patient.public_id)})
+    assert response.status_code == 302
+
+
+# --- The funnel --------------------------------------------------------------------------------
+
+
+def test_each_representative_reads_the_childs_dmp_but_never_what_is_kept_from_them(
+    lea: Patient, family: dict[str, Entry], parents: tuple[User, User], doctor: Professional
+) -> None:
+    for parent in parents:
+        seen = set(access.entries_for(parent, lea).values_list("title", flat=True))
+        assert seen == {"Vaccins à jour"}
+        dmp = access.dmp_for(parent, lea.public_id)
+        assert dmp.on_behalf and dmp.may_act and dmp.mandate_kind == MandateKind.REPRESENTATIVE
+        _entry, held = access.entry_for(parent, family["visible"].public_id)
+        assert held.on_behalf
+    # The professional sees all three; the representatives' own DMPs are untouched.
+    assert access.entries_for(doctor.user, lea).count() == 3
+
+
+def test_a_secret_entry_answers_404_as_missing_by_every_url(
+    lea: Patient, family: dict[str, Entry], parents: tuple[User, User]
+) -> None:
+    client = _client(parents[0])
+    for entry in (family["secret"], family["hidden"]):
+        for path in ("document/{}/", "document/{}/pdf/"):
+            real = client.get("/" + path.format(entry.public_id))
+            missing = client.get("/" + path.format(uuid.uuid4()))
+            assert real.status_code == missing.status_code == 404, path
+            assert without_csrf(real.content) == without_csrf(missing.content)
+    assert client.get(f"/document/{family['visible'].public_id}/").status_code == 200
+
+
+def test_a_secret_entry_is_missing_from_the_fhir_api_for_a_representative(
+    lea: Patient, family: dict[str, Entry], parents: tuple[User, User], administrator: User
+) -> None:
+    from oauth2_provider.models import Application
+
+    from tests.records.fhir.conftest import Api, mint_token
+
+    software = Application.objects.create(
+        name="Appli",
+        user=administrator,
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="https://logiciel.example/retour",
+    )
+    api = Api(mint_token(parents[0], software, "patient/*.rs"))
+    secret = api.get(f"DocumentReference/{family['secret'].public_id}")
+    missing = api.get(f"DocumentReference/{uuid.uuid4()}")
+    assert secret.status_code == missing.status_code == 404
+    assert api.get(f"Binary/{family['secret'].public_id}").status_code == 404
+    assert api.get(f"DocumentReference/{family['visible'].public_id}").status_code == 200
+
+
+def test_acting_for_the_child_the_patient_pages_show_the_banner_and_not_the_secret(
+    lea: Patient, family: dict[str, Entry], parents: tuple[User, User]
+) -> None:
+    client = _client(parents[1])
+    assert client.get("/mon-dmp/famille/").status_code == 200
+    _act_for(client, lea)
+    home = client.get("/mon-dmp/")
+    assert home.status_code == 200
+    assert "Vous consultez le DMP de Léa LEROY" in home.content.decode()
+    timeline = client.get("/mon-dmp/documents/").content.decode()
+    assert "Vaccins à jour" in timeline
+    assert "contraception" not in timeline and "psychologue" not in timeline
+    history = client.get("/mon-dmp/historique/?own=on").content.decode()
+    assert "Consultation contraception" not in history
+    # The traces of the secret entry are in the child's trail, not in what the parent sees.
+    traced = AccessEvent.objects.filter(patient=lea, entry_public_id=family["secret"].public_id)
+    assert traced.exists()
+    events = access.history_of(access.dmp_for(parents[1], lea.public_id))
+    assert not events.filter(entry_public_id=family["secret"].public_id).exists()
+    assert events.filter(entry_public_id=family["visible"].public_id).exists()
+    # Every read is traced as the parent, for the child.
+    reads = AccessEvent.objects.filter(patient=lea, actor=parents[1])
+    assert reads.exists() and set(reads.values_list("mode", flat=True)) == {AccessMode.ON_BEHALF}
+    # Back to their own: no banner.
+    client.post("/mon-dmp/famille/choisir/", {"dmp": ""})
+    assert "Vous consultez le DMP de" not in client.get("/mon-dmp/famille/").content.decode()
+
+
+def test_a_representative_acts_for_the_child_and_it_is_traced_as_them(
+    lea: Patient, family: dict[str, Entry], parents: tuple[User, User]
+) -> None:
+    other = make_professional("other@test.example")
+    care_block(actor=parents[0], patient=lea, professional=other)
+    event = AccessEvent.objects.filter(patient=lea, actor=parents[0]).latest("id")
+    assert event.mode == AccessMode.ON_BEHALF
+    with pytest.raises(AccessDenied):  # the secret entry is the child's alone
+        from records.services.entries import entry_mask
+
+        entry_mask(actor=parents[0], entry=family["secret"], masked=True)
+    assert not Entry.objects.get(pk=family["secret"].pk).masked
+
+
+def test_a_representative_naming_a_child_not_theirs_gets_404_and_nothing_changes(
+    alice: Patient, lea: Patient, parents: tuple[User, User]
+) -> None:
+    client = _client(parents[0])
+    response = client.post("/mon-dmp/famille/choisir/", {"dmp": str(alice.public_id)})
+    missing = client.post("/mon-dmp/famille/choisir/", {"dmp": str(uuid.uuid4())})
+    assert response.status_code == missing.status_code == 404
+    assert without_csrf(response.content) == without_csrf(missing.content)
+    assert "acting_for" not in client.session
+    # The service refuses too: a parent blocks no one on a DMP they do not speak for.
+    with pytest.raises(AccessDenied):
+        care_block(
+            actor=parents[0], patient=alice, professional=make_professional("x@test.example")
+        )
+
+
+# --- The professional records the representatives ----------------------------------------------
+
+
+def test_the_professional_records_two_representatives_with_their_basis(
+    doctor: Professional, lea: Patient, parents: tuple[User, User]
+) -> None:
+    client = _client(doctor.user)
+    page = client.get(f"/pro/dmp/{lea.public_id}/representants/")
+    assert page.status_code == 200 and "autorité parentale" in page.content.decode()
+    third = make_user("grandma@test.example")
+    before = Mandate.objects.count()
+    response = client.post(
+        f"/pro/dmp/{lea.public_id}/representants/",
+        {
+            "email": third.email,
+            "kind": "representative",
+            "basis": "autorité parentale",
+            "proof": "family_book",
+            "consent": "on",
+        },
+    )
+    assert response.status_code == 400
+    assert "Deux représentants au plus" in response.content.decode()
+    assert Mandate.objects.count() == before
+
+
+def test_bad_representatives_are_refused_with_a_clear_error(
+    doctor: Professional, alice: Patient, lea: Patient, parents: tuple[User, User]
+) -> None:
+    before = Mandate.objects.count()
+    cases = [
+        (alice, parents[0].email, MandateKind.REPRESENTATIVE, "majeur"),  # an adult
+        (lea, "nobody@test.example", MandateKind.TUTOR, "tutelle"),  # a tutor for a minor
+        (lea, "nobody@test.example", MandateKind.REPRESENTATIVE, "compte"),
+    ]
+    for patient, email, kind, words in cases:
+        with pytest.raises(ValidationError) as error:
+            representative_add(
+                actor=doctor.user,
+                patient=patient,
+                email=email,
+                kind=kind,
+                basis="autorité parentale",
+                proof=MandateProof.FAMILY_BOOK,
+            )
+        assert words in " ".join(error.value.messages)
+    assert Mandate.objects.count() == before
+
+
+def test_a_tutor_acts_for_an_adult_under_tutelle(doctor: Professional, alice: Patient) -> None:
+    tutor = make_user("tutor@test.example")
+    representative_add(
+        actor=doctor.user,
+        patient=alice,
+        email=tutor.email,
+        kind=MandateKind.TUTOR,
+        basis="jugement du 3 mars 2025, tribunal judiciaire de Lyon",
+        proof=MandateProof.JUDGEMENT,
+    )
+    held = access.dmp_for(tutor, alice.public_id)
+    assert held.on_behalf and held.may_act and held.mandate_kind == MandateKind.TUTOR
+
+
+def test_the_deposit_form_offers_the_two_flags_for_a_minor_only(
+    doctor: Professional, lea: Patient, alice: Patient, parents: tuple[User, User], storage: None
+) -> None:
+    client = _client(doctor.user)
+    assert (
+        "L1111-5"
+        in client.get(f"/pro/dmp/{lea.public_id}/comptes-rendus/nouveau/").content.decode()
+    )
+    assert (
+        "L1111-5"
+        not in client.get(f"/pro/dmp/{alice.public_id}/comptes-rendus/nouveau/").content.decode()
+    )
+    response = client.post(
+        f"/pro/dmp/{lea.public_id}/comptes-rendus/nouveau/",
+        {
+            "document_type": "11488-4",
+            "title": "Consultation addictologie",
+            "act_date": timezone.localdate().isoformat(),
+            "body": "Entretien.",
+            "secret": "on",
+            "submission_key": str(uuid.uuid4()),
+        },
+    )
+    assert response.status_code == 302, response.content[:3000]
+    entry = Entry.objects.get(title="Consultation addictologie")
+    assert entry.secret and entry.hidden_from_representatives
+    assert not access.entries_for(parents[0], lea).filter(pk=entry.pk).exists()
+
+
+# --- Proxies -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def husband(db: None) -> User:
+    return make_user("paul.dupont@test.example", first_name="Paul", last_name="Dupont")
+
+
+def test_a_read_only_proxy_reads_its_kinds_until_its_end_and_never_acts(
+    doctor: Professional, alice: Patient, husband: User, storage: None
+) -> None:
+    cr = report(doctor, alice, title="CR cardiologie")
+    allergy(doctor, alice)
+    bilan = lab(doctor, alice)
+    make_proxy(alice, husband)
+    kinds = set(access.entries_for(husband, alice).values_list("kind", flat=True))
+    assert kinds == {"report", "allergy"}
+    with pytest.raises(Http404):
+        access.entry_for(husband, bilan.public_id)
+    _entry, held = access.entry_for(husband, cr.public_id)
+    assert held.on_behalf and held.read_only and not held.may_act
+    with pytest.raises(AccessDenied):
+        care_block(actor=husband, patient=alice, professional=make_professional("y@test.example"))
+    # Every read is traced as the proxy, and Alice sees it in her history.
+    client = _client(husband)
+    assert client.get(f"/document/{cr.public_id}/").status_code == 200
+    event = AccessEvent.objects.filter(patient=alice, actor=husband).latest("id")
+    assert event.mode == AccessMode.ON_BEHALF
+    alice_client = _client(alice.user)  # type: ignore[arg-type]
+    assert "Paul Dupont" in alice_client.get("/mon-dmp/historique/").content.decode()
+    # After its end date: nothing.
+    Mandate.objects.filter(holder=husband).update(
+        ends_on=timezone.localdate() - datetime.timedelta(days=1)
+    )
+    assert not access.entries_for(husband, alice).exists()
+    assert client.get(f"/document/{cr.public_id}/").status_code == 404
+
+
+def test_bad_proxy_grants_are_refused_and_nothing_is_stored(alice: Patient, husband: User) -> None:
+    client = _client(alice.user)  # type: ignore[arg-type]
+    in_a_year = timezone.localdate() + datetime.timedelta(days=300)
+    cases = [
+        ({"email": alice.user.email}, "propre représentant"),  # type: ignore[union-attr]
+        ({"ends_on": (timezone.localdate() + datetime.timedelta(days=400)).isoformat()}, "un an"),
+        ({"email": "nobody@test.example"}, "Aucun compte"),
+        ({"kinds": []}, "vérifiez"),
+    ]
+    for change, words in cases:
+        data: dict[str, Any] = {
+            "email": husband.email,
+            "read_only": "1",
+            "kinds": ["allergy", "report"],
+            "ends_on": in_a_year.isoformat(),
+            **change,
+        }
+        response = client.post("/mon-dmp/famille/procuration/", data)
+        assert response.status_code == 400, change
+        assert words in response.content.decode(), (change, words)
+    assert not Mandate.objects.exists()
+    ok = client.post(
+        "/mon-dmp/famille/procuration/",
+        {"email": husband.email, "read_only": "1", "kinds": ["allergy"], "ends_on": in_a_year},
+    )
+    assert ok.status_code == 302
+    assert Mandate.objects.get().kinds == ",allergy,"
+
+
+def test_a_forged_post_from_a_proxy_granting_a_third_person_is_refused(
+    alice: Patient, husband: User
+) -> None:
+    make_proxy(alice, husband, read_only=False)
+    third = make_user("third@test.example")
+    client = _client(husband)
+    _act_for(client, alice)
+    response = client.post(
+        "/mon-dmp/famille/procuration/",
+        {
+            "email": third.email,
+            "read_only": "0",
+            "kinds": ["report"],
+            "ends_on": (timezone.localdate() + datetime.timedelta(days=30)).isoformat(),
+        },
+    )
+    assert response.status_code in (403, 404)
+    assert not Mandate.objects.filter(holder=third).exists()
+    with pytest.raises(AccessDenied):
+        proxy_grant(
+            actor=husband,
+            patient=alice,
+            email=third.email,
+            read_only=True,
+            kinds=["report"],
+            ends_on=timezone.localdate() + datetime.timedelta(days=30),
+        )
+
+
+def test_the_patient_revokes_a_proxy_and_the_access_ends_at_once(
+    doctor: Professional, alice: Patient, husband: User, storage: None
+) -> None:
+    cr = report(doctor, alice)
+    mandate = make_proxy(alice, husband)
+    client = _client(alice.user)  # type: ignore[arg-type]
+    assert client.post(f"/mon-dmp/famille/{mandate.public_id}/fin/").status_code == 302
+    mandate.refresh_from_db()
+    assert mandate.ended_reason == MandateEnd.REVOKED
+    assert _client(husband).get(f"/document/{cr.public_id}/").status_code == 404
+    # A stranger cannot end someone else's mandate: 404 as missing.
+    assert (
+        _client(make_user("z@test.example"))
+        .post(f"/mon-dmp/famille/{mandate.public_id}/fin/")
+        .status_code
+        == 404
+    )
+
+
+# --- At 18 -------------------------------------------------------------------------------------
+
+
+def test_at_18_the_representatives_access_ends_and_lea_is_invited(
+    lea: Patient, family: dict[str, Entry], parents: tuple[User, User], tmp_path: Path
+) -> None:
+    eve = LEA_TRAITS.birth_date.replace(year=LEA_TRAITS.birth_date.year + 18) - datetime.timedelta(
+        days=1
+    )
+    assert majority_end(today=eve) == []
+    birthday = eve + datetime.timedelta(days=1)
+    call_command("end_majority_mandates", today=birthday, letters_dir=tmp_path)
+    letters = list(tmp_path.glob("majorite-*.html"))
+    assert len(letters) == 1 and "Code d'activation" in letters[0].read_text()
+    ended = Mandate.objects.filter(patient=lea)
+    assert set(ended.values_list("ended_reason", flat=True)) == {MandateEnd.MAJORITY}
+    # Idempotent: a second run ends nothing and writes no new letter.
+    assert majority_end(today=birthday) == []
+    for parent in parents:
+        assert not access.entries_for(parent, lea).exists()
+        assert _client(parent).get(f"/document/{family['visible'].public_id}/").status_code == 404
+
+
+def test_lea_takes_over_and_reviews_what_her_parents_could_see(
+    doctor: Professional, lea: Patient, family: dict[str, Entry], parents: tuple[User, User]
+) -> None:
+    from records.services.lifecycle import (
+        activation_code_check,
+        activation_code_issue,
+        patient_account_create,
+    )
+
+    Mandate.objects.filter(patient=lea).update(
+        ended_at=timezone.now(), ended_reason=MandateEnd.MAJORITY
+    )
+    code = activation_code_issue(actor=doctor.user, patient=lea)
+    activation = activation_code_check(code=code, birth_date=LEA_TRAITS.birth_date)
+    user = patient_account_create(
+        activation=activation, email="lea@test.example", password="x" * 20
+    )
+    page = _client(user).get("/mon-dmp/majorite/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Vaccins à jour" in text and "Bob Leroy" in text
+    assert "contraception" not in text
+
+
+# --- Query counts ------------------------------------------------------------------------------
+
+
+def test_a_representatives_entry_page_costs_what_the_patients_does(
+    lea: Patient,
+    family: dict[str, Entry],
+    parents: tuple[User, User],
+    django_assert_num_queries: Any,
+) -> None:
+    client = _client(parents[0])
+    client.get(f"/document/{family['visible'].public_id}/")  # sessions, caches warm
+    # As the patient's own (test_records_queries): session, user, the entry with how the DMP
+    # is held (one statement: entry_for, the mandate included), the event, who can see it (3).
+    with django_assert_num_queries(7):
+        assert client.get(f"/document/{family['visible'].public_id}/").status_code == 200
+    # The secret entry: session, user, the entry's (empty) statement — answered 404.
+    with django_assert_num_queries(3):
+        assert client.get(f"/document/{family['secret'].public_id}/").status_code == 404
+    # Acting for the child, the timeline costs the same whatever the number of entries.
+    _act_for(client, lea)
+    client.get("/mon-dmp/documents/")
+    with django_assert_num_queries(TIMELINE) as before:
+        client.get("/mon-dmp/documents/")
+    report(Professional.objects.get(pk=lea.opened_by_id), lea, title="Encore un")
+    with django_assert_num_queries(len(before.captured_queries)):
+        client.get("/mon-dmp/documents/")
+
+
+TIMELINE = 5  # session, user, the DMP (own_dmp: dmp_for), the event, the page of entries
