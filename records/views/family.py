@@ -56,9 +56,7 @@ def family_home(request: AuthenticatedHttpRequest) -> HttpResponse:
         "records/family.html",
         {
             "own": own,
-            "represented": [
-                (p, _name(p), access.how_listed(request.user, p)) for p in represented
-            ],
+            "represented": [(p, _name(p), access.how_listed(request.user, p)) for p in represented],
             "granted": [m for m in granted if m.kind == MandateKind.PROXY],
             "representatives": [m for m in granted if m.is_representative],
             "form": ProxyGrantForm(),

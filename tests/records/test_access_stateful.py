@@ -1,5 +1,10 @@
 """Hypothesis stateful test: random sequences of access changes; after every step the access
-module's answer for every (user, entry) equals a small pure-Python oracle of PRODUCT.md §4."""
+module's answer for every (user, entry) equals a small pure-Python oracle of PRODUCT.md §4.
+
+The patient is 17: a legal representative ("rep") speaks for her until her 18th birthday
+(a rule travels to it: ``majority_end``); then she may give a proxy ("proxy": read-only,
+reports only, until an end date). Entries may be secret (CSP L1111-5) or invisible to the
+representatives: neither ever reaches the representative nor the proxy."""
 
 from __future__ import annotations
 
@@ -16,8 +21,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from identity.errors import AccessDenied
 from identity.models import Patient
 from records import access
+from records.family import majority_date
+from records.mandates import Mandate, MandateKind, MandateProof
 from records.models import AuthorisationReason, EmergencyAccess, Entry
 from records.services.care import (
     AccessRefused,
@@ -28,8 +36,17 @@ from records.services.care import (
     emergency_declare,
 )
 from records.services.entries import entries_release_due, entry_deposit, entry_mask
-from records.services.lifecycle import dmp_close, dmp_reopen, medecin_traitant_set
-from tests.cast import make_patient, make_professional
+from records.services.family import (
+    majority_end,
+    mandate_revoke,
+    proxy_grant,
+    representative_add,
+)
+from records.services.lifecycle import PatientTraits, dmp_close, dmp_reopen, medecin_traitant_set
+from tests.cast import make_patient, make_professional, make_user
+
+MINOR_NIR = "2 09 12 75 123 461 71"
+MINOR_BIRTH = datetime.date(2009, 12, 20)  # 18 on 20 December 2027
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -48,12 +65,19 @@ class Oracle:
     invisible: set[str] = field(default_factory=lambda: {"e3"})
     emergency: set[str] = field(default_factory=set)
     closed: bool = False
+    minor: bool = True
+    rep: bool = True  # the representative's mandate is in force
+    proxy: bool = False  # a proxy is in force
 
     def sees(self, who: str, entry: str, doc_type: str, author: str) -> bool:
         if self.closed:
             return False
         if who == "patient":
             return entry not in self.invisible
+        if who in ("rep", "proxy"):
+            held = self.rep if who == "rep" else self.proxy and KINDS.get(entry) == "report"
+            kept = entry in SECRET or entry in HIDDEN_FROM_REPRESENTATIVES
+            return held and not kept and entry not in self.invisible
         if who in self.blocked and who != self.mt:
             return False
         if not (who in self.authorised or who == self.mt or who in self.emergency):
@@ -70,7 +94,13 @@ ENTRIES = {  # name: (document type, author)
     "e2": ("34874-8", "d0"),
     "e3": ("68599-0", "d0"),
     "e4": ("11488-4", "p1"),
+    "e5": ("11488-4", "d0"),  # an allergy: not in the proxy's kinds
+    "e6": ("11488-4", "d0"),  # secret (CSP L1111-5)
+    "e7": ("11488-4", "p1"),  # invisible to the representatives
 }
+KINDS = {name: "allergy" if name == "e5" else "report" for name in ENTRIES}
+SECRET = {"e6"}
+HIDDEN_FROM_REPRESENTATIVES = {"e7"}
 
 
 class AccessMachine(RuleBasedStateMachine):
@@ -87,7 +117,23 @@ class AccessMachine(RuleBasedStateMachine):
             ),
         }
         self.patient: Patient = make_patient(
-            opened_by=self.pros["d0"], medecin_traitant=True, account=True
+            opened_by=self.pros["d0"],
+            medecin_traitant=True,
+            account=True,
+            nir=MINOR_NIR,
+            traits=PatientTraits(
+                birth_name="MINEURE", first_names="Jeanne", sex="F", birth_date=MINOR_BIRTH
+            ),
+        )
+        self.rep = make_user("rep@t.example")
+        self.proxy = make_user("proxy@t.example")
+        representative_add(
+            actor=self.pros["d0"].user,
+            patient=self.patient,
+            email=self.rep.email,
+            kind=MandateKind.REPRESENTATIVE,
+            basis="autorité parentale",
+            proof=MandateProof.FAMILY_BOOK,
         )
         self._authorise("p1")
         self.entries: dict[str, Entry] = {}
@@ -95,11 +141,13 @@ class AccessMachine(RuleBasedStateMachine):
             self.entries[name] = entry_deposit(
                 actor=self.pros[author].user,
                 patient=self.patient,
-                kind="report",
+                kind=KINDS[name],
                 document_type=doc_type,
                 title=name,
                 act_date=datetime.date(2026, 1, 1),
                 invisible_to_patient=name == "e3",
+                secret=name in SECRET,
+                hidden_from_representatives=name in HIDDEN_FROM_REPRESENTATIVES,
             )
         self.oracle = Oracle()
 
@@ -217,6 +265,81 @@ class AccessMachine(RuleBasedStateMachine):
         dmp_reopen(actor=patient.user, patient=patient)
         self.oracle.closed = False
 
+    # --- who speaks for the patient ----------------------------------------------------
+
+    @precondition(lambda self: self.oracle.minor)
+    @rule()
+    def eighteenth_birthday(self) -> None:
+        majority_end(today=majority_date(MINOR_BIRTH) - timedelta(days=1))  # not yet
+        still = access.entries_for(self.rep, self.patient).exists()
+        assert still == (self.oracle.rep and not self.oracle.closed)
+        majority_end(today=majority_date(MINOR_BIRTH))
+        majority_end(today=majority_date(MINOR_BIRTH))  # idempotent
+        self.oracle.minor = False
+        self.oracle.rep = False
+
+    @rule(who=st.sampled_from(PROS))
+    def representative_blocks(self, who: str) -> None:
+        patient = self._fresh_patient()
+        if not self.oracle.rep or self.oracle.closed:
+            with pytest.raises(AccessDenied):
+                care_block(actor=self.rep, patient=patient, professional=self.pros[who])
+            return
+        if who == self.oracle.mt:
+            with pytest.raises(ValidationError):
+                care_block(actor=self.rep, patient=patient, professional=self.pros[who])
+            return
+        care_block(actor=self.rep, patient=patient, professional=self.pros[who])
+        self.oracle.authorised.discard(who)
+        self.oracle.blocked.add(who)
+        self.oracle.emergency.discard(who)
+
+    @precondition(lambda self: not self.oracle.closed and not self.oracle.proxy)
+    @rule()
+    def grant_proxy(self) -> None:
+        patient = self._fresh_patient()
+        grant = {
+            "actor": patient.user,
+            "patient": patient,
+            "email": self.proxy.email,
+            "read_only": True,
+            "kinds": ["report"],
+            "ends_on": timezone.localdate() + timedelta(days=90),
+        }
+        if self.oracle.minor:  # a minor gives no proxy: her representatives act
+            with pytest.raises(ValidationError):
+                proxy_grant(**grant)
+            return
+        proxy_grant(**grant)
+        self.oracle.proxy = True
+
+    @rule()
+    def proxy_tries_to_act(self) -> None:
+        patient = self._fresh_patient()
+        with pytest.raises(AccessDenied):  # never grants further, read-only never acts
+            proxy_grant(
+                actor=self.proxy,
+                patient=patient,
+                email=self.rep.email,
+                read_only=True,
+                kinds=["report"],
+                ends_on=timezone.localdate() + timedelta(days=9),
+            )
+        with pytest.raises(AccessDenied):
+            care_block(actor=self.proxy, patient=patient, professional=self.pros["p1"])
+
+    @precondition(lambda self: self.oracle.proxy)
+    @rule(expire=st.booleans())
+    def proxy_ends(self, expire: bool) -> None:
+        mandate = Mandate.objects.get(holder=self.proxy, ended_at__isnull=True)
+        if expire:
+            Mandate.objects.filter(pk=mandate.pk).update(
+                ends_on=timezone.localdate() - timedelta(days=1)
+            )
+        else:
+            mandate_revoke(actor=self._fresh_patient().user, mandate=mandate)
+        self.oracle.proxy = False
+
     @rule()
     def release_after_a_month(self) -> None:
         Entry.objects.filter(pk=self.entries["e3"].pk).update(
@@ -232,6 +355,8 @@ class AccessMachine(RuleBasedStateMachine):
         patient = self._fresh_patient()
         viewers: dict[str, Any] = {
             "patient": patient.user,
+            "rep": self.rep,
+            "proxy": self.proxy,
             **{k: v.user for k, v in self.pros.items()},
         }
         for who, user in viewers.items():

@@ -14,6 +14,7 @@ from identity.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, seed_accounts
 from imaging.demo import seed_imaging
 from records.demo import seed_records
 from records.demo_dmps import seed_access, seed_patients
+from records.demo_family import seed_family
 
 _NO_MAIL = "django.core.mail.backends.dummy.EmailBackend"
 
@@ -29,6 +30,7 @@ class Command(BaseCommand):
             seed_access(accounts, patients)
             seed_records(patients, accounts)
             seed_imaging(patients, accounts)
+            seed_family(accounts, patients)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Démonstration prête : {len(accounts)} comptes, {len(patients)} patients — "
