@@ -207,7 +207,7 @@ def family_cast(professional: Professional, alice: Patient) -> dict[str, User]:
     from records.services.family import majority_end
 
     def adult(email: str, nir: str, first: str, birth: datetime.date, sex: str) -> User:
-        traits = PatientTraits(birth_name="FAMILLE", first_names=first, sex=sex, birth_date=birth)
+        traits = PatientTraits(birth_name="DURAND", first_names=first, sex=sex, birth_date=birth)
         patient = make_patient(
             opened_by=professional, nir=nir, traits=traits, account=True, email=email
         )
@@ -225,7 +225,7 @@ def family_cast(professional: Professional, alice: Patient) -> dict[str, User]:
     )
     make_minor(opened_by=professional, parents=[representative])
     grown = PatientTraits(
-        birth_name="FAMILLE", first_names="Inès", sex="F", birth_date=datetime.date(2010, 6, 1)
+        birth_name="DURAND", first_names="Inès", sex="F", birth_date=datetime.date(2010, 6, 1)
     )
     make_minor(opened_by=professional, parents=[former], nir="2 10 06 75 123 460 24", traits=grown)
     majority_end(today=datetime.date(2028, 6, 1))  # Inès is 18: Nina's mandate ended

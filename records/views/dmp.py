@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -372,7 +372,12 @@ def activation_done(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def my_dmp(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient's DMP home (later issues add the timeline, allergies, images, history)."""
-    dmp = access.own_dmp(request.user)
+    try:
+        dmp = access.own_dmp(request.user)
+    except Http404:  # no DMP of their own, but one they speak for: the family page
+        if access.represented_by(request.user).exists():
+            return redirect("records:family")
+        raise
     patient = dmp.patient
     read_traced(actor=request.user, dmp=dmp, action=AccessAction.DMP_VIEW, request=request)
     transitions = patient.transitions.select_related("actor").order_by("-at", "-pk")[:20]
