@@ -24,7 +24,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from identity.errors import AccessDenied
 from identity.models import Patient
 from records import access
-from records.family import majority_date
 from records.mandates import Mandate, MandateKind, MandateProof
 from records.models import AuthorisationReason, EmergencyAccess, Entry
 from records.services.care import (
@@ -270,11 +269,16 @@ class AccessMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.oracle.minor)
     @rule()
     def eighteenth_birthday(self) -> None:
-        majority_end(today=majority_date(MINOR_BIRTH) - timedelta(days=1))  # not yet
+        majority_end()  # not yet 18: nothing ends
         still = access.entries_for(self.rep, self.patient).exists()
         assert still == (self.oracle.rep and not self.oracle.closed)
-        majority_end(today=majority_date(MINOR_BIRTH))
-        majority_end(today=majority_date(MINOR_BIRTH))  # idempotent
+        # Time travel: she turns 18 today (her birth date moved back), the daily command runs.
+        today = timezone.localdate()
+        Patient.objects.filter(pk=self.patient.pk).update(
+            birth_date=today.replace(year=today.year - 18)
+        )
+        majority_end()
+        majority_end()  # idempotent
         self.oracle.minor = False
         self.oracle.rep = False
 
