@@ -105,8 +105,10 @@ def test_seed_demo_is_idempotent() -> None:
     call_command("seed_demo")
     counts = (User.objects.count(), Professional.objects.count())
     call_command("seed_demo")
-    assert (User.objects.count(), Professional.objects.count()) == counts == (10, 7)
-    assert Patient.objects.count() == 2
+    # 10 accounts and Alice and Bob, with the family (records.demo_family): Léa's mother,
+    # Alice's husband, Léa's DMP.
+    assert (User.objects.count(), Professional.objects.count()) == counts == (12, 7)
+    assert Patient.objects.count() == 3
     alice = Patient.objects.get(user__email="alice.dupont@demo.dmp.example")
     assert alice.medecin_traitant == Professional.objects.get(user=martin_user())
     assert alice.opposes_samu and not alice.opposes_bris_de_glace

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from identity.models import Patient, Professional, User
+from tests.cast import family_cast
 from tests.records.fhir.conftest import Api, validate
 from tests.records.helpers import allergy, lab, pdf_bytes, report
 from tests.test_access_matrix import ROLES, everyone, project_urls
 
 pytestmark = pytest.mark.django_db
 
-READERS = {"alice", "traitant", "authorised"}  # an emergency access is not used by the API
+READERS = {"alice", "traitant", "authorised", "proxy"}  # no emergency access through the API
 
 
 def _alice_only(allowed: int = 200) -> dict[str, int]:
@@ -49,6 +50,17 @@ EXPECTED: dict[str, tuple[str, dict[str, str], dict[str, int]]] = {
     "fhir:imagingstudy_instance": ("ImagingStudy/{study}", {}, _alice_only()),
     "fhir:transaction": ("", {}, everyone(405)),  # POST only (tests/records/fhir/test_fhir_api.py)
 }
+# The family (tests/cast.py: family_cast): a representative of a minor and a former one answer
+# as Bob (their own DMP); Alice's proxy (read-only, allergies and reports) as Alice, except for
+# the kinds outside its scope: 404 as missing.
+_OUTSIDE_THE_PROXYS_KINDS = {
+    "fhir:diagnosticreport_instance",
+    "fhir:observation_instance",
+    "fhir:imagingstudy_instance",
+}
+for _name, (_path, _params, _table) in EXPECTED.items():
+    _table["representative"] = _table["former_representative"] = _table["bob"]
+    _table["proxy"] = 404 if _name in _OUTSIDE_THE_PROXYS_KINDS else _table["alice"]
 
 
 def test_every_fhir_url_has_an_expectation() -> None:
@@ -94,6 +106,7 @@ def fhir_cast(
         "blocked": blocked_doctor.user,
         "unverified": unverified_doctor.user,
         "administrator": administrator,
+        **family_cast(doctor, alice),
     }
     values = {
         "alice": str(alice.public_id),
