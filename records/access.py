@@ -42,6 +42,8 @@ from django.db.models import (
     BooleanField,
     Exists,
     ExpressionWrapper,
+    F,
+    FilteredRelation,
     OuterRef,
     Q,
     QuerySet,
@@ -59,7 +61,6 @@ from identity.errors import EMERGENCY_READ_ONLY, TYPE_NOT_ALLOWED, AccessDenied
 from identity.models import DmpStatus, Patient, PatientUserObjectPermission, Professional, User
 from records.content import Allergy, Observation
 from records.models import (
-    LOOKED_AT_THE_DMP,
     AccessAction,
     AccessEvent,
     AccessMode,
@@ -175,13 +176,31 @@ def _patients_in_scope(user: User | AnonymousUser) -> QuerySet[Patient]:
     return Patient.objects.open().filter(normal | emergency).exclude(Q(blocked) & ~traitant)
 
 
-def my_patients(user: User) -> QuerySet[Patient]:
+def my_patients(user: User, *, looked: bool | None = None) -> QuerySet[Patient]:
     """The DMPs a verified professional may read now, for their "Mes patients" list: each row
-    annotated with ``last_access`` (the newest event of the trail by this professional on that
-    DMP, None if never), ``relation_reason`` (their authorisation, if any) and the annotations
-    of ``patients_for`` (read by ``how_listed``). Empty for anyone else."""
+    annotated with ``last_access`` (when they last looked at it, ``records.looks.LastLook``:
+    the newest ``LOOKED_AT_THE_DMP`` event of the trail by them on that DMP, None if never),
+    ``relation_reason`` (their authorisation, if any) and the annotations of ``patients_for``
+    (read by ``how_listed``). Empty for anyone else.
+
+    ``looked=True``: only the DMPs they have looked at, drawn from their ``LastLook`` rows (an
+    index walk when sorted by that date); ``looked=False``: only the others."""
     if not getattr(user, "is_verified_professional", False):
         return Patient.objects.none()
+    patients = patients_for(user).annotate(
+        look=FilteredRelation("last_looks", condition=Q(last_looks__user=user)),
+        last_access=F("look__at"),
+        relation_reason=Subquery(
+            CareRelation.objects.filter(
+                patient=OuterRef("pk"),
+                professional__user=user,
+                status=CareRelationStatus.AUTHORISED,
+            ).values("reason")[:1]
+        ),
+    )
+    if looked:
+        # patients_for's rules apply to each of their LastLook rows: no need of the held set.
+        return patients.filter(look__isnull=False)
     # Started from the user's own rows (grants, médecin traitant, emergencies), not from every
     # DMP: the rules of patients_for then apply to these only.
     held = (
@@ -196,26 +215,8 @@ def my_patients(user: User) -> QuerySet[Patient]:
             _active_emergencies(user).values("patient_id"),
         )
     )
-    return (
-        patients_for(user)
-        .filter(pk__in=held)
-        .annotate(
-            last_access=Subquery(
-                AccessEvent.objects.filter(
-                    patient=OuterRef("pk"), actor=user, action__in=LOOKED_AT_THE_DMP
-                )
-                .order_by("-at")
-                .values("at")[:1]
-            ),
-            relation_reason=Subquery(
-                CareRelation.objects.filter(
-                    patient=OuterRef("pk"),
-                    professional__user=user,
-                    status=CareRelationStatus.AUTHORISED,
-                ).values("reason")[:1]
-            ),
-        )
-    )
+    patients = patients.filter(pk__in=held)
+    return patients if looked is None else patients.filter(look__isnull=True)
 
 
 def how_listed(user: User, patient: Patient) -> DmpAccess:

@@ -537,6 +537,7 @@ from records.content import (  # noqa: E402
     Report,
     SubmissionKey,
 )
+from records.looks import LastLook  # noqa: E402
 from records.profile import (  # noqa: E402
     Measure,
     PatientDocument,
@@ -553,6 +554,7 @@ __all__ = [
     "EmergencyAccess",
     "Entry",
     "LabReport",
+    "LastLook",
     "Measure",
     "Notification",
     "Observation",
