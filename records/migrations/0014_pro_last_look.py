@@ -26,29 +26,52 @@ def fill_from_the_trail(apps: Any, schema_editor: Any) -> None:
     )
 
 
-
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('identity', '0004_account_events'),
-        ('records', '0013_patient_notifications'),
+        ("identity", "0004_account_events"),
+        ("records", "0013_patient_notifications"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LastLook',
+            name="LastLook",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='last_looks', to='identity.patient')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="last_looks",
+                        to="identity.patient",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'dernier accès au DMP',
-                'verbose_name_plural': 'derniers accès aux DMP',
-                'indexes': [models.Index(fields=['user', '-at', 'patient'], name='records_lastlook_recent')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'patient'), name='records_lastlook_once')],
+                "verbose_name": "dernier accès au DMP",
+                "verbose_name_plural": "derniers accès aux DMP",
+                "indexes": [
+                    models.Index(fields=["user", "-at", "patient"], name="records_lastlook_recent")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "patient"), name="records_lastlook_once"
+                    )
+                ],
             },
         ),
         migrations.RunPython(fill_from_the_trail, migrations.RunPython.noop, elidable=True),

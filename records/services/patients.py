@@ -98,29 +98,32 @@ def my_patients_page(user: User, *, query: str = "", sort: str = "", page: int =
 
 
 def _page_rows(user: User, query: str, sort: str, offset: int, limit: int) -> QuerySet[Patient]:
-    """``limit`` rows of the list from ``offset``, in one query.
+    """``limit`` rows of the list from ``offset``, in one query, the annotations computed for
+    these rows only.
 
-    By last access, on PostgreSQL: the DMPs looked at, walked newest first from the index of
-    ``LastLook`` (the page's rows only, however many DMPs are held), then those never looked
+    By name: the page's keys chosen first, in a subquery that reads only the names of the DMPs
+    held. By last access, on PostgreSQL: the DMPs looked at, walked newest first from the index
+    of ``LastLook`` (the page's rows only, however many DMPs are held), then those never looked
     at, each part limited, glued by UNION ALL (the second part is read only when the first runs
     out). Elsewhere (SQLite) the same order in one sorted query."""
     named = words_in(("birth_name", "used_name", "first_names"), query)
-    if sort in ("acces", "-acces") and connection.features.supports_slicing_ordering_in_compound:
-        end = offset + limit
-        looked = (
-            access.my_patients(user, looked=True)
-            .filter(named)
-            .order_by(*SORTS[sort], "pk")[:end]
+    order = (*SORTS[sort], "pk")
+    end = offset + limit
+    if sort in ("nom", "-nom"):
+        keys = access.my_patients_keys(user).filter(named).order_by(*order).values("pk")
+        return access.my_patients(user, among=keys[offset:end]).order_by(*order)
+    if connection.features.supports_slicing_ordering_in_compound:
+        walk = ("-at" if sort == "-acces" else "at", "patient_id")
+        patient_named = words_in(
+            ("patient__birth_name", "patient__used_name", "patient__first_names"), query
         )
-        never = (
-            access.my_patients(user, looked=False)
-            .filter(named)
-            .order_by("pk")[:end]
-        )
-        parts = (looked, never) if sort == "-acces" else (never, looked)
-        return parts[0].union(parts[1], all=True)[offset:end]
-    patients = access.my_patients(user).filter(named)
-    return patients.order_by(*SORTS[sort], "pk")[offset : offset + limit]
+        looks = access.my_looks(user).filter(patient_named).order_by(*walk)
+        looked = access.my_patients(user, among=looks.values("patient_id")[:end])
+        never = access.my_patients(user, looked=False).filter(named).order_by("pk")[:end]
+        looked = looked.order_by(*order)[:end]
+        first, then = (looked, never) if sort == "-acces" else (never, looked)
+        return first.union(then, all=True)[offset:end]
+    return access.my_patients(user).filter(named).order_by(*order)[offset:end]
 
 
 def new_since_last_access(user: User, patients: list[Patient]) -> dict[int, dict[str, int]]:
