@@ -178,7 +178,7 @@ def _patients_in_scope(user: User | AnonymousUser) -> QuerySet[Patient]:
 
 
 def my_patients(
-    user: User, *, looked: bool | None = None, among: QuerySet[Patient] | None = None
+    user: User, *, looked: bool | None = None, among: QuerySet[Any, Any] | None = None
 ) -> QuerySet[Patient]:
     """The DMPs a verified professional may read now, for their "Mes patients" list: each row
     annotated with ``last_access`` (when they last looked at it, ``records.looks.LastLook``:
@@ -207,7 +207,8 @@ def my_patients(
     )
     # Started from the user's own rows (or the page's), not from every DMP: the rules of
     # patients_for then apply to these only.
-    return patients.filter(pk__in=_held(user) if among is None else among)
+    rows: QuerySet[Any, Any] = _held(user) if among is None else among
+    return patients.filter(pk__in=rows)
 
 
 def my_looks(user: User) -> QuerySet[LastLook]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
@@ -107,7 +108,7 @@ def _page_rows(user: User, query: str, sort: str, offset: int, limit: int) -> Qu
     at, each part limited, glued by UNION ALL (the second part is read only when the first runs
     out). Elsewhere (SQLite) the same order in one sorted query."""
     named = words_in(("birth_name", "used_name", "first_names"), query)
-    order = (*SORTS[sort], "pk")
+    order: tuple[Any, ...] = (*SORTS[sort], "pk")
     end = offset + limit
     if sort in ("nom", "-nom"):
         keys = access.my_patients_keys(user).filter(named).order_by(*order).values("pk")

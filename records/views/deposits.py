@@ -198,11 +198,14 @@ def _trace_refused_file(
 ) -> None:
     """A refused upload leaves an event with its reason in the trail (QUALITY §1): the facts
     (why, with its parameters; ``records.facts``), written in the reader's language when read."""
+    known = facts.pdf_refusals(errors)
+    # A refusal known only as a sentence (a patient's image file) is kept as before.
+    said = " ".join(message for error in errors for message in error.messages)
     trail.record_access(
         actor=request.user,
         patient=patient,
         action=AccessAction.DEPOSIT_REFUSED,
-        detail=(facts.pdf_refusals(errors) or [facts.encode(facts.PDF_REFUSED)])[0],
+        detail=known[0] if known else f"dépôt refusé : {said}"[:300],
         request=request,
     )
 

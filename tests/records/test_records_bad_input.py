@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from identity.models import Patient, Professional
+from records import visits
 from records.content import Allergy, LabReport, Observation, Report
 from records.models import AccessAction, AccessEvent, Entry
 from tests.records.conftest import logged_in, stored_files
