@@ -69,8 +69,11 @@ def pdf_validation_error(error: pdf.PdfError, sentence: str = "") -> ValidationE
 
 def pdf_refusals(errors: list[ValidationError]) -> list[str]:
     """The facts to trace for a form's refused PDF, from its errors (one per refusal)."""
-    return [
-        encode(PDF_REFUSED, **facts)
-        for error in errors
-        if (facts := getattr(error, "pdf_facts", None)) is not None
-    ]
+    found = []
+    for error in errors:
+        facts = getattr(error, "pdf_facts", None)
+        if facts is None and error.code == "empty":  # Django's FileField: an empty file
+            facts = {"why": "empty"}
+        if facts is not None:
+            found.append(encode(PDF_REFUSED, **facts))
+    return found
