@@ -186,6 +186,6 @@ def test_trend(
     statements = _pinned(
         logged_in(doctor.user), url, 4 + EVENT_PRO + LOOK_PRO + 1, django_assert_num_queries
     )
-    assert len(statements) == 6
+    assert len(statements) == 7
     url = reverse("records:trend_patient", args=["4548-4"])
     assert len(_pinned(patient_client, url, 3 + EVENT_PATIENT + 1, django_assert_num_queries)) == 5
