@@ -834,8 +834,9 @@ class Command(BaseCommand):
                 )
         trail.heads_anchor()  # the head signed above, once committed
         analyse = time.perf_counter()
+        analysed: tuple[type[Model], ...] = (*SEQUENCED, LastLook)
         with connection.cursor() as cursor:
-            for model in (*SEQUENCED, LastLook):
+            for model in analysed:
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
         self.stdout.write(f"  {'ANALYZE':<38} {'':>15} {time.perf_counter() - analyse:8.1f} s")
         self.stdout.write(
