@@ -28,6 +28,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -168,8 +169,17 @@ def _receive_upload(
 
 
 def _size_label(size: int) -> str:
+    """A size in the reader's units ("2 Gio", "2 GB"), as Django's filesizeformat names them."""
     gib = size / (1 << 30)
-    return f"{gib:g} Gio" if gib >= 1 else f"{size / (1 << 20):g} Mio"
+    if gib >= 1:
+        return _("%(size)s Gio") % {"size": _number(gib)}
+    return _("%(size)s Mio") % {"size": _number(size / (1 << 20))}
+
+
+def _number(value: float) -> str:
+    """One decimal at most, in the reader's format ("1,5" / "1.5"; "2", not "2,0")."""
+    rounded = round(value, 1)
+    return formats.number_format(int(rounded) if rounded == int(rounded) else rounded)
 
 
 def _refused_upload(

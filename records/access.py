@@ -47,6 +47,8 @@ from django.db.models import (
     BooleanField,
     Exists,
     ExpressionWrapper,
+    F,
+    FilteredRelation,
     OuterRef,
     Q,
     QuerySet,
@@ -65,7 +67,6 @@ from identity.errors import EMERGENCY_READ_ONLY, TYPE_NOT_ALLOWED, AccessDenied
 from identity.models import DmpStatus, Patient, PatientUserObjectPermission, Professional, User
 from records.content import Allergy, Observation
 from records.models import (
-    LOOKED_AT_THE_DMP,
     AccessAction,
     AccessEvent,
     AccessMode,
@@ -74,6 +75,7 @@ from records.models import (
     EmergencyAccess,
     Entry,
     EntryUserObjectPermission,
+    LastLook,
     Mandate,
     Notification,
     NotificationPreference,
@@ -267,16 +269,67 @@ def _patients_in_scope(user: User | AnonymousUser) -> QuerySet[Patient]:
     return Patient.objects.open().filter(normal | emergency).exclude(Q(blocked) & ~traitant)
 
 
-def my_patients(user: User) -> QuerySet[Patient]:
+def my_patients(
+    user: User, *, looked: bool | None = None, among: QuerySet[Any, Any] | None = None
+) -> QuerySet[Patient]:
     """The DMPs a verified professional may read now, for their "Mes patients" list: each row
-    annotated with ``last_access`` (the newest event of the trail by this professional on that
-    DMP, None if never), ``relation_reason`` (their authorisation, if any) and the annotations
-    of ``patients_for`` (read by ``how_listed``). Empty for anyone else."""
+    annotated with ``last_access`` (when they last looked at it, ``records.looks.LastLook``:
+    the newest ``LOOKED_AT_THE_DMP`` event of the trail by them on that DMP, None if never),
+    ``relation_reason`` (their authorisation, if any) and the annotations of ``patients_for``
+    (read by ``how_listed``). Empty for anyone else.
+
+    ``looked``: only the DMPs they have (True) or have not (False) looked at. ``among``: only
+    these (a page's keys, chosen by ``my_patients_keys`` or ``my_looks``)."""
     if not getattr(user, "is_verified_professional", False):
         return Patient.objects.none()
-    # Started from the user's own rows (grants, médecin traitant, emergencies), not from every
-    # DMP: the rules of patients_for then apply to these only.
-    held = (
+    patients = patients_for(user).annotate(
+        look=FilteredRelation("last_looks", condition=Q(last_looks__user=user))
+    )
+    if looked is not None:
+        patients = patients.filter(look__isnull=not looked)
+    patients = patients.annotate(
+        last_access=F("look__at"),
+        relation_reason=Subquery(
+            CareRelation.objects.filter(
+                patient=OuterRef("pk"),
+                professional__user=user,
+                status=CareRelationStatus.AUTHORISED,
+            ).values("reason")[:1]
+        ),
+    )
+    # Started from the user's own rows (or the page's), not from every DMP: the rules of
+    # patients_for then apply to these only.
+    rows: QuerySet[Any, Any] = _held(user) if among is None else among
+    return patients.filter(pk__in=rows)
+
+
+def my_looks(user: User) -> QuerySet[LastLook]:
+    """The user's ``LastLook`` rows on the DMPs of ``my_patients``, for walking them by date
+    (newest first: the index (user, -at), each row checked as the walk reaches it)."""
+    if not getattr(user, "is_verified_professional", False):
+        return LastLook.objects.none()
+    in_scope = _patients_in_scope(user).filter(pk=OuterRef("patient_id"))
+    return LastLook.objects.filter(user=user).filter(Exists(in_scope))
+
+
+def my_patients_keys(user: User) -> QuerySet[Patient]:
+    """``my_patients`` without its annotations, for choosing a page's rows by name among
+    thousands: the same DMPs (the user's own rows, open, not blocked but for the médecin
+    traitant: what ``patients_for`` adds to them), each tested by a hashed set, not by
+    subqueries per row."""
+    if not getattr(user, "is_verified_professional", False):
+        return Patient.objects.none()
+    blocked = CareRelation.objects.filter(
+        professional__user=user, status=CareRelationStatus.BLOCKED
+    ).values("patient_id")
+    traitant = Q(medecin_traitant=user.professional)  # a column, not a join per row
+    return Patient.objects.open().filter(pk__in=_held(user)).exclude(Q(pk__in=blocked) & ~traitant)
+
+
+def _held(user: User) -> QuerySet[Any]:
+    """The ids of the DMPs the user holds by a row of their own: grants, médecin traitant,
+    active emergencies."""
+    return (
         PatientUserObjectPermission.objects.filter(
             user=user,
             permission__codename="view_patient",
@@ -286,26 +339,7 @@ def my_patients(user: User) -> QuerySet[Patient]:
         .union(
             Patient.objects.filter(medecin_traitant__user=user).values("pk"),
             _active_emergencies(user).values("patient_id"),
-        )
-    )
-    return (
-        patients_for(user)
-        .filter(pk__in=held)
-        .annotate(
-            last_access=Subquery(
-                AccessEvent.objects.filter(
-                    patient=OuterRef("pk"), actor=user, action__in=LOOKED_AT_THE_DMP
-                )
-                .order_by("-at")
-                .values("at")[:1]
-            ),
-            relation_reason=Subquery(
-                CareRelation.objects.filter(
-                    patient=OuterRef("pk"),
-                    professional__user=user,
-                    status=CareRelationStatus.AUTHORISED,
-                ).values("reason")[:1]
-            ),
+            all=True,  # IN ignores repeats: no need to remove them first
         )
     )
 

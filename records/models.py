@@ -544,6 +544,7 @@ from records.content import (  # noqa: E402
     Report,
     SubmissionKey,
 )
+from records.looks import LastLook  # noqa: E402
 from records.profile import (  # noqa: E402
     Measure,
     PatientDocument,
@@ -560,6 +561,7 @@ __all__ = [
     "EmergencyAccess",
     "Entry",
     "LabReport",
+    "LastLook",
     "Measure",
     "Notification",
     "Observation",

@@ -30,7 +30,7 @@ import textwrap
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from records.reference import translated
 
@@ -67,8 +67,66 @@ _OBJSTM_RE = re.compile(rb"/Type\s*/ObjStm\b")
 _INT_ENTRY = {key: re.compile(rb"/" + key + rb"\s+([0-9]{1,10})") for key in (b"N", b"First")}
 
 
+# Why a file is refused, by code: the facts (``code`` and ``params``) are what is kept (the
+# trail's detail, records.facts); the sentence is written in the reader's language when read.
+MESSAGES = {
+    "empty": "Le fichier est vide.",
+    "too_large": "Le fichier dépasse la taille maximale de %(size)d Mo.",
+    "not_pdf": (
+        "Ce fichier n'est pas un PDF : il ne commence pas par la signature « %PDF- ». "
+        "Seuls les documents PDF sont acceptés."
+    ),
+    "corrupt": (
+        "Le PDF est endommagé ou incomplet (%(why)s) : enregistrez-le de nouveau puis réessayez."
+    ),
+    "encrypted": (
+        "Ce PDF est chiffré ou protégé par un mot de passe : enregistrez-en une version "
+        "sans protection, puis déposez-la."
+    ),
+    "too_complex": (
+        "Ce PDF est d'une structure trop complexe pour être vérifié : enregistrez-le "
+        "de nouveau (par exemple avec « Imprimer » vers PDF), puis déposez-le."
+    ),
+    "object_stream": (
+        "Ce PDF range ses objets dans un flux d'objets codé d'une façon que le "
+        "portail ne lit pas (%(coding)s) : son contenu ne peut pas être vérifié. "
+        "Enregistrez-le de nouveau (par exemple avec « Imprimer » vers PDF), puis "
+        "déposez-le."
+    ),
+    "active": (
+        "Ce PDF contient du contenu actif (%(reasons)s) : il est refusé, rien n'a été "
+        "enregistré. Le DMP conserve les documents tels qu'ils sont déposés et n'accepte "
+        "ni script, ni action automatique, ni fichier joint. Enregistrez-le en PDF simple "
+        "(par exemple avec « Imprimer » vers PDF), puis déposez-le."
+    ),
+    "no_pages": "Le PDF ne contient aucune page.",
+    "too_many_pages": "Le PDF compte trop de pages (%(max)d au maximum).",
+}
+
+
+def message(code: str, params: dict[str, Any]) -> str:
+    """The refusal ``code`` with its ``params`` as a sentence in the active language. A text
+    parameter is itself a phrase of the catalogue (translated too); a list, several of them."""
+    shown: dict[str, object] = {}
+    for key, value in params.items():
+        if isinstance(value, str):
+            shown[key] = translated(value)
+        elif isinstance(value, list):
+            shown[key] = ", ".join(translated(str(item)) for item in value)
+        else:
+            shown[key] = value
+    template = MESSAGES.get(code)
+    return translated(template, **shown) if template else code
+
+
 class PdfError(ValueError):
-    """The file is not an acceptable PDF; ``str(error)`` is the French message."""
+    """The file is not an acceptable PDF: ``code`` and ``params`` say why (facts, kept in the
+    trail); ``str(error)`` is the sentence in the active language."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code = code
+        self.params = params
+        super().__init__(message(code, params))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,32 +137,19 @@ class PdfInfo:
     version: str
 
 
-_CORRUPT = "Le PDF est endommagé ou incomplet (%(why)s) : enregistrez-le de nouveau puis réessayez."
-
-
 def _corrupt(why: str) -> PdfError:
-    return PdfError(translated(_CORRUPT, why=translated(why)))
+    return PdfError("corrupt", why=why)
 
 
 def inspect_pdf(data: bytes, *, max_bytes: int = MAX_PDF_BYTES) -> PdfInfo:
     """Check that ``data`` is a readable, unencrypted PDF; return its page count and digest."""
     if not data:
-        raise PdfError(translated("Le fichier est vide."))
+        raise PdfError("empty")
     if len(data) > max_bytes:
-        raise PdfError(
-            translated(
-                "Le fichier dépasse la taille maximale de %(size)d Mo.",
-                size=max_bytes // (1024 * 1024),
-            )
-        )
+        raise PdfError("too_large", size=max_bytes // (1024 * 1024))
     header = _HEADER_RE.match(data)
     if header is None:
-        raise PdfError(
-            translated(
-                "Ce fichier n'est pas un PDF : il ne commence pas par la signature « %PDF- ». "
-                "Seuls les documents PDF sont acceptés."
-            )
-        )
+        raise PdfError("not_pdf")
     tail = data[-_TAIL:]
     if b"%%EOF" not in tail:
         raise _corrupt("marque de fin absente")
@@ -116,12 +161,7 @@ def inspect_pdf(data: bytes, *, max_bytes: int = MAX_PDF_BYTES) -> PdfInfo:
         raise _corrupt("table des références croisées introuvable")
     objects = _Objects(data) if _ENCRYPT_RE.search(data) is None else None
     if objects is None or b"Encrypt" in objects.names:  # also when written /Encr#79pt
-        raise PdfError(
-            translated(
-                "Ce PDF est chiffré ou protégé par un mot de passe : enregistrez-en une version "
-                "sans protection, puis déposez-la."
-            )
-        )
+        raise PdfError("encrypted")
     _check_active(objects.names)
     pages = _page_count(data, objects)
     return PdfInfo(
@@ -283,12 +323,7 @@ class _Lexer:
     def _spend(self, units: int) -> None:
         self.spent += units
         if self.spent > self.budget:
-            raise PdfError(
-                translated(
-                    "Ce PDF est d'une structure trop complexe pour être vérifié : enregistrez-le "
-                    "de nouveau (par exemple avec « Imprimer » vers PDF), puis déposez-le."
-                )
-            )
+            raise PdfError("too_complex")
 
 
 # --- Objects ---------------------------------------------------------------------------------
@@ -396,13 +431,8 @@ class _Objects:
             or (parameters and parameters.group(1) is None)  # by reference: unknown here
         ):
             raise PdfError(
-                translated(
-                    "Ce PDF range ses objets dans un flux d'objets codé d'une façon que le "
-                    "portail ne lit pas (%(coding)s) : son contenu ne peut pas être vérifié. "
-                    "Enregistrez-le de nouveau (par exemple avec « Imprimer » vers PDF), puis "
-                    "déposez-le.",
-                    coding=" ".join(n.decode("latin-1") for n in names) or translated("prédicteur"),
-                )
+                "object_stream",
+                coding=" ".join(n.decode("latin-1") for n in names) or "prédicteur",
             )
         if not names:
             return raw
@@ -440,19 +470,8 @@ _ACTIVE = {
 def _check_active(names: set[bytes]) -> None:
     found = {name.split(b"\x00", 1)[0] for name in names} & _ACTIVE.keys()
     if found:
-        reasons = ", ".join(
-            translated(reason)
-            for reason in dict.fromkeys(_ACTIVE[name] for name in _ACTIVE if name in found)
-        )
-        raise PdfError(
-            translated(
-                "Ce PDF contient du contenu actif (%(reasons)s) : il est refusé, rien n'a été "
-                "enregistré. Le DMP conserve les documents tels qu'ils sont déposés et n'accepte "
-                "ni script, ni action automatique, ni fichier joint. Enregistrez-le en PDF simple "
-                "(par exemple avec « Imprimer » vers PDF), puis déposez-le.",
-                reasons=reasons,
-            )
-        )
+        reasons = list(dict.fromkeys(_ACTIVE[name] for name in _ACTIVE if name in found))
+        raise PdfError("active", reasons=reasons)
 
 
 def _page_count(data: bytes, objects: _Objects) -> int:
@@ -476,11 +495,9 @@ def _page_count(data: bytes, objects: _Objects) -> int:
     else:
         pages = int(count.group(1))
     if pages < 1:
-        raise PdfError(translated("Le PDF ne contient aucune page."))
+        raise PdfError("no_pages")
     if pages > MAX_PAGES:
-        raise PdfError(
-            translated("Le PDF compte trop de pages (%(max)d au maximum).", max=MAX_PAGES)
-        )
+        raise PdfError("too_many_pages", max=MAX_PAGES)
     return pages
 
 

@@ -50,7 +50,14 @@ from django.utils import timezone
 from identity.models import Patient, User
 from records import merkle
 from records.merkle import Node
-from records.models import AccessEvent, AccessMode, TrailNode, TreeHead
+from records.models import (
+    LOOKED_AT_THE_DMP,
+    AccessEvent,
+    AccessMode,
+    LastLook,
+    TrailNode,
+    TreeHead,
+)
 
 # The free texts and their salt: covered through their commitment (``detail_digest``), erasable.
 ERASABLE = ("actor_label", "detail", "detail_salt")
@@ -154,7 +161,19 @@ def record_access(
         application=_application.get(),
     )
     seal_details(event)
-    event.save(force_insert=True)
+    if professional is None or patient is None or action not in LOOKED_AT_THE_DMP:
+        event.save(force_insert=True)
+        return event
+    # A professional looked at the DMP: "Mes patients" keeps when, in the same transaction
+    # (one upsert, on these events only; no savepoint: the two commit or fail together).
+    with transaction.atomic(savepoint=False):
+        event.save(force_insert=True)
+        LastLook.objects.bulk_create(
+            [LastLook(user=actor, patient=patient, at=event.at)],
+            update_conflicts=True,
+            unique_fields=["user", "patient"],
+            update_fields=["at"],
+        )
     return event
 
 

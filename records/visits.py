@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from identity.models import Patient, Profession, User
-from records import access
+from records import access, facts
 from records.models import (
     AccessAction,
     AccessEvent,
@@ -100,6 +100,9 @@ _DETAIL_PHRASES: dict[str, Promise] = {
 
 def detail_text(detail: str) -> str:
     """An event's stored detail in the reader's language (fixed phrases translated)."""
+    fact = facts.render(detail)
+    if fact is not None:
+        return fact
     parts = detail.split(" — ")
     return " — ".join(_phrase(part) for part in parts)
 

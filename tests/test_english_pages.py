@@ -314,3 +314,52 @@ def test_an_imaging_upload_result_is_in_english(english_pro: Client, alice: Any)
     assert "c.dcm" in page
     assert "CT imaging examination" in page  # stored "Examen d'imagerie CT", built again
     assert french_in(page, people_names()) == [], french_in(page, people_names())
+
+
+# --- The trail keeps facts; each reader reads them in their language -------------------------
+
+
+def test_a_refused_pdf_is_traced_as_facts_and_read_in_each_language(
+    english_pro: Client, alice: Any
+) -> None:
+    """An English professional's refused PDF leaves no English sentence in the trail: a code
+    (and its parameters), which the patient reads in French, and in English if she chooses."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from records.models import AccessAction, AccessEvent
+    from tests.records.test_records_bad_input import _report_post
+
+    upload = SimpleUploadedFile("cr.pdf", b"Bonjour, ceci n'est pas un PDF.", "application/pdf")
+    url = reverse("records:report_new", args=[alice.public_id])
+    assert english_pro.post(url, _report_post(pdf=upload)).status_code == 400
+    event = AccessEvent.objects.get(action=AccessAction.DEPOSIT_REFUSED, patient=alice)
+    assert event.detail == '{"fact":"pdf_refused","why":"not_pdf"}'
+
+    patient = Client()
+    patient.force_login(alice.user)
+    history = reverse("records:my_history")
+    french = _body(patient.get(history, {"details": "1"})).decode()
+    assert "dépôt refusé : Ce fichier n&#x27;est pas un PDF" in french
+    english = _body(_english(patient).get(history, {"details": "1"})).decode()
+    assert "deposit refused: This file is not a PDF" in english
+    assert french_in(english, people_names()) == [], french_in(english, people_names())
+    csv = _body(patient.get(reverse("records:my_history_csv"))).decode()
+    assert "deposit refused: This file is not a PDF" in csv
+
+
+def test_an_imaging_upload_too_large_is_told_in_the_readers_units(
+    english_pro: Client, alice: Any, settings: Any
+) -> None:
+    from tests.imaging.conftest import ct_series, upload
+
+    files = ct_series(2, size=64)
+    settings.DMP_IMAGING_MAX_UPLOAD_BYTES = 3 * (1 << 20)
+    settings.DMP_IMAGING_MAX_FILE_BYTES = 2 * (1 << 30)
+    big = [(f"{n}.dcm", data + b"\x00" * (3 << 20)) for n, data in enumerate(files)]
+    response = upload(english_pro, alice, big)
+    assert response.status_code == 413
+    page = _body(response).decode()
+    assert "3 MB in total, 2 GB per file" in page, page
+    assert "Mio" not in page and "Gio" not in page
+    assert french_in(page, people_names()) == [], french_in(page, people_names())

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from records import allergens, labs, reference
+from records import allergens, facts, labs, reference
 from records.content import (
     AllergyCategory,
     AllergyVerification,
@@ -243,23 +243,23 @@ class ReportForm(SubmissionKeyForm):
 
     def clean_pdf(self) -> Any:
         if self.too_large:
-            raise ValidationError(
-                _("Le fichier dépasse la taille maximale de %(size)d Mo : rien n'a été enregistré.")
-                % {"size": MAX_PDF_BYTES // (1024 * 1024)}
-            )
+            size = MAX_PDF_BYTES // (1024 * 1024)
+            sentence = _(
+                "Le fichier dépasse la taille maximale de %(size)d Mo : rien n'a été enregistré."
+            ) % {"size": size}
+            raise facts.pdf_validation_error(PdfError("too_large", size=size), sentence)
         upload = self.cleaned_data.get("pdf")
         if not upload:
             return None
         if upload.size > MAX_PDF_BYTES:
-            raise ValidationError(
-                _("Le fichier dépasse la taille maximale de %(size)d Mo.")
-                % {"size": MAX_PDF_BYTES // (1024 * 1024)}
+            raise facts.pdf_validation_error(
+                PdfError("too_large", size=MAX_PDF_BYTES // (1024 * 1024))
             )
         upload.seek(0)
         try:
             inspect_pdf(upload.read(MAX_PDF_BYTES + 1))
         except PdfError as error:
-            raise ValidationError(str(error)) from None
+            raise facts.pdf_validation_error(error) from None
         upload.seek(0)
         return upload
 

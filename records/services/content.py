@@ -32,7 +32,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from identity.models import Patient, User
-from records import access, allergens, labs, reference
+from records import access, allergens, facts, labs, reference
 from records.content import (
     VALUE_DECIMALS,
     VALUE_DIGITS,
@@ -382,7 +382,7 @@ def _read_pdf(pdf: IO[bytes] | bytes) -> tuple[bytes, PdfInfo]:
     try:
         return data, inspect_pdf(data)
     except PdfError as error:
-        raise ValidationError({"pdf": [str(error)]}) from None
+        raise ValidationError({"pdf": [facts.pdf_validation_error(error)]}) from None
 
 
 REPORT_STORAGE_PREFIX = "dmp/reports"  # swept for orphans by imaging's sweeper

@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Value
+from django.db import connection
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Lower, NullIf
 
 from identity.models import Patient, User
 from records import access
-from records.models import LOOKED_AT_THE_DMP, AccessEvent, AccessMode, EntryKind
+from records.models import AccessMode, EntryKind, LastLook
 from records.search import words_in
 
 PAGE_SIZE = 25
@@ -77,12 +79,9 @@ def _held_as(user: User, patient: Patient) -> str:
 def my_patients_page(user: User, *, query: str = "", sort: str = "", page: int = 1) -> PatientPage:
     """One page of the professional's DMPs (two queries: the page, the news on it)."""
     sort = sort if sort in SORTS else DEFAULT_SORT
-    patients = access.my_patients(user).filter(
-        words_in(("birth_name", "used_name", "first_names"), query)
-    )
     offset = (page - 1) * PAGE_SIZE
     # One row more than a page tells whether a next page exists, without a COUNT over them all.
-    fetched = list(patients.order_by(*SORTS[sort], "pk")[offset : offset + PAGE_SIZE + 1])
+    fetched = list(_page_rows(user, query, sort, offset, PAGE_SIZE + 1))
     shown = fetched[:PAGE_SIZE]
     news = new_since_last_access(user, shown)
     rows = [
@@ -99,20 +98,45 @@ def my_patients_page(user: User, *, query: str = "", sort: str = "", page: int =
     )
 
 
+def _page_rows(user: User, query: str, sort: str, offset: int, limit: int) -> QuerySet[Patient]:
+    """``limit`` rows of the list from ``offset``, in one query, the annotations computed for
+    these rows only.
+
+    By name: the page's keys chosen first, in a subquery that reads only the names of the DMPs
+    held. By last access, on PostgreSQL: the DMPs looked at, walked newest first from the index
+    of ``LastLook`` (the page's rows only, however many DMPs are held), then those never looked
+    at, each part limited, glued by UNION ALL (the second part is read only when the first runs
+    out). Elsewhere (SQLite) the same order in one sorted query."""
+    named = words_in(("birth_name", "used_name", "first_names"), query)
+    order: tuple[Any, ...] = (*SORTS[sort], "pk")
+    end = offset + limit
+    if sort in ("nom", "-nom"):
+        keys = access.my_patients_keys(user).filter(named).order_by(*order).values("pk")
+        return access.my_patients(user, among=keys[offset:end]).order_by(*order)
+    if connection.features.supports_slicing_ordering_in_compound:
+        walk = ("-at" if sort == "-acces" else "at", "patient_id")
+        patient_named = words_in(
+            ("patient__birth_name", "patient__used_name", "patient__first_names"), query
+        )
+        looks = access.my_looks(user).filter(patient_named).order_by(*walk)
+        looked = access.my_patients(user, among=looks.values("patient_id")[:end])
+        never = access.my_patients(user, looked=False).filter(named).order_by("pk")[:end]
+        looked = looked.order_by(*order)[:end]
+        first, then = (looked, never) if sort == "-acces" else (never, looked)
+        return first.union(then, all=True)[offset:end]
+    return access.my_patients(user).filter(named).order_by(*order)[offset:end]
+
+
 def new_since_last_access(user: User, patients: list[Patient]) -> dict[int, dict[str, int]]:
-    """What is new for ``user`` in each of ``patients`` since their last access (the newest
-    event of the trail by them looking at that DMP, ``LOOKED_AT_THE_DMP``, as the synthèse
-    counts it; everything when they never looked): the number
-    of entries they may read deposited since, per kind, by patient id. One query whatever the
-    number of patients; only entries in the funnel's scope count."""
+    """What is new for ``user`` in each of ``patients`` since their last access (when they
+    last looked at that DMP, ``LOOKED_AT_THE_DMP``, as the synthèse counts it; everything when
+    they never looked): the number of entries they may read deposited since, per kind, by
+    patient id. One query whatever the number of patients (the rows of a page); only entries
+    in the funnel's scope count."""
     if not patients:
         return {}
     last_access = Subquery(
-        AccessEvent.objects.filter(
-            patient=OuterRef("patient_id"), actor=user, action__in=LOOKED_AT_THE_DMP
-        )
-        .order_by("-at")
-        .values("at")[:1]
+        LastLook.objects.filter(patient=OuterRef("patient_id"), user=user).values("at")[:1]
     )
     counts = (
         access.entries_for(user)

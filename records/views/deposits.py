@@ -9,7 +9,6 @@ content services do the writing and check it again.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import Any, cast
 
 from django.contrib import messages
@@ -22,7 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from identity.auth import AuthenticatedHttpRequest, professional_required
 from identity.models import Patient
-from records import access, reference, trail
+from records import access, facts, reference, trail
 from records.family import is_minor
 from records.forms.content import (
     ADD_ROWS,
@@ -171,7 +170,7 @@ def _report_form(
         else:
             return _deposited(request, entry)
     if form.errors.get("pdf"):
-        _trace_refused_file(request, patient, [str(e) for e in form.errors["pdf"]])
+        _trace_refused_file(request, patient, form.errors.as_data()["pdf"])
     context = {"patient": patient, "form": form, "previous": previous}
     return render(request, "records/report_form.html", context, status=status)
 
@@ -199,14 +198,18 @@ def _form_status(request: HttpRequest) -> int:
 
 
 def _trace_refused_file(
-    request: AuthenticatedHttpRequest, patient: Patient, reasons: Iterable[str]
+    request: AuthenticatedHttpRequest, patient: Patient, errors: list[ValidationError]
 ) -> None:
-    """A refused upload leaves an event with its reason in the trail (QUALITY §1)."""
+    """A refused upload leaves an event with its reason in the trail (QUALITY §1): the facts
+    (why, with its parameters; ``records.facts``), written in the reader's language when read."""
+    known = facts.pdf_refusals(errors)
+    # A refusal known only as a sentence (a patient's image file) is kept as before.
+    said = " ".join(message for error in errors for message in error.messages)
     trail.record_access(
         actor=request.user,
         patient=patient,
         action=AccessAction.DEPOSIT_REFUSED,
-        detail=f"dépôt refusé : {' '.join(reasons)}"[:300],
+        detail=known[0] if known else f"dépôt refusé : {said}"[:300],
         request=request,
     )
 

@@ -488,7 +488,7 @@ def my_documents(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.success(request, _("Le document est ajouté à votre DMP."))
             return redirect("records:my_documents")
     if form.errors.get("upload"):
-        _trace_refused_file(request, patient, [str(e) for e in form.errors["upload"]])
+        _trace_refused_file(request, patient, form.errors.as_data()["upload"])
     documents = list(
         access.entries_for(request.user, patient)
         .filter(kind=EntryKind.PATIENT_DOCUMENT)

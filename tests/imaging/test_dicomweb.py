@@ -440,3 +440,41 @@ def test_dicomweb_client_search_metadata_instance_frame(
     assert sorted(ds.InstanceNumber for ds in series_files) == [1, 2, 3]
     opened = [e for e in dicomweb_events(alice) if e.action == AccessAction.ENTRY_VIEW]
     assert len(opened) == 1  # one study opened, however many requests
+
+
+@pytest.mark.parametrize("how", ["accept-language", "cookie"])
+def test_every_refusal_body_is_in_the_readers_language(
+    doctor: Professional, stranger_doctor: Professional, study: ImagingStudy, how: str
+) -> None:
+    """401, 404 (out of scope: the same body as missing), 406 and 400, in English for an
+    English reader (browser header or the portal's language choice), in French otherwise."""
+
+    def english(client: Client) -> Client:
+        if how == "cookie":
+            client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        return client
+
+    headers = {"Accept-Language": "en"} if how == "accept-language" else {}
+    instance = urls(study)["instance"]
+    cases = [
+        (english(Client()), f"{BASE}/studies", {}, 401, "Authentication required."),
+        (english(logged(stranger_doctor.user)), urls(study)["study"], {}, 404, "Not found."),
+        (english(logged(doctor.user)), f"{BASE}/studies/1.2.3", {}, 404, "Not found."),
+        (
+            english(logged(doctor.user)),
+            f"{BASE}/studies",
+            {"Accept": "image/gif"},
+            406,
+            "This response format is not available (Accept header).",
+        ),
+        (english(logged(doctor.user)), f"{instance}/rendered?viewport=x", {}, 400, "viewport"),
+    ]
+    for client, url, extra, status, text in cases:
+        response = client.get(url, headers={**headers, **extra})
+        assert response.status_code == status, (url, response.status_code)
+        body = response.content.decode()
+        assert text in body, body
+        for french in ("Introuvable", "Authentification", "invalide", "en-tête"):
+            assert french not in body, body
+    french = logged(doctor.user).get(f"{BASE}/studies/1.2.3")
+    assert french.content.decode() == "Introuvable."

@@ -17,10 +17,12 @@ from identity.ins import validate_insc
 from identity.models import Patient, PatientUserObjectPermission, Professional, User
 from records.access import entries_for, patients_for
 from records.models import (
+    LOOKED_AT_THE_DMP,
     AccessEvent,
     CareRelation,
     Entry,
     EntryUserObjectPermission,
+    LastLook,
     TreeHead,
 )
 from records.trail import file_heads
@@ -59,6 +61,12 @@ def test_tiny_population() -> None:
     assert not AccessEvent.objects.filter(leaf_index__isnull=True).exists()
     assert list(TreeHead.objects.values_list("size", flat=True)) == [2500]
     assert [head.size for head in file_heads()] == [2500]
+    # When each professional last looked at each DMP: filled from those events.
+    looked = AccessEvent.objects.filter(
+        action__in=LOOKED_AT_THE_DMP, actor__professional__isnull=False, patient__isnull=False
+    )
+    pairs = set(looked.values_list("actor", "patient").distinct())
+    assert pairs and set(LastLook.objects.values_list("user", "patient")) == pairs
     # Every DMP-level grant has its care relation, and the other way round.
     assert CareRelation.objects.count() == PatientUserObjectPermission.objects.count()
     for patient in Patient.objects.all()[:10]:

@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from identity.models import Patient, Professional
+from records import visits
 from records.content import Allergy, LabReport, Observation, Report
 from records.models import AccessAction, AccessEvent, Entry
 from tests.records.conftest import logged_in, stored_files
@@ -104,8 +105,10 @@ def test_bad_pdfs_refused(
     assert response.status_code == 400
     assert message in response.content.decode()
     _nothing_stored(private_storage)
-    refused = AccessEvent.objects.filter(action=AccessAction.DEPOSIT_REFUSED, patient=alice)
-    assert refused.filter(detail__startswith="dépôt refusé").count() == 1
+    refused = AccessEvent.objects.get(action=AccessAction.DEPOSIT_REFUSED, patient=alice)
+    # The trail keeps the facts (records.facts), written in the reader's language when read.
+    assert refused.detail.startswith('{"fact":"pdf_refused"')
+    assert visits.detail_text(refused.detail).startswith("dépôt refusé : ")
 
 
 @pytest.mark.parametrize(
@@ -132,7 +135,9 @@ def test_pdfs_with_active_content_refused(
     assert "Texte tapé" in page  # what was typed is kept
     _nothing_stored(private_storage)
     refused = AccessEvent.objects.get(action=AccessAction.DEPOSIT_REFUSED, patient=alice)
-    assert "contenu actif" in refused.detail and reason in refused.detail
+    assert '"why":"active"' in refused.detail and reason in refused.detail
+    shown = visits.detail_text(refused.detail)
+    assert "contenu actif" in shown and reason in shown
 
 
 def test_a_new_version_with_active_content_refused(

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db
 SIZES = [1, 200]
 EVENT_PRO = 1  # the access-event write of a professional: one INSERT
 EVENT_PATIENT = 1  # the same for the patient
+LOOK_PRO = 1  # a professional's look at the DMP: the upsert of records.looks.LastLook
 
 
 def _statements(captured: Any) -> list[str]:
@@ -77,7 +78,9 @@ def test_timeline_pro(
     _entries(doctor, alice, size)
     url = reverse("records:timeline_pro", args=[alice.public_id])
     # session, user, professional, DMP in scope (patient_for), event (1), entries page (51 rows)
-    statements = _pinned(logged_in(doctor.user), url, 4 + EVENT_PRO + 1, django_assert_num_queries)
+    statements = _pinned(
+        logged_in(doctor.user), url, 4 + EVENT_PRO + LOOK_PRO + 1, django_assert_num_queries
+    )
     assert len(statements) <= 10
 
 
@@ -158,7 +161,7 @@ def test_allergy_detail_and_card(
     assert len(_pinned(client, url, 4 + EVENT_PRO, django_assert_num_queries)) == 5
     # The card: session, user, professional, DMP in scope, event (1), allergies (one join)
     url = reverse("records:allergy_card_pro", args=[alice.public_id])
-    assert len(_pinned(client, url, 4 + EVENT_PRO + 1, django_assert_num_queries)) == 6
+    assert len(_pinned(client, url, 4 + EVENT_PRO + LOOK_PRO + 1, django_assert_num_queries)) == 7
     # The patient's card: session, user, own DMP, event (1), allergies
     url = reverse("records:allergy_card_patient")
     assert len(_pinned(patient_client, url, 3 + EVENT_PATIENT + 1, django_assert_num_queries)) == 5
@@ -180,7 +183,9 @@ def test_trend(
         lab(doctor, alice, [ObservationInput("4548-4", value, unit)], day=days_ago(size - index))
     # session, user, professional, DMP in scope, event (1), observations with their reports
     url = reverse("records:trend_pro", args=[alice.public_id, "4548-4"])
-    statements = _pinned(logged_in(doctor.user), url, 4 + EVENT_PRO + 1, django_assert_num_queries)
-    assert len(statements) == 6
+    statements = _pinned(
+        logged_in(doctor.user), url, 4 + EVENT_PRO + LOOK_PRO + 1, django_assert_num_queries
+    )
+    assert len(statements) == 7
     url = reverse("records:trend_patient", args=["4548-4"])
     assert len(_pinned(patient_client, url, 3 + EVENT_PATIENT + 1, django_assert_num_queries)) == 5

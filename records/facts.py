@@ -1,0 +1,79 @@
+"""Facts the trail keeps in an event's ``detail`` instead of a sentence, and their sentence in
+the reader's language, written when the event is read (as ``records.notices`` does for
+notifications).
+
+A fact is a small JSON object, ``{"fact": <code>, <parameters>…}``: the same bytes whatever
+the language of the person whose act was traced. ``detail`` is covered by the event's salted
+commitment and erased with the DMP's free texts, as any detail; events written before facts
+keep their stored phrase (``records.visits.detail_text`` shows those).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from records import pdf
+
+__all__ = ["encode", "pdf_refusals", "pdf_validation_error", "render"]
+
+FACT = "fact"
+PDF_REFUSED = "pdf_refused"
+
+
+def encode(code: str, **params: Any) -> str:
+    """The fact as stored (compact JSON, keys sorted), at most 300 characters (a detail): a
+    list too long for it (many reasons at once) keeps its first items, never a cut JSON."""
+    text = _json({FACT: code, **params})
+    lists = [value for value in params.values() if isinstance(value, list)]
+    while len(text) > 300 and any(len(items) > 1 for items in lists):
+        max(lists, key=len).pop()
+        text = _json({FACT: code, **params})
+    if len(text) > 300:
+        raise ValueError(f"fact {code} does not fit in an event's detail")
+    return text
+
+
+def _json(fact: dict[str, Any]) -> str:
+    return json.dumps(fact, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def render(detail: str) -> str | None:
+    """The fact stored in ``detail`` as a sentence in the active language; None when
+    ``detail`` holds no fact (a phrase written before facts, a free text)."""
+    if not detail.startswith("{"):
+        return None
+    try:
+        fact = json.loads(detail)
+    except ValueError:
+        return None
+    if not isinstance(fact, dict):
+        return None
+    params = {key: value for key, value in fact.items() if key != FACT}
+    if fact.get(FACT) == PDF_REFUSED:
+        why = str(params.pop("why", ""))
+        return _("dépôt refusé : %(reason)s") % {"reason": pdf.message(why, params)}
+    return None
+
+
+def pdf_validation_error(error: pdf.PdfError, sentence: str = "") -> ValidationError:
+    """A form's error for a refused PDF: the sentence for the page (``sentence``, or the
+    error's), the facts kept with it (``pdf_refusals`` finds them for the trail)."""
+    refused = ValidationError(sentence or str(error), code=error.code)
+    refused.pdf_facts = {"why": error.code, **error.params}  # type: ignore[attr-defined]
+    return refused
+
+
+def pdf_refusals(errors: list[ValidationError]) -> list[str]:
+    """The facts to trace for a form's refused PDF, from its errors (one per refusal)."""
+    found = []
+    for error in errors:
+        facts = getattr(error, "pdf_facts", None)
+        if facts is None and error.code == "empty":  # Django's FileField: an empty file
+            facts = {"why": "empty"}
+        if facts is not None:
+            found.append(encode(PDF_REFUSED, **facts))
+    return found
