@@ -82,10 +82,10 @@ def test_the_listing_reads_no_patient_data_and_leaves_no_event(
     assert AccessEvent.objects.count() == before
 
 
-def test_migration_0014_fills_it_from_the_trail(
+def test_migration_0015_fills_it_from_the_trail(
     alice: Patient, doctor: Professional, authorised_doctor: Professional
 ) -> None:
-    migration = importlib.import_module("records.migrations.0014_pro_last_look")
+    migration = importlib.import_module("records.migrations.0015_pro_last_look")
     user = authorised_doctor.user
     for action in (AccessAction.DMP_VIEW, AccessAction.TIMELINE_VIEW, AccessAction.ENTRY_VIEW):
         trail.record_access(actor=user, patient=alice, action=action)

@@ -822,7 +822,7 @@ class Command(BaseCommand):
             loader.events()
             # When each professional last looked at each DMP, from those events, as migration
             # 0014 fills it from an existing trail (record_access keeps it up to date after).
-            fill = importlib.import_module("records.migrations.0014_pro_last_look")
+            fill = importlib.import_module("records.migrations.0015_pro_last_look")
             sql = SimpleNamespace(quote_name=connection.ops.quote_name, execute=wrapper.execute)
             fill.fill_from_the_trail(apps, sql)
             _designated_logins()

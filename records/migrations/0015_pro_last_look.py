@@ -29,7 +29,7 @@ def fill_from_the_trail(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("identity", "0004_account_events"),
-        ("records", "0013_patient_notifications"),
+        ("records", "0014_family_mandates"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
