@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 # other use of guardian goes through records/access.py.
 from guardian.models import UserObjectPermissionBase  # noqa: TID251
 
+from dmp_portal.choices import ChoiceLabels
 from identity.models import Profession
 from records.reference import DOCUMENT_TYPES, document_type_label
 
@@ -436,7 +437,7 @@ class AccessAction(models.TextChoices):
 LOOKED_AT_THE_DMP = (AccessAction.DMP_VIEW, AccessAction.TIMELINE_VIEW)
 
 
-class AccessEvent(models.Model):
+class AccessEvent(ChoiceLabels, models.Model):
     """One read or write of patient data. Append-only: written by ``records.trail.record_access``
     in the read's own transaction, then integrated by the sequencer into the trail's Merkle tree
     (``leaf_index``: its position there, None until then).

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.utils.html import format_html_join
-from django.utils.safestring import SafeString
+from django.urls import reverse
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -95,6 +96,53 @@ def entry_badges(entry: Any, hidden: bool = False) -> SafeString:
         if shown
     ]
     return format_html_join("", '<span class="{}">{}</span>', ((c, _(t)) for c, t in badges))
+
+
+# A UUID no entry has: its page's URL is reversed once per page, then each row's id put in.
+_URL_SLOT = "00000000-0000-0000-0000-00000000d0c5"
+
+
+@register.simple_tag
+def timeline_rows(rows: Any, window_start: Any = None) -> SafeString:
+    """The timeline's rows (``records.views.documents.TimelineRow``), drawn in Python: the
+    same markup the loop in ``records/entry_list.html`` drew, at a fifth of its cost (a
+    template loop resolved about 25 variables per row and reversed one URL per row)."""
+    entry_url = reverse("records:entry_detail", kwargs={"entry_id": _URL_SLOT})
+    study_url = reverse("imaging:study_detail", kwargs={"entry_id": _URL_SLOT})
+    still_shown = added = declared = ""  # translated only when a row shows them
+    lines = []
+    for row in rows:
+        entry = row.entry
+        url = study_url if entry.kind == "imaging_study" else entry_url
+        badges = entry_badges(entry, row.hidden_from_patient)
+        if window_start and entry.act_date < window_start:
+            still_shown = still_shown or _("toujours affiché (actif)")
+            badges += format_html('<span class="badge badge-warning">{}</span>', still_shown)
+        if entry.summary:
+            badges += format_html('<p class="preview">{}</p>', entry.summary)
+        if entry.declared_by_patient:
+            if entry.kind == "patient_document":
+                added = added or _("ajouté par le patient")
+                who = format_html('<span class="badge">{}</span>', added)
+            else:
+                declared = declared or _("déclaré par le patient")
+                who = format_html('<span class="badge">{}</span>', declared)
+        else:
+            who = conditional_escape((entry.author.display_name if entry.author else "") or "—")
+        lines.append(
+            format_html(
+                '<tr{}>\n<td class="nowrap">{}</td>\n<td>\n<span class="doc-type">{}</span>\n'
+                '<a class="doc-title" href="{}">{}</a>\n{}\n</td>\n<td>{}</td>\n</tr>\n',
+                mark_safe(' class="row-replaced"') if entry.status == "replaced" else "",
+                entry.act_date.strftime("%d/%m/%Y") if entry.act_date else "",
+                entry.document_type_label,
+                url.replace(_URL_SLOT, str(entry.public_id)),
+                entry.display_title,
+                badges,
+                who,
+            )
+        )
+    return mark_safe("".join(lines))  # noqa: S308 - every part escaped by format_html above
 
 
 @register.filter

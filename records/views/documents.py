@@ -20,10 +20,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -141,6 +143,29 @@ def _filtered(entries: QuerySet[Entry], data: dict[str, Any]) -> QuerySet[Entry]
     return entries
 
 
+# The filters' HTML by (language, day, query): the same for every reader and every DMP, and about
+# a third of the timeline's template time (each widget is a template). Only queries without
+# free text are kept (a name or words typed are not kept in memory), at most _FILTERS_KEPT.
+_FILTERS_KEPT = 64
+_filters_seen: dict[tuple[Any, ...], str] = {}
+
+
+def filters_html(request: HttpRequest, filters: TimelineFilterForm, *, show_all: bool) -> str:
+    """The timeline's filter form, rendered (errors included); kept for the same query."""
+    query = tuple(sorted((name, tuple(values)) for name, values in request.GET.lists()))
+    key = (translation.get_language(), timezone.localdate(), query)
+    html = _filters_seen.get(key)
+    if html is None:
+        html = render_to_string(
+            "records/_timeline_filters.html", {"filters": filters, "show_all": show_all}
+        )
+        if not (request.GET.get("auteur") or request.GET.get("q")):
+            if len(_filters_seen) >= _FILTERS_KEPT:
+                _filters_seen.clear()
+            _filters_seen[key] = html
+    return mark_safe(html)  # noqa: S308 - rendered by the template engine, escaped there
+
+
 def _timeline(
     request: AuthenticatedHttpRequest, dmp: access.DmpAccess, *, professional: bool
 ) -> HttpResponse:
@@ -174,7 +199,7 @@ def _timeline(
         "records/entry_list.html",
         {
             **dmp_nav(dmp),
-            "filters": filters,
+            "filters_html": filters_html(request, filters, show_all=bool(data.get("tout"))),
             "rows": rows,
             "page": page,
             "has_next": len(fetched) > PAGE_SIZE,

@@ -70,3 +70,28 @@ def test_the_rule_is_one_line_per_entry_kind() -> None:
         EntryKind.PROBLEM,
         EntryKind.TREATMENT,
     }
+
+
+def test_the_filters_kept_per_query_and_language_never_with_typed_words(
+    alice: Patient, doctor: Professional
+) -> None:
+    """The filter form's HTML is kept for the same query (records.views.documents): the
+    reader's language, the chosen values and the errors still show, typed words are not kept."""
+    from records.views import documents
+
+    documents._filters_seen.clear()
+    url = reverse("records:timeline_pro", args=[alice.public_id])
+    client = logged_in(doctor.user)
+    french = client.get(url, {"tri": "date"}, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    english = client.get(url, {"tri": "date"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Type de document" in french and "Type de document" not in english
+    assert '<option value="date" selected>' in french
+    assert '<option value="date" selected>' in english
+    wrong = client.get(url, {"du": "1800-01-01"}, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Choisissez une date entre" in wrong
+    again = client.get(url, {"du": "1800-01-01"}, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Choisissez une date entre" in again
+    typed = client.get(url, {"q": "diabète"}, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert 'value="diabète"' in typed
+    assert not any("diabète" in html for html in documents._filters_seen.values())
+    assert len(documents._filters_seen) == 3
