@@ -1,6 +1,6 @@
 """Thumbnail benchmark: imaging/dicom/ against Debian's ``dcmj2pnm`` (dcmtk).
 
-    .venv/bin/python bench/bench_dicom.py [--rounds N] [--quick]
+    .venv/bin/python bench/bench_dicom.py [--rounds N] [--quick] [--frames-only]
 
 Builds its inputs in a temporary directory (synthetic CT and large images,
 multi-frame files, RLE / JPEG / JPEG 2000 versions, plus small real files that
@@ -17,7 +17,11 @@ pydicom ships), then measures in *interleaved* rounds and reports medians
   also removes dcmtk's PNG encode of the 256 px result, so the *equal-work*
   ratio compares it with our render without PNG encode (``render_frame``), at
   full quality: dcmj2pnm reads and interpolates every pixel too;
-- one frame of a 200-frame file against one frame of a 20-frame file;
+- one frame of a 200-frame file against one frame of a 20-frame file (native and
+  RLE), also in *paired* rounds: each round times both files back to back (order
+  alternating) and keeps their ratio, so that the load of a shared machine, which
+  drifts over seconds, cancels out; the target is the median of those ratios
+  (``--frames-only`` measures just that, quickly);
 - validation + thumbnail throughput (``inspect_and_thumbnail``: validation, hash
   and PNG) *in memory* — no HTTP, storage or rows — against a parallel dcmj2pnm
   batch (2 processes, one per file). The real upload path (HTTP, storage, rows,
@@ -209,6 +213,37 @@ def measure_cases(cases: list[Case], tiny: Path, out: Path, rounds: int) -> None
         print(f"  round {number + 1}/{rounds} done", flush=True)
 
 
+FRAME_PAIRS = ("", "_rle")  # mf200<kind> against mf20<kind>
+
+
+def measure_frame_pairs(cases: list[Case], rounds: int) -> dict[str, list[float]]:
+    """Per-round ratios one frame of mf200 ÷ one frame of mf20, timed back to back."""
+    by_name = {c.name: c for c in cases}
+    ratios: dict[str, list[float]] = {kind: [] for kind in FRAME_PAIRS}
+    for number in range(rounds):
+        for kind in FRAME_PAIRS:
+            small, large = by_name[f"mf20{kind}"], by_name[f"mf200{kind}"]
+            first, second = (small, large) if number % 2 == 0 else (large, small)
+            times = {first.name: ours_per_file(first, 5), second.name: ours_per_file(second, 5)}
+            ratios[kind].append(times[large.name] / times[small.name])
+    return ratios
+
+
+def report_frame_pairs(cases: list[Case], ratios: dict[str, list[float]]) -> None:
+    by_name = {c.name: c for c in cases}
+    print(f"\nOne frame of a 200-frame file ÷ one of a 20-frame file ({len(ratios[''])} pairs)")
+    for kind in FRAME_PAIRS:
+        small, large = by_name[f"mf20{kind}"], by_name[f"mf200{kind}"]
+        paired = med(ratios[kind])
+        print(
+            f"  {'mf200' + kind + ' ÷ mf20' + kind:22s} paired median = {paired:5.2f}  (≤ 1.2)"
+            f"  {verdict(paired, 1.2)};  quartiles "
+            f"{statistics.quantiles(ratios[kind], n=4)[0]:.2f}–"
+            f"{statistics.quantiles(ratios[kind], n=4)[2]:.2f};  "
+            f"{ms(med(small.ours)).strip()} vs {ms(med(large.ours)).strip()}"
+        )
+
+
 def measure_throughput(
     folder: Path, rounds: int, files: int
 ) -> tuple[list[float], list[float], list[float]]:
@@ -325,6 +360,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="2048² instead of 4096², 3 rounds")
+    parser.add_argument(
+        "--frames-only", action="store_true", help="only 200-frame ÷ 20-frame (paired rounds)"
+    )
     args = parser.parse_args()
     rounds = 3 if args.quick else args.rounds
     warnings.simplefilter("ignore")
@@ -336,15 +374,24 @@ def main() -> None:
         folder = Path(tmp)
         print("building inputs...", flush=True)
         cases = build_inputs(folder, args.quick)
+        if args.frames_only:
+            cases = [c for c in cases if c.name.startswith("mf")]
         tiny, out = tiny_file(folder), folder / "out.png"
         for case in cases:  # warm-up: imports, LUT caches, page cache
             render_thumbnail_png(case.path, frame=case.frame, size=THUMB)
         if DCMJ2PNM:
             check_dcmtk(cases, tiny, out)
         print(f"inputs ready in {time.perf_counter() - started:.1f} s; measuring...", flush=True)
+        if args.frames_only:
+            for case in cases:
+                case.ours = [ours_per_file(case, 5) for _ in range(3)]
+            report_frame_pairs(cases, measure_frame_pairs(cases, 5 * rounds))
+            return
         measure_cases(cases, tiny, out, rounds)
+        pairs = measure_frame_pairs(cases, 3 * rounds)
         throughput = measure_throughput(folder, rounds, files=40)
         report(cases, throughput)
+        report_frame_pairs(cases, pairs)
     print(f"\nversions: python {sys.version.split()[0]}, pydicom {pydicom.__version__}")
     if DCMJ2PNM:
         version = subprocess.run(  # noqa: S603

@@ -350,8 +350,11 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 500
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
-# Imaging uploads: staging area for identity confirmations, and size caps (bytes).
-DMP_IMAGING_STAGING_DIR = env_str("DMP_IMAGING_STAGING_DIR", str(VAR_DIR / "imaging-staging"))
+# The OHIF viewer's prebuilt dist/ (bin/install-ohif), served behind login at /ohif/ when there.
+DMP_OHIF_DIR = env_str("DMP_OHIF_DIR", str(VAR_DIR / "ohif" / "dist"))
+
+# Imaging uploads: size caps (bytes). Files awaiting an identity confirmation are staged in
+# the private storage (imaging.uploads.STAGING_PREFIX), seen by every web server.
 DMP_IMAGING_MAX_UPLOAD_BYTES = env_int(
     "DMP_IMAGING_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1024**2, maximum=16 * 1024**3
 )

@@ -21,8 +21,8 @@ from django.db import transaction
 
 from imaging.dicom import DicomRejected, render_thumbnail_png
 from imaging.models import Instance, PreviewStatus, Series
-from imaging.render_pool import RenderFailed, RenderPostponed, shared_pool, worker_file
-from imaging.storage import delete_quietly, random_key
+from imaging.render_pool import RenderFailed, RenderPostponed, shared_pool
+from imaging.storage import delete_quietly, random_key, render_descriptor
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +114,8 @@ def _drawn(name: str, **options: Any) -> bytes:
     ``RenderPool.render`` raises (DicomRejected, RenderFailed, RenderPostponed).
     """
     with contextlib.ExitStack() as opened:
-        try:
-            stored = opened.enter_context(default_storage.open(name, "rb"))
-            fd = opened.enter_context(worker_file(stored))
+        try:  # on S3, only the header and the frame drawn are fetched (by range)
+            fd = opened.enter_context(render_descriptor(name, options.get("frame")))
         except Exception as exc:  # any backend error (OSError, botocore…)
             raise _StorageFailed from exc
         memory = settings.DMP_IMAGING_RENDER_MEMORY_MB << 20

@@ -3,21 +3,32 @@
 * the byte caps of an imaging upload (per request, per file), enforced while the body streams
   in by the portal's one upload cap (``records.uploads.CappedUploadHandler``);
 * The staging area keeps validated files while the uploader decides about an identity
-  mismatch: a private directory named by a random token that only the uploader's session
-  knows; confirmation, cancellation, expiry (30 minutes) or the sweeper removes it.
+  mismatch: in the private storage (S3 in production: every web server sees them, the
+  confirmation may reach any of them), under ``imaging-staging/<token>/``, a random token
+  that only the uploader's session knows; confirmation, cancellation, expiry (30 minutes) or
+  the sweeper removes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import re
 import secrets
 import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from imaging.ingest import GIB, MIB, IdentityMismatch, Inspection, Refusal
 from records.uploads import CappedUploadHandler, install_capped_upload
@@ -29,6 +40,9 @@ MAX_STAGED_PER_SESSION = 3
 STAGED_KEY = "dmp_imaging_staged"
 RESULTS_KEY = "dmp_imaging_results"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
+STAGING_PREFIX = "imaging-staging"  # in the private storage, apart from the stored files
+
+logger = logging.getLogger(__name__)
 
 
 def max_request_bytes() -> int:
@@ -50,9 +64,12 @@ def install_upload_handlers(request: Any) -> CappedUploadHandler:
 # ------------------------------------------------------------------------- staging
 
 
-def staging_root() -> Path:
-    configured = getattr(settings, "DMP_IMAGING_STAGING_DIR", None)
-    return Path(configured or Path(settings.VAR_DIR) / "imaging-staging")
+class StagingFailed(Exception):
+    """The private storage could not keep (or give back) the staged files: nothing is left."""
+
+
+def _staged_key(token: str, filename: str) -> str:
+    return f"{STAGING_PREFIX}/{token}/{filename}"
 
 
 @dataclass(frozen=True)
@@ -61,16 +78,27 @@ class Staged:
     patient_id: str
     report_id: str | None
     created: float
-    files: list[tuple[str, str]]  # (display name, file name inside the token's directory)
+    files: list[tuple[str, str]]  # (display name, file name under the token's prefix)
     mismatches: list[dict[str, Any]]  # what the confirmation page shows
     refused: list[dict[str, str]]  # files refused by validation, reported after the decision
 
-    @property
-    def directory(self) -> Path:
-        return staging_root() / self.token
-
-    def paths(self) -> list[tuple[str, Path]]:
-        return [(name, self.directory / filename) for name, filename in self.files]
+    @contextlib.contextmanager
+    def local_copies(self) -> Iterator[list[tuple[str, Path]]]:
+        """The staged files copied from the storage to a private temporary directory (the
+        import judges them again there), removed afterwards. Raises :class:`StagingFailed`
+        when the storage cannot give them (the staged upload is kept: try again)."""
+        with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as workdir:
+            paths = []
+            try:
+                for index, (name, filename) in enumerate(self.files):
+                    path = Path(workdir) / f"{index}.dcm"
+                    key = _staged_key(self.token, filename)
+                    with default_storage.open(key, "rb") as src, path.open("wb") as copy:
+                        shutil.copyfileobj(src, copy, 1 << 20)
+                    paths.append((name, path))
+            except Exception as exc:  # any backend error (OSError, botocore…)
+                raise StagingFailed from exc
+            yield paths
 
 
 def _mismatch_rows(mismatches: list[IdentityMismatch]) -> list[dict[str, Any]]:
@@ -96,21 +124,29 @@ def stage(
     mismatches: list[IdentityMismatch],
     refused: list[dict[str, str]],
 ) -> Staged:
-    """Keep the validated files of ``inspection`` (as uploaded) until the uploader decides."""
+    """Keep the validated files of ``inspection`` (as uploaded) in the private storage until
+    the uploader decides. Raises :class:`StagingFailed` (nothing kept) when the storage
+    fails."""
     token = secrets.token_urlsafe(24)
-    directory = staging_root() / token
-    directory.mkdir(parents=True, mode=0o700)
     files = []
-    for index, candidate in enumerate(inspection.candidates):
-        filename = f"{index}.dcm"
-        shutil.copyfile(candidate.path, directory / filename)
-        files.append((candidate.name, filename))
+    try:
+        for index, candidate in enumerate(inspection.candidates):
+            filename = f"{index}.dcm"
+            with open(candidate.path, "rb") as source:
+                saved = default_storage.save(_staged_key(token, filename), File(source))
+            if saved != _staged_key(token, filename):  # never with a fresh random token
+                default_storage.delete(saved)
+                raise OSError("staged name taken")
+            files.append((candidate.name, filename))
+    except Exception as exc:  # any backend error (OSError, botocore…): nothing left behind
+        _remove(token, [filename for _name, filename in files] + [f"{len(files)}.dcm"])
+        raise StagingFailed from exc
     rows = _mismatch_rows(mismatches)
     staged = Staged(token, patient_id, report_id, time.time(), files, rows, refused)
     entries = dict(session.get(STAGED_KEY, {}))
     excess = max(len(entries) - (MAX_STAGED_PER_SESSION - 1), 0)
     for old in sorted(entries, key=lambda t: entries[t]["created"])[:excess]:
-        _remove(old)
+        _remove(old, [filename for _name, filename in entries[old]["files"]])
         entries.pop(old)
     entries[token] = {
         "patient": patient_id,
@@ -150,26 +186,52 @@ def staged_upload(session: Any, token: str, patient_id: str) -> Staged | None:
 def discard(session: Any, token: str) -> None:
     """Forget a staged upload and delete its files."""
     entries = dict(session.get(STAGED_KEY, {}))
-    if entries.pop(token, None) is not None:
+    entry = entries.pop(token, None)
+    if entry is not None:
         session[STAGED_KEY] = entries
-    if _TOKEN.fullmatch(token or ""):
-        _remove(token)
+        _remove(token, [filename for _name, filename in entry["files"]])
 
 
-def _remove(token: str) -> None:
-    shutil.rmtree(staging_root() / token, ignore_errors=True)
+def _remove(token: str, filenames: list[str]) -> None:
+    """Best effort: what cannot be deleted now is removed by the sweeper once expired."""
+    if not _TOKEN.fullmatch(token or ""):
+        return
+    try:
+        for filename in filenames:
+            default_storage.delete(_staged_key(token, filename))
+        _remove_local_directory(f"{STAGING_PREFIX}/{token}")
+    except Exception:  # any backend error (OSError, botocore…)
+        logger.warning("imaging: a staged upload could not be deleted; left to the sweeper")
+
+
+def _remove_local_directory(name: str) -> None:
+    """On a local disk, the token's directory once empty (an object storage has none)."""
+    try:
+        path = default_storage.path(name)
+    except NotImplementedError:
+        return
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 def sweep_staging(*, older_than: float) -> int:
-    """Delete staged directories older than ``older_than`` seconds; returns how many."""
-    root = staging_root()
-    if not root.is_dir():
+    """Delete the staged uploads older than ``older_than`` seconds; returns how many."""
+    try:
+        tokens, _files = default_storage.listdir(STAGING_PREFIX)
+    except (FileNotFoundError, NotADirectoryError):
         return 0
+    limit = timezone.now() - timedelta(seconds=older_than)
     removed = 0
-    limit = time.time() - older_than
-    for directory in root.iterdir():
-        if _TOKEN.fullmatch(directory.name) and directory.stat().st_mtime < limit:
-            shutil.rmtree(directory, ignore_errors=True)
+    for token in tokens:
+        if not _TOKEN.fullmatch(token):
+            continue
+        try:
+            _dirs, names = default_storage.listdir(f"{STAGING_PREFIX}/{token}")
+            times = [default_storage.get_modified_time(_staged_key(token, n)) for n in names]
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        if times and all(when < limit for when in times):
+            _remove(token, names)
             removed += 1
     return removed
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path, register_converter
 
 from imaging import dicomweb_views as dw
-from imaging import views
+from imaging import ohif, views
 
 
 class DicomUid:
@@ -94,4 +94,7 @@ urlpatterns = [
         dw.frame_rendered,
         name="dicomweb_frame_rendered",
     ),
+    # The OHIF viewer on our DICOMweb, when installed (imaging/ohif.py)
+    path("ohif/", ohif.viewer, name="ohif"),
+    path("ohif/<path:path>", ohif.viewer, name="ohif_file"),
 ]

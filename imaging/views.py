@@ -54,6 +54,7 @@ from imaging.ingest import Refusal, display_name
 from imaging.models import Instance, PreviewStatus
 from imaging.services import imports, reads, upload
 from imaging.uploads import (
+    StagingFailed,
     discard,
     install_upload_handlers,
     max_request_bytes,
@@ -84,6 +85,10 @@ TOO_MANY = (
     "dans une archive ZIP ou envoyez-les en plusieurs fois."
 )
 FILE_TOO_LARGE = "Ce fichier dépasse la taille maximale autorisée pour une image : il est ignoré."
+STAGING_UNAVAILABLE = (
+    "Le stockage des images est momentanément indisponible : rien n'a été conservé ni "
+    "rattaché au DMP. Réessayez dans quelques minutes."
+)
 
 
 def _file_response(response: HttpResponseBase) -> HttpResponseBase:
@@ -219,15 +224,19 @@ def _upload(
         )
         return staged.token
 
-    outcome = upload.upload_receive(
-        actor=request.user,
-        patient=patient,
-        files=files,
-        refused=[Refusal(name, "file_too_large", FILE_TOO_LARGE) for name in oversized],
-        report=report,
-        stage=stage_for_confirmation,
-        request=request,
-    )
+    try:
+        outcome = upload.upload_receive(
+            actor=request.user,
+            patient=patient,
+            files=files,
+            refused=[Refusal(name, "file_too_large", FILE_TOO_LARGE) for name in oversized],
+            report=report,
+            stage=stage_for_confirmation,
+            request=request,
+        )
+    except StagingFailed:
+        context = _list_context(request, dmp, upload_error=_(STAGING_UNAVAILABLE))
+        return render(request, "imaging/study_list.html", context, status=503)
     if outcome.staged_token:
         url = reverse("imaging:upload_confirm", args=[patient.public_id, outcome.staged_token])
         return _redirect(request, url)
@@ -310,15 +319,20 @@ def _confirm_import(
     if staged.report_id:
         report = report_for(request.user, dmp.patient, staged.report_id)
     try:
-        result, refused = upload.staged_import(
-            actor=request.user,
-            patient=dmp.patient,
-            paths=staged.paths(),
-            report=report,
-            request=request,
-        )
-    finally:
-        discard(request.session, staged.token)
+        with staged.local_copies() as paths:
+            try:
+                result, refused = upload.staged_import(
+                    actor=request.user,
+                    patient=dmp.patient,
+                    paths=paths,
+                    report=report,
+                    request=request,
+                )
+            finally:
+                discard(request.session, staged.token)
+    except StagingFailed:  # the staged files could not be read back: kept, try again
+        messages.error(request, _(STAGING_UNAVAILABLE))
+        return redirect(request.path)
     return _after_import(request, dmp, staged.refused + refused, result)
 
 

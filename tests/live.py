@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -142,6 +143,7 @@ def login(
 
 _HOP_BY_HOP = {
     "connection",
+    "expect",  # answered by this proxy (100 Continue); the body is forwarded whole
     "keep-alive",
     "proxy-connection",
     "te",
@@ -151,10 +153,22 @@ _HOP_BY_HOP = {
 }
 
 
+def _dechunked(stream: Any) -> bytes:
+    """A request body sent with ``Transfer-Encoding: chunked`` (botocore's uploads)."""
+    body = bytearray()
+    while size := int(stream.readline().split(b";")[0].strip() or b"0", 16):
+        body += stream.read(size)
+        stream.readline()
+    while stream.readline().strip():  # trailers
+        pass
+    return bytes(body)
+
+
 class RoundRobinProxy:
     """A small HTTP proxy on loopback that sends each request to the next backend in turn (no
     stickiness of any kind), as a load balancer in front of several web servers would; it
-    counts the requests each backend served. ``with RoundRobinProxy([...]) as proxy:``."""
+    counts the requests each backend served and the body bytes it sent back (``sent``).
+    ``with RoundRobinProxy([...]) as proxy:``."""
 
     def __init__(self, backends: Sequence[str], port: int | None = None) -> None:
         import http.client
@@ -165,6 +179,7 @@ class RoundRobinProxy:
 
         self.port = port or free_port()
         self.served: dict[str, int] = {backend: 0 for backend in backends}
+        self.sent: dict[str, int] = {backend: 0 for backend in backends}
         turn = itertools.cycle([urlsplit(backend) for backend in backends])
         lock = threading.Lock()
         proxy = self
@@ -178,6 +193,8 @@ class RoundRobinProxy:
                     proxy.served[f"http://{target.netloc}"] += 1
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    body = _dechunked(self.rfile)  # forwarded with its length
                 headers = {
                     key: value
                     for key, value in self.headers.items()
@@ -190,16 +207,19 @@ class RoundRobinProxy:
                     payload = answer.read()
                 finally:
                     upstream.close()
+                with lock:
+                    proxy.sent[f"http://{target.netloc}"] += len(payload)
                 self.send_response(answer.status, answer.reason)
                 for key, value in answer.getheaders():
                     if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
                         self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
+                length = answer.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(payload)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
 
-            do_GET = do_POST = do_HEAD = _forward
+            do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _forward
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

@@ -145,7 +145,6 @@ def production_env(
         "DMP_S3_SECRET_ACCESS_KEY": "testing",
         "DMP_S3_PREFIX": "dmp",
         "DMP_VAR_DIR": str(var),
-        "DMP_IMAGING_STAGING_DIR": str(var / "staging"),
         "DMP_TRAIL_CHECKPOINT_DIR": str(var / "checkpoints"),
         "EMAIL_HOST": "smtp.invalid",
         "DMP_LOG_LEVEL": "WARNING",

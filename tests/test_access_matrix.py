@@ -289,6 +289,13 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
         "GET": pro_patient(200) | {"emergency": 404},
         "POST": pro_patient(400) | {"emergency": 404},
     },
+    # OHIF: its shell and files for anyone logged in (the data comes through DICOMweb, above);
+    # not installed in this test (404), its configuration answered anyway.
+    "imaging:ohif": {"GET": everyone(404, anonymous=LOGIN), "POST": everyone(405, anonymous=LOGIN)},
+    "imaging:ohif_file": {
+        "GET": everyone(200, anonymous=LOGIN),
+        "POST": everyone(405, anonymous=LOGIN),
+    },
 }
 
 # The family's cast members: each a patient with a DMP of their own (as Bob); the proxy of
@@ -357,6 +364,7 @@ def cast(
             "OPTIONS": {"location": str(tmp_path)},
         },
     }
+    settings.DMP_OHIF_DIR = str(tmp_path / "no-ohif")
     TOTP.activate(administrator, TOTP_SECRET)
     entry = report(doctor, alice, title="CR de consultation", pdf=pdf_bytes())
     from tests.imaging.conftest import ct_series, deposit
@@ -403,6 +411,7 @@ def _url(
     url = url.replace("<uuid:event_id>", str(event.public_id if event else uuid.uuid4()))
     url = url.replace("<str:analyte_code>", "4548-4")
     url = url.replace("<str:measure>", "weight")
+    url = url.replace("<path:path>", "app-config.js")
     url = url.replace("<str:token>", "x" * 32)
     url = url.replace(
         "<str:public_id>", str(entry_id if "Patient" not in route else alice.public_id)

@@ -184,7 +184,6 @@ def english_pro(doctor: Any, settings: Any, tmp_path: Path) -> Client:
             "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None},
         },
     }
-    settings.DMP_IMAGING_STAGING_DIR = str(tmp_path / "staging")
     (tmp_path / "uploads").mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
     client = _english(Client())

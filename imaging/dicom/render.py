@@ -802,14 +802,19 @@ _FRAME_TYPES = {
 }
 
 
-def frame_data(source: Source, index: int, *, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, str]:
-    """(bytes, media type) of frame ``index`` (0-based) as stored: native pixels as
-    ``application/octet-stream`` (little endian, as the file), a compressed frame as its own
-    codestream. Only that frame's bytes are read (a seek and a read: a ranged read on a
-    storage that supports it). Raises ``DicomRejected("decode_failed")``."""
+def frame_data(
+    source: Source, index: int | None, *, limits: Limits = DEFAULT_LIMITS
+) -> tuple[bytes, str]:
+    """(bytes, media type) of frame ``index`` (0-based; ``None``: the middle frame, the one
+    a preview shows) as stored: native pixels as ``application/octet-stream`` (little
+    endian, as the file), a compressed frame as its own codestream. Only the header and that
+    frame's bytes are read (a seek and a read: a ranged read on a storage that supports it),
+    the same bytes :func:`render_frame` reads for it. Raises ``DicomRejected("decode_failed")``."""
     with _failures_as("decode_failed"), _opened(source) as (fp, file_size):
         parsed = _parse(fp, file_size, limits, scan=False)
         geo = parsed.geo
+        if index is None:
+            index = geo.frames // 2
         if not 0 <= index < geo.frames:
             raise DicomRejected("decode_failed")
         ts = parsed.meta.transfer_syntax

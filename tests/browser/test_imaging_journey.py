@@ -31,7 +31,6 @@ def private_storage(settings: Any, tmp_path: Path) -> Path:
             "OPTIONS": {"location": str(location), "base_url": None},
         },
     }
-    settings.DMP_IMAGING_STAGING_DIR = str(tmp_path / "staging")
     return location
 
 

@@ -19,6 +19,7 @@ from pydicom.uid import generate_uid
 
 from identity.models import Patient, User
 from imaging.models import ImagingStudy, Instance, Series
+from imaging.uploads import STAGING_PREFIX
 from records.models import Entry
 
 from . import dicom_factory as F
@@ -37,7 +38,6 @@ def private_storage(settings: Any, tmp_path: Path) -> Path:
             "OPTIONS": {"location": str(location), "base_url": None},
         },
     }
-    settings.DMP_IMAGING_STAGING_DIR = str(tmp_path / "staging")
     uploads = tmp_path / "uploads"
     uploads.mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(uploads)
@@ -51,8 +51,9 @@ def upload_tmp(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def staging_dir(tmp_path: Path) -> Path:
-    return tmp_path / "staging"
+def staging_dir(private_storage: Path) -> Path:
+    """Where staged uploads are on the (local) private storage."""
+    return private_storage / STAGING_PREFIX
 
 
 def stored_files(root: Path) -> list[Path]:

@@ -22,6 +22,7 @@ from storages.backends.s3 import S3Storage
 from identity.models import Patient, Professional
 from imaging.models import ImagingStudy, Instance
 from imaging.sweeper import orphans_sweep
+from tests.live import RoundRobinProxy
 
 from .conftest import ct_series, logged_in, upload
 
@@ -223,3 +224,178 @@ def test_dicomweb_frames_are_read_by_range_on_s3(
     assert frame in content  # the 11th frame as stored
     assert len(readers) == 1
     assert readers[0].fetched < len(data) / 4, (readers[0].fetched, len(data))
+
+
+@pytest.fixture
+def counted_s3(settings: Any, s3_endpoint: str) -> Iterator[tuple[Any, RoundRobinProxy]]:
+    """The default storage on the moto bucket through a proxy that counts the bytes moto sends
+    (what the portal fetched, measured outside the portal's code)."""
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **CREDENTIALS)
+    client.create_bucket(Bucket=BUCKET)
+    with RoundRobinProxy([s3_endpoint]) as proxy:
+        settings.STORAGES = {**settings.STORAGES, "default": _storage_settings(proxy.url)}
+        yield client, proxy
+    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=item["Key"])
+
+
+def _fetched(proxy: RoundRobinProxy) -> int:
+    return sum(proxy.sent.values())
+
+
+@pytest.mark.parametrize("compression", ["native", "rle"])
+def test_renders_read_one_frame_by_range_on_s3(
+    counted_s3: tuple[Any, RoundRobinProxy],
+    doctor: Professional,
+    alice: Patient,
+    django_capture_on_commit_callbacks: Any,
+    compression: str,
+) -> None:
+    """A viewer frame and a preview of a 200-frame file stored on S3 fetch the header and that
+    frame (< ¼ of the object, counted by a proxy in front of moto), and their pixels are those
+    of the same render from a local disk."""
+    import io
+
+    from imaging.dicom import render_thumbnail_png
+    from imaging.previews import PREVIEW_SIZE, previews_make
+
+    from . import dicom_factory as F
+    from .conftest import alice_identity
+
+    client, proxy = counted_s3
+    ds = alice_identity(F.multiframe(200, 128, 128))
+    data = F.to_bytes(F.rle(ds) if compression == "rle" else ds)
+    assert len(data) > 2 * 1024 * 1024
+    browser = logged_in(doctor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(browser, alice, [data]).status_code == 303
+    instance = Instance.objects.get()
+    stored = client.head_object(Bucket=BUCKET, Key=instance.file.name)["ContentLength"]
+    assert stored == len(data)
+
+    # The viewer: frame 137 at the viewer's size.
+    before = _fetched(proxy)
+    url = reverse("imaging:instance_render", args=[instance.public_id])
+    response = browser.get(url, {"frame": 137, "size": 512})
+    assert response.status_code == 200
+    fetched = _fetched(proxy) - before
+    assert 0 < fetched < stored / 4, (fetched, stored)
+    local = render_thumbnail_png(io.BytesIO(data), frame=137, size=128)
+    assert response.content == local
+
+    # The preview task (the middle frame), made again from S3.
+    Instance.objects.filter(pk=instance.pk).update(preview="", preview_status="pending")
+    before = _fetched(proxy)
+    assert previews_make(instance_ids=[instance.pk])["ready"] == 1
+    fetched = _fetched(proxy) - before
+    assert 0 < fetched < stored / 4, (fetched, stored)
+    instance.refresh_from_db()
+    preview = client.get_object(Bucket=BUCKET, Key=instance.preview.name)["Body"].read()
+    assert preview == render_thumbnail_png(io.BytesIO(data), size=PREVIEW_SIZE)
+
+
+def test_a_frame_without_offsets_is_rendered_whole_from_s3(
+    counted_s3: tuple[Any, RoundRobinProxy],
+    doctor: Professional,
+    alice: Patient,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A multi-fragment JPEG frame with no offset table cannot be located by range: the file
+    is fetched whole and drawn as from a local disk (never refused for being on S3)."""
+    import io
+
+    from imaging.dicom import render_thumbnail_png
+
+    from . import dicom_factory as F
+    from .conftest import alice_identity
+
+    _client, proxy = counted_s3
+    import numpy as np
+    from pydicom.encaps import encapsulate, generate_frames
+
+    values = (np.arange(3 * 64 * 64).reshape(3, 64, 64) % 251).astype(np.uint8)
+    ds = alice_identity(F.grey(values, bits_stored=8))
+    ds.NumberOfFrames = 3
+    ds = F.jpeg_baseline(ds)
+    frames = list(generate_frames(ds.PixelData, number_of_frames=3))
+    ds.PixelData = encapsulate(frames, fragments_per_frame=2, has_bot=False)
+    data = F.to_bytes(ds)
+    browser = logged_in(doctor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(browser, alice, [data]).status_code == 303
+    instance = Instance.objects.get()
+    before = _fetched(proxy)
+    response = browser.get(
+        reverse("imaging:instance_render", args=[instance.public_id]), {"frame": 1, "size": 64}
+    )
+    assert response.status_code == 200
+    assert _fetched(proxy) - before >= len(data)
+    assert response.content == render_thumbnail_png(io.BytesIO(data), frame=1, size=64)
+
+
+def _staged(client: Any) -> list[str]:
+    return [key for key in _keys(client) if key.startswith("imaging-staging/")]
+
+
+def test_identity_confirmation_staged_on_s3(
+    s3: Any,
+    doctor: Professional,
+    alice: Patient,
+    django_capture_on_commit_callbacks: Any,
+    tmp_path: Path,
+    settings: Any,
+) -> None:
+    """Files awaiting an identity confirmation are on the shared storage (any web server can
+    take the decision); confirmed, cancelled or abandoned: none is left there."""
+    from . import dicom_factory as F
+
+    # This "server" has a fresh local disk: nothing of the staging may depend on it.
+    disk = tmp_path / "this-server"
+    disk.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(disk)
+    stranger = F.to_bytes(F.ct_slice(32, 32))  # DUPONT^JEANNE, born 1970: not Alice
+    browser = logged_in(doctor.user)
+
+    staged = upload(browser, alice, [stranger, ct_series(1)[0]])
+    assert staged.status_code == 303 and "/confirmer/" in staged["Location"]
+    assert len(_staged(s3)) == 2 and Instance.objects.count() == 0
+    assert list(disk.iterdir()) == []
+    with django_capture_on_commit_callbacks(execute=True):
+        done = browser.post(staged["Location"], {"decision": "confirm"})
+    assert done.status_code == 303 and Instance.objects.count() == 2
+    assert _staged(s3) == [] and list(disk.iterdir()) == []
+
+    cancelled = upload(browser, alice, [F.to_bytes(F.ct_slice(32, 32, seed=3))])
+    assert len(_staged(s3)) == 1
+    browser.post(cancelled["Location"], {"decision": "cancel"})
+    assert _staged(s3) == [] and Instance.objects.count() == 2
+
+    upload(browser, alice, [F.to_bytes(F.ct_slice(32, 32, seed=4))])  # never decided
+    assert len(_staged(s3)) == 1
+    time.sleep(1.1)  # S3 times have a one-second resolution
+    assert orphans_sweep(grace_seconds=1).staged_removed == 1
+    assert _staged(s3) == [] and Instance.objects.count() == 2
+
+
+def test_staging_failure_on_s3_keeps_nothing(
+    s3: Any, doctor: Professional, alice: Patient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The storage fails after the first staged file: a clear French error, nothing left."""
+    from . import dicom_factory as F
+
+    saved = S3Storage._save
+    calls: list[str] = []
+
+    def second_fails(self: S3Storage, name: str, content: Any) -> str:
+        calls.append(name)
+        if len(calls) == 2:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "x"}}, "PutObject")
+        return saved(self, name, content)
+
+    monkeypatch.setattr(S3Storage, "_save", second_fails)
+    browser = logged_in(doctor.user)
+    stranger = [F.to_bytes(F.ct_slice(32, 32, seed=n)) for n in (1, 2)]
+    response = upload(browser, alice, stranger)
+    assert response.status_code == 503
+    assert "stockage des images est momentanément indisponible" in response.content.decode()
+    assert len(calls) == 2 and _keys(s3) == [] and Instance.objects.count() == 0

@@ -577,8 +577,11 @@ def test_identity_mismatch_is_shown_and_nothing_is_attached(
     assert "le prénom diffère" in text.lower() or "Le prénom diffère" in text
     assert "date de naissance diffère" in text
     assert "DUPONT JEANNE" in text
-    assert Census.take(private_storage).instances == 0 and stored_files(private_storage) == []
-    assert len(list(staging_dir.iterdir())) == 1
+    # The two files are staged in the private storage (shared by every web server), nothing
+    # else is stored.
+    assert Census.take(private_storage).instances == 0
+    assert stored_files(private_storage) == stored_files(staging_dir)
+    assert len(list(staging_dir.iterdir())) == 1 and len(stored_files(staging_dir)) == 2
 
 
 def test_identity_mismatch_confirmed_is_ingested(

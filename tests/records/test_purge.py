@@ -41,6 +41,7 @@ from identity.models import (
 )
 from imaging.models import ImagingStudy, Instance, Series
 from imaging.sweeper import orphans_sweep
+from imaging.uploads import STAGING_PREFIX
 from records.models import (
     AccessEvent,
     CareRelation,
@@ -72,10 +73,10 @@ pytestmark = pytest.mark.django_db
 CaptureCallbacks = Callable[..., AbstractContextManager[list[Callable[[], Any]]]]
 
 
-@pytest.fixture(autouse=True)
-def staging(settings: Any, tmp_path: Path) -> Path:
-    settings.DMP_IMAGING_STAGING_DIR = str(tmp_path / "staging")
-    return tmp_path / "staging"
+@pytest.fixture
+def staging(private_storage: Path) -> Path:
+    """Where staged imaging uploads are on the (local) private storage."""
+    return private_storage / STAGING_PREFIX
 
 
 def _dicom(mark: str, count: int = 2) -> list[bytes]:
