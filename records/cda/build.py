@@ -76,12 +76,7 @@ def versions(entry: Entry) -> tuple[Entry, int]:
 
 
 def _patient_ids(role: etree._Element, patient: Patient) -> None:
-    qualified = (
-        patient.identity_status == "QUAL"
-        and patient.matricule_ins
-        and patient.matricule_oid in codes.QUALIFIED_INS_OIDS
-    )
-    if qualified:
+    if codes.carries_qualified_ins(patient):
         _el(role, "id", root=patient.matricule_oid, extension=patient.matricule_ins)
     _el(role, "id", root=codes.INSC_OID, extension=patient.insc)
 
@@ -113,6 +108,9 @@ def _record_target(root: etree._Element, patient: Patient) -> None:
         _el(person, "birthTime", value=cda_time(patient.birth_date))
     else:
         _el(person, "birthTime", nullFlavor="UNK")
+    if patient.birth_place_code:
+        place = _el(_el(_el(person, "birthplace"), "place"), "addr")
+        _el(place, "county", patient.birth_place_code)
 
 
 def _person_name(parent: etree._Element, professional: Professional) -> None:

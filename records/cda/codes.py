@@ -8,7 +8,7 @@ TRE_R38 combined, code system 1.2.250.1.213.1.1.4.5).
 from __future__ import annotations
 
 import uuid
-from typing import Final
+from typing import Any, Final
 
 HL7: Final = "urn:hl7-org:v3"
 XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
@@ -131,3 +131,18 @@ def author_code(profession: str, specialty: str) -> tuple[str, str]:
     if specialty and specialty in SPECIALTIES:
         return SPECIALTIES[specialty]
     return PROFESSIONS.get(profession, PROFESSIONS["medecin"])
+
+
+def carries_qualified_ins(patient: Any) -> bool:
+    """The qualified INS goes in a document only with the identity qualified and the traits
+    the CI-SIS requires with it (birth name, first names, sex, birth date, birth place)."""
+    return bool(
+        patient.identity_status == "QUAL"
+        and patient.matricule_ins
+        and patient.matricule_oid in QUALIFIED_INS_OIDS
+        and patient.birth_name
+        and patient.first_names
+        and patient.sex in ("F", "M")
+        and patient.birth_date
+        and patient.birth_place_code
+    )

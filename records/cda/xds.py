@@ -61,11 +61,7 @@ class XdsMetadata:
 def _patient_ids(entry: Entry) -> tuple[tuple[str, str], ...]:
     patient = entry.patient
     ids: list[tuple[str, str]] = []
-    if (
-        patient.identity_status == "QUAL"
-        and patient.matricule_ins
-        and patient.matricule_oid in codes.QUALIFIED_INS_OIDS
-    ):
+    if codes.carries_qualified_ins(patient):
         ids.append((patient.matricule_oid, patient.matricule_ins))
     ids.append((codes.INSC_OID, patient.insc))
     return tuple(ids)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -37,10 +38,7 @@ def _valid(document: bytes, *schematrons: str) -> None:
 
 
 def _report_with_pdf(doctor: Professional, alice: Patient) -> Entry:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    upload = SimpleUploadedFile("cr.pdf", pdf_bytes("Compte rendu"), "application/pdf")
-    return report(doctor, alice, pdf=upload)
+    return report(doctor, alice, pdf=pdf_bytes("Compte rendu"))
 
 
 @pytest.mark.django_db
@@ -75,3 +73,98 @@ def test_lab_report_n3_passes_schema_and_cr_bio_schematron(
     entry = _fetched(lab(doctor, alice, rows))
     document = cda.document_as_cda(entry)
     _valid(document, HEADER, CR_BIO)
+
+
+@pytest.mark.django_db
+def test_replacement_masked_invisible_text_report_qualified_ins_all_pass(
+    doctor: Professional, alice: Patient
+) -> None:
+    """A text-only report (INS-C only: Alice's identity is not qualified), its replacement
+    (RPLC), masked and invisible to the patient; then the same with a qualified INS."""
+    first = report(doctor, alice, invisible_to_patient=True)
+    second = report(doctor, alice, replaces=first, body="Version corrigée.")
+    Entry.objects.filter(pk=second.pk).update(masked=True)
+    entry = _fetched(second)
+    document = cda.document_as_cda(entry)
+    _valid(document, HEADER)
+    root = etree.fromstring(document)
+    ids = [(i.get("root"), i.get("extension")) for i in root.findall(".//h:patientRole/h:id", NS)]
+    assert ids == [(codes.INSC_OID, alice.insc)]
+    parent = root.find("h:relatedDocument[@typeCode='RPLC']/h:parentDocument/h:id", NS)
+    assert parent is not None and parent.get("root") == codes.uuid_oid(first.public_id)
+    assert root.find("h:setId", NS).get("root") == codes.uuid_oid(first.public_id)  # type: ignore[union-attr]
+    assert root.find("h:versionNumber", NS).get("value") == "2"  # type: ignore[union-attr]
+    text = root.find("h:component/h:nonXMLBody/h:text", NS)
+    assert text is not None and text.get("mediaType") == "text/plain"
+    assert base64.b64decode(text.text or "").decode() == "Version corrigée."
+    metadata = cda.xds_metadata(entry, document)
+    assert metadata.masked and metadata.version == 2
+    assert metadata.set_id == codes.uuid_oid(first.public_id)
+    assert metadata.replaces_unique_id == codes.uuid_oid(first.public_id)
+    assert [c.code for c in metadata.confidentiality] == ["N", codes.MASKED]
+    assert metadata.patient_id == f"{alice.insc}^^^&{codes.INSC_OID}&ISO"
+    assert metadata.format_code.code == codes.FORMAT_N1_TEXT
+    assert metadata.size == len(document)
+
+    Patient.objects.filter(pk=alice.pk).update(
+        identity_status="QUAL",
+        matricule_ins="279035121518989",
+        matricule_oid="1.2.250.1.213.1.4.10",
+        birth_place_code="75056",
+    )
+    invisible = _fetched(first)
+    document = cda.document_as_cda(invisible)
+    _valid(document, HEADER)
+    root = etree.fromstring(document)
+    ids = [(i.get("root"), i.get("extension")) for i in root.findall(".//h:patientRole/h:id", NS)]
+    assert ids == [("1.2.250.1.213.1.4.10", "279035121518989"), (codes.INSC_OID, alice.insc)]
+    metadata = cda.xds_metadata(invisible, document)
+    assert metadata.patient_id == "279035121518989^^^&1.2.250.1.213.1.4.10&ISO"
+    assert [c.code for c in metadata.confidentiality] == ["N", codes.INVISIBLE]
+
+
+@pytest.mark.django_db
+def test_the_demo_documents_pass() -> None:
+    """Every report and lab report of the demonstration DMPs passes."""
+    from identity.demo import seed_accounts
+    from records.demo import seed_records
+    from records.demo_dmps import seed_access, seed_patients
+
+    accounts = seed_accounts()
+    patients = seed_patients(accounts)
+    seed_access(accounts, patients)
+    seed_records(patients, accounts)
+    entries = Entry.objects.filter(kind__in=("report", "lab_report"))
+    fetched = entries.select_related(*cda.SELECT_RELATED).prefetch_related(*cda.PREFETCH)
+    kinds = set()
+    for entry in fetched:
+        document = cda.document_as_cda(entry)
+        _valid(document, HEADER, *([CR_BIO] if entry.kind == "lab_report" else []))
+        kinds.add(entry.kind)
+    assert kinds == {"report", "lab_report"}
+
+
+@pytest.mark.django_db
+def test_other_kinds_are_not_renderable(doctor: Professional, alice: Patient) -> None:
+    from tests.records.helpers import allergy
+
+    entry = allergy(doctor, alice)
+    with pytest.raises(cda.NotRenderable):
+        cda.document_as_cda(entry)
+
+
+@pytest.mark.django_db
+def test_export_of_many_entries_is_a_constant_number_of_queries(
+    doctor: Professional, alice: Patient, django_assert_num_queries: Any
+) -> None:
+    for _ in range(3):
+        lab(doctor, alice)
+        report(doctor, alice)
+    entries = Entry.objects.filter(patient=alice, kind__in=("report", "lab_report"))
+    with django_assert_num_queries(2):
+        rows = list(entries.select_related(*cda.SELECT_RELATED).prefetch_related(*cda.PREFETCH))
+        documents = [cda.document_as_cda(entry) for entry in rows]
+        assert (
+            len({cda.xds_metadata(e, d).unique_id for e, d in zip(rows, documents, strict=True)})
+            == 6
+        )
