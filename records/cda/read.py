@@ -214,9 +214,9 @@ def _parse_xml(data: bytes) -> etree._Element:
     schema = _schema()
     if schema is not None and not schema.validate(root):
         first = schema.error_log[0] if schema.error_log else None
-        where = f" (ligne {first.line})" if first is not None else ""
         raise CdaError(
-            _("Le document CDA n'est pas conforme au schéma CDA R2%(where)s.") % {"where": where}
+            _("Le document CDA n'est pas conforme au schéma CDA R2 (ligne %(line)s).")
+            % {"line": first.line if first is not None else "?"}
         )
     return root
 
