@@ -104,7 +104,12 @@ def parse_time(value: str | None, what: str) -> datetime.datetime:
             else datetime.UTC
         )
         return datetime.datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
             tzinfo=tz,
         )
     except ValueError:
@@ -291,14 +296,17 @@ def parse_cda(data: bytes) -> CdaDocument:
         templates & {codes.TEMPLATE_CR_BIO, codes.TEMPLATE_XD_LAB}
     ):
         raise CdaError(
-            _("Seuls les documents CDA R2 N1 et les comptes rendus de biologie N3 (CR-BIO) sont acceptés.")
+            _(
+                "Seuls les documents CDA R2 N1 et les comptes rendus de biologie N3 (CR-BIO) sont acceptés."
+            )
         )
     observations = _observations(root)
     if not observations:
         raise CdaError(_("Le compte rendu de biologie CDA ne contient aucun résultat."))
     laboratory = _text(
-        root, "h:documentationOf/h:serviceEvent/h:performer/h:assignedEntity/"
-        "h:representedOrganization/h:name"
+        root,
+        "h:documentationOf/h:serviceEvent/h:performer/h:assignedEntity/"
+        "h:representedOrganization/h:name",
     ) or _text(root, "h:author/h:assignedAuthor/h:representedOrganization/h:name")
     return CdaDocument(  # type: ignore[arg-type]
         level=3,
