@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -247,7 +248,8 @@ def parse_cda(data: bytes) -> CdaDocument:
             % {"names": ", ".join(missing)}
         )
     role = root.find("h:recordTarget/h:patientRole", NS)
-    assert role is not None
+    if role is None:  # checked above; for the type checker
+        raise CdaError(_("Ce fichier XML n'est pas un document CDA R2 (ClinicalDocument)."))
     patient_ids = tuple(
         (identifier.get("root", ""), identifier.get("extension", ""))
         for identifier in role.findall("h:id", NS)
@@ -281,15 +283,20 @@ def parse_cda(data: bytes) -> CdaDocument:
     }
     start = _attr(root, "h:documentationOf/h:serviceEvent/h:effectiveTime/h:low", "value")
     common["service_start"] = parse_time(start, "serviceEvent") if start else None
+    return _with_body(root, common)
+
+
+def _with_body(root: etree._Element, common: dict[str, Any]) -> CdaDocument:
+    """The document with its body: N1 (PDF or text in ``nonXMLBody``) or N3 CR-BIO."""
     body = root.find("h:component/h:nonXMLBody/h:text", NS)
     if body is not None:
         content = _strict_b64(body.text) if body.get("representation") == "B64" else None
         media = body.get("mediaType", "")
         if media == "application/pdf" and content is not None:
-            return CdaDocument(level=1, pdf=content, **common)  # type: ignore[arg-type]
+            return CdaDocument(level=1, pdf=content, **common)
         if media.startswith("text/plain"):
             text = content.decode("utf-8", "replace") if content is not None else body.text or ""
-            return CdaDocument(level=1, text=text, **common)  # type: ignore[arg-type]
+            return CdaDocument(level=1, text=text, **common)
         raise CdaError(_("Le corps du document CDA n'est ni un PDF ni du texte."))
     templates = {template.get("root") for template in root.findall("h:templateId", NS)}
     if root.find("h:component/h:structuredBody", NS) is None or not (
@@ -297,7 +304,8 @@ def parse_cda(data: bytes) -> CdaDocument:
     ):
         raise CdaError(
             _(
-                "Seuls les documents CDA R2 N1 et les comptes rendus de biologie N3 (CR-BIO) sont acceptés."
+                "Seuls les documents CDA R2 N1 et les comptes rendus de biologie N3 (CR-BIO) "
+                "sont acceptés."
             )
         )
     observations = _observations(root)
@@ -308,7 +316,7 @@ def parse_cda(data: bytes) -> CdaDocument:
         "h:documentationOf/h:serviceEvent/h:performer/h:assignedEntity/"
         "h:representedOrganization/h:name",
     ) or _text(root, "h:author/h:assignedAuthor/h:representedOrganization/h:name")
-    return CdaDocument(  # type: ignore[arg-type]
+    return CdaDocument(
         level=3,
         laboratory=laboratory[:200],
         observations=observations,
