@@ -6,6 +6,7 @@ download, an attachment no cache keeps; and the deposit of a CDA R2 file by a pr
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -58,10 +59,14 @@ def entry_cda(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> HttpRes
 
 class CdaUploadForm(forms.Form):
     fichier = forms.FileField(
-        label=gettext_lazy("Document CDA R2 (N1 ou compte rendu de biologie N3)"),
-        help_text=gettext_lazy("Fichier XML, %(size)s Mo au plus.")
-        % {"size": MAX_CDA_BYTES // (1024 * 1024)},
+        label=gettext_lazy("Document CDA R2 (N1 ou compte rendu de biologie N3)")
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["fichier"].help_text = _("Fichier XML, %(size)s Mo au plus.") % {
+            "size": MAX_CDA_BYTES // (1024 * 1024)
+        }
 
 
 @never_cache
