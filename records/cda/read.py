@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -89,7 +90,13 @@ def _schema() -> etree.XMLSchema | None:
     location = getattr(settings, "DMP_CDA_SCHEMA", "")
     if not location or not Path(location).exists():
         return None
-    return etree.XMLSchema(etree.parse(location, _parser()))
+    return _loaded_schema(str(location))
+
+
+@functools.cache
+def _loaded_schema(location: str) -> etree.XMLSchema:
+    # The schema's own includes are local files: a parser without network.
+    return etree.XMLSchema(etree.parse(location, etree.XMLParser(no_network=True)))
 
 
 def parse_time(value: str | None, what: str) -> datetime.datetime:

@@ -7,6 +7,7 @@ import base64
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -233,6 +234,20 @@ def test_a_schema_valid_document_failing_the_schematron(
     root.find("h:title", NS).text = "Bilan"  # type: ignore[union-attr]
     failures = schematron_failures(etree.tostring(root), CR_BIO)
     assert any("title" in failure.text for failure in failures)
+
+
+@pytest.mark.django_db
+def test_with_the_schema_configured_a_schema_invalid_document_is_refused(
+    doctor: Professional, alice: Patient, private_storage: Path, settings: Any
+) -> None:
+    from tests.records.cda_ans import require_ans
+
+    settings.DMP_CDA_SCHEMA = str(require_ans() / "infrastructure" / "cda" / "CDA_extended.xsd")
+    root = etree.fromstring(_fresh_ids(_cda_of(report(doctor, alice))))
+    title = root.find("h:title", NS)
+    root.remove(title)  # type: ignore[arg-type]
+    root.append(title)  # type: ignore[arg-type]  # out of the schema's order
+    _refused(doctor, alice, etree.tostring(root), "schéma", private_storage)
 
 
 @pytest.mark.django_db
