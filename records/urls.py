@@ -5,6 +5,7 @@ from django.urls import path
 from records.views import (
     access,
     applications,
+    cda,
     deposits,
     dmp,
     documents,
@@ -86,6 +87,8 @@ urlpatterns = [
     # One entry, whoever reads it.
     path("document/<uuid:entry_id>/", documents.entry_detail, name="entry_detail"),
     path("document/<uuid:entry_id>/pdf/", documents.report_pdf, name="report_pdf"),
+    path("document/<uuid:entry_id>/cda/", cda.entry_cda, name="entry_cda"),
+    path(_PRO + "cda/nouveau/", cda.cda_new, name="cda_new"),
     path("document/<uuid:entry_id>/masquer/", documents.entry_mask, name="entry_mask"),
     path("document/<uuid:entry_id>/annoncer/", documents.entry_announce, name="entry_announce"),
     path("document/<uuid:entry_id>/verifier/", profile.entry_verify, name="entry_verify"),

@@ -160,6 +160,10 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
         "GET": pro_entry(200, emergency=403),
         "POST": pro_entry(400, emergency=403),
     },
+    "records:cda_new": {
+        "GET": pro_entry(200, emergency=403),
+        "POST": pro_entry(400, emergency=403),
+    },
     "records:allergy_new": {
         "GET": pro_entry(200, emergency=403),
         "POST": pro_entry(400, emergency=403),
@@ -171,6 +175,7 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "records:trend_patient": {"GET": patient(200), "POST": patient(405)},
     "records:entry_detail": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
     "records:report_pdf": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
+    "records:entry_cda": {"GET": entry_reader(200), "POST": everyone(405, anonymous=LOGIN)},
     "records:entry_new_version": {
         "GET": pro_entry(200, emergency=403),
         "POST": pro_entry(400, emergency=403),

@@ -75,6 +75,7 @@ class Content:
 
     pdf: bytes | None = None
     body: str = ""
+    cda: bytes | None = None  # a CDA R2 document, deposited by ``records.services.cda``
 
 
 def content_of(content_type: Any, data: bytes) -> Content:
@@ -94,11 +95,28 @@ def content_of(content_type: Any, data: bytes) -> Content:
             raise invalid(
                 _("contentType text/plain, mais le contenu n'est pas du texte UTF-8.")
             ) from None
+    if kind in CDA_CONTENT_TYPES:
+        return Content(cda=data)
     raise FhirError(
         415,
         "not-supported",
         _("Type de pièce jointe non pris en charge : application/pdf ou text/plain."),
     )
+
+
+# A CDA R2 document (N1 or CR-BIO) travels as XML with one of the CI-SIS format codes.
+CDA_CONTENT_TYPES = ("application/xml", "text/xml", "application/hl7-cda+xml")
+
+
+def _cda_format(content: dict[str, Any]) -> None:
+    from records.cda.codes import FORMAT_CODES
+
+    code = _object(content.get("format")).get("code")
+    if code not in FORMAT_CODES:
+        raise invalid(
+            _("content.format : un document CDA R2 porte le code de format du CI-SIS (%(codes)s).")
+            % {"codes": ", ".join(sorted(FORMAT_CODES))}
+        )
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -199,6 +217,13 @@ def document_input(
             )
         content = content_of(binary.get("contentType"), _b64(binary.get("data")))
     title = resource.get("description") or attachment.get("title") or ""
+    if content.cda is not None:
+        _cda_format(contents[0])
+        return DocumentInput(
+            patient_id=reference_id(resource.get("subject"), "Patient", "subject"),
+            replaces_id=None,
+            fields={"cda": content.cda, "submission_key": _submission_key(resource)},
+        )
     return DocumentInput(
         patient_id=reference_id(resource.get("subject"), "Patient", "subject"),
         replaces_id=_replaces(resource),

@@ -42,6 +42,7 @@ from records.fhir.http import (
 )
 from records.models import AccessAction, Entry, EntryKind, EntryStatus
 from records.services import care as care_services
+from records.services import cda as cda_services
 from records.services.content import (
     DuplicateSubmission,
     StorageUnavailable,
@@ -422,7 +423,11 @@ def document_create(request: HttpRequest, client: ApiClient) -> HttpResponse:
     doc = document_input(read_json(request, "DocumentReference"))
     fields = _deposit_target(client, doc)
     try:
-        entry = report_deposit(actor=client.user, **fields)
+        if "cda" in fields:
+            data = fields.pop("cda")
+            entry = cda_services.cda_deposit(actor=client.user, data=data, **fields)
+        else:
+            entry = report_deposit(actor=client.user, **fields)
     except DuplicateSubmission as duplicate:
         if duplicate.entry is None:
             raise FhirError(409, "duplicate", _("Soumission déjà reçue.")) from None
@@ -473,6 +478,12 @@ def transaction(request: HttpRequest, client: ApiClient) -> HttpResponse:
     deposited all or nothing; the SubmissionSet List is checked (same patient), not kept."""
     binaries, documents, lists = _bundle_parts(read_json(request, "Bundle"))
     parsed = [document_input(resource, binaries) for resource in documents]
+    if any("cda" in doc.fields for doc in parsed):
+        raise FhirError(
+            415,
+            "not-supported",
+            _("Bundle : un document CDA se dépose seul (POST DocumentReference)."),
+        )
     patients = {doc.patient_id for doc in parsed} | {
         reference_id(item.get("subject"), "Patient", "List.subject") for item in lists
     }

@@ -215,7 +215,7 @@ def _timeline(
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
 
 
-def _attachment(title: str, suffix: str = "pdf") -> str:
+def attachment_name(title: str, suffix: str = "pdf") -> str:
     """The download's name from the document's title, letters kept (RFC 6266): the UTF-8
     name (cœlioscopie, opératoire) and an ASCII one for old clients (coelioscopie)."""
     ascii_name = f"{slugify(title.translate(_LIGATURES))[:80] or 'document'}.{suffix}"
@@ -330,7 +330,7 @@ def sandboxed_attachment(handle: Any, entry: Entry, suffix: str, content_type: s
     """A stored file of ``entry`` as an attachment named after its title, sandboxed, never
     sniffed, kept by no cache."""
     response = FileResponse(handle, content_type=content_type)
-    response["Content-Disposition"] = _attachment(entry.title, suffix)
+    response["Content-Disposition"] = attachment_name(entry.title, suffix)
     response["Content-Security-Policy"] = "sandbox"
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"

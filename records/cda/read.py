@@ -1,0 +1,331 @@
+"""Reading a CDA R2 document a professional deposits (N1 with its PDF or text, N3 CR-BIO):
+hostile XML refused before anything is parsed or stored, then the header and body read.
+
+Safety: the size is capped before parsing (``MAX_CDA_BYTES``); a document type declaration
+(the door of external entities and "billion laughs") is refused outright; lxml parses with
+entities unresolved, no network, no DTD, no huge tree. The base64 of ``nonXMLBody`` must be
+strict base64. Pure: no query; the service (``records.services.cda``) matches the patient.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import functools
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from lxml import etree
+
+from records.cda import codes
+from records.pdf import MAX_PDF_BYTES
+
+# A PDF at its largest, base64 (4/3), and a header.
+MAX_CDA_BYTES = MAX_PDF_BYTES * 4 // 3 + 1024 * 1024
+H = f"{{{codes.HL7}}}"
+NS = {"h": codes.HL7, "xsi": codes.XSI}
+_DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.I)
+_B64_SPACE = re.compile(rb"\s+")
+_TS = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?(?:\.\d+)?([+-]\d{4})?$")
+
+
+class CdaError(ValueError):
+    """The file is refused (the message, in the reader's language, says why)."""
+
+
+@dataclass(frozen=True)
+class CdaObservation:
+    analyte_code: str
+    value: str
+    unit: str
+    ref_low: Decimal | None
+    ref_high: Decimal | None
+    ref_text: str
+    interpretation: str
+
+
+@dataclass(frozen=True)
+class CdaDocument:
+    document_id: str
+    set_id: str
+    version: int
+    replaces_id: str | None
+    document_type: str
+    title: str
+    effective_time: datetime.datetime
+    confidentiality: str
+    patient_ids: tuple[tuple[str, str], ...]
+    birth_name: str
+    given_names: str
+    birth_date: datetime.date | None
+    author_idnps: str
+    level: int  # 1: nonXMLBody, 3: CR-BIO structured body
+    pdf: bytes | None = None
+    text: str = ""
+    laboratory: str = ""
+    service_start: datetime.datetime | None = None  # serviceEvent (specimen for a CR-BIO)
+    observations: tuple[CdaObservation, ...] = field(default_factory=tuple)
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        dtd_validation=False,
+        remove_pis=True,
+    )
+
+
+def _schema() -> etree.XMLSchema | None:
+    """The CDA schema (``CDA_extended.xsd``) when the deployment has it
+    (``settings.DMP_CDA_SCHEMA``): the ANS's material carries no licence and is not shipped."""
+    location = getattr(settings, "DMP_CDA_SCHEMA", "")
+    if not location or not Path(location).exists():
+        return None
+    return _loaded_schema(str(location))
+
+
+@functools.cache
+def _loaded_schema(location: str) -> etree.XMLSchema:
+    # The schema's own includes are local files: a parser without network.
+    return etree.XMLSchema(etree.parse(location, etree.XMLParser(no_network=True)))
+
+
+def parse_time(value: str | None, what: str) -> datetime.datetime:
+    found = _TS.match(value or "")
+    if not found:
+        raise CdaError(_("Le document CDA n'a pas de date valide (%(what)s).") % {"what": what})
+    year, month, day, hour, minute, second, zone = found.groups()
+    try:
+        offset = datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[3:])) if zone else None
+        tz = (
+            datetime.timezone(offset if zone[0] == "+" else -offset)
+            if zone and offset is not None
+            else datetime.UTC
+        )
+        return datetime.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=tz,
+        )
+    except ValueError:
+        raise CdaError(
+            _("Le document CDA n'a pas de date valide (%(what)s).") % {"what": what}
+        ) from None
+
+
+def _one(root: etree._Element, path: str) -> etree._Element | None:
+    found = root.find(path, NS)
+    return found
+
+
+def _attr(root: etree._Element, path: str, name: str) -> str:
+    found = root.find(path, NS)
+    return (found.get(name) or "").strip() if found is not None else ""
+
+
+def _text(root: etree._Element, path: str) -> str:
+    found = root.find(path, NS)
+    return " ".join("".join(found.itertext()).split()) if found is not None else ""
+
+
+def _strict_b64(text: str | None) -> bytes:
+    raw = _B64_SPACE.sub(b"", (text or "").encode("ascii", "replace"))
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise CdaError(
+            _("Le contenu du document CDA (nonXMLBody) n'est pas un base64 valide.")
+        ) from None
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = Decimal(value or "")
+    except InvalidOperation:
+        raise CdaError(_("Un résultat du document CDA n'est pas un nombre.")) from None
+    return number if number.is_finite() else None
+
+
+def _value(obs: etree._Element) -> tuple[str, str]:
+    value = obs.find("h:value", NS)
+    if value is None:
+        return "", ""
+    kind = value.get(f"{{{codes.XSI}}}type", "")
+    if kind.endswith("PQ") and not kind.startswith("IVL"):
+        unit = value.get("unit", "")
+        return (value.get("value", ""), "" if unit == "1" else unit)
+    if kind.endswith("IVL_PQ"):
+        low, high = value.find("h:low", NS), value.find("h:high", NS)
+        if high is not None and high.get("value"):
+            sign = "<=" if high.get("inclusive") == "true" else "<"
+            unit = high.get("unit", "")
+            return f"{sign} {high.get('value')}", "" if unit == "1" else unit
+        if low is not None and low.get("value"):
+            sign = ">=" if low.get("inclusive") == "true" else ">"
+            unit = low.get("unit", "")
+            return f"{sign} {low.get('value')}", "" if unit == "1" else unit
+    return " ".join("".join(value.itertext()).split()), ""
+
+
+def _observations(root: etree._Element) -> tuple[CdaObservation, ...]:
+    rows = []
+    for obs in root.iterfind(".//h:observation", NS):
+        roots = {template.get("root") for template in obs.findall("h:templateId", NS)}
+        if "1.3.6.1.4.1.19376.1.3.1.6" not in roots:
+            continue
+        value, unit = _value(obs)
+        low = _attr(obs, "h:referenceRange/h:observationRange/h:value/h:low", "value")
+        high = _attr(obs, "h:referenceRange/h:observationRange/h:value/h:high", "value")
+        rows.append(
+            CdaObservation(
+                analyte_code=_attr(obs, "h:code", "code"),
+                value=value,
+                unit=unit,
+                ref_low=_decimal(low),
+                ref_high=_decimal(high),
+                ref_text=_text(obs, "h:referenceRange/h:observationRange/h:text")[:200],
+                interpretation=_attr(obs, "h:interpretationCode", "code"),
+            )
+        )
+    return tuple(rows)
+
+
+def _parse_xml(data: bytes) -> etree._Element:
+    if len(data) > MAX_CDA_BYTES:
+        raise CdaError(
+            _("Le document CDA dépasse %(size)s Mo : il n'a pas été lu.")
+            % {"size": MAX_CDA_BYTES // (1024 * 1024)}
+        )
+    if _DOCTYPE.search(data[:65536]) or b"<!ENTITY" in data or b"<!DOCTYPE" in data:
+        raise CdaError(
+            _(
+                "Le document CDA contient une déclaration de type (DOCTYPE, entités) : "
+                "refusé, un document CDA n'en a pas."
+            )
+        )
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError:
+        raise CdaError(_("Ce fichier n'est pas un document XML lisible.")) from None
+    if root.tag != f"{H}ClinicalDocument":
+        raise CdaError(_("Ce fichier XML n'est pas un document CDA R2 (ClinicalDocument)."))
+    schema = _schema()
+    if schema is not None and not schema.validate(root):
+        first = schema.error_log[0] if schema.error_log else None
+        raise CdaError(
+            _("Le document CDA n'est pas conforme au schéma CDA R2 (ligne %(line)s).")
+            % {"line": first.line if first is not None else "?"}
+        )
+    return root
+
+
+def parse_cda(data: bytes) -> CdaDocument:
+    """The document's header and body, or ``CdaError`` (nothing is stored by this)."""
+    root = _parse_xml(data)
+    missing = [
+        name
+        for name, path in (
+            ("id", "h:id"),
+            ("code", "h:code"),
+            ("effectiveTime", "h:effectiveTime"),
+            ("setId", "h:setId"),
+            ("versionNumber", "h:versionNumber"),
+            ("recordTarget", "h:recordTarget/h:patientRole"),
+        )
+        if root.find(path, NS) is None
+    ]
+    if missing:
+        raise CdaError(
+            _("L'en-tête du document CDA est incomplet (manque : %(names)s).")
+            % {"names": ", ".join(missing)}
+        )
+    role = root.find("h:recordTarget/h:patientRole", NS)
+    if role is None:  # checked above; for the type checker
+        raise CdaError(_("Ce fichier XML n'est pas un document CDA R2 (ClinicalDocument)."))
+    patient_ids = tuple(
+        (identifier.get("root", ""), identifier.get("extension", ""))
+        for identifier in role.findall("h:id", NS)
+    )
+    birth = _attr(role, "h:patient/h:birthTime", "value")
+    try:
+        version = int(_attr(root, "h:versionNumber", "value") or "1")
+    except ValueError:
+        version = 0
+    if version < 1:
+        raise CdaError(_("Le numéro de version du document CDA n'est pas un entier positif."))
+    replaces = None
+    for related in root.findall("h:relatedDocument", NS):
+        if related.get("typeCode") == "RPLC":
+            replaces = _attr(related, "h:parentDocument/h:id", "root") or None
+    common = {
+        "document_id": _attr(root, "h:id", "root"),
+        "set_id": _attr(root, "h:setId", "root"),
+        "version": version,
+        "replaces_id": replaces,
+        "document_type": _attr(root, "h:code", "code"),
+        "title": _text(root, "h:title")[:200],
+        "effective_time": parse_time(_attr(root, "h:effectiveTime", "value"), "effectiveTime"),
+        "confidentiality": _attr(root, "h:confidentialityCode", "code") or "N",
+        "patient_ids": patient_ids,
+        "birth_name": _text(role, "h:patient/h:name/h:family[@qualifier='BR']")
+        or _text(role, "h:patient/h:name/h:family"),
+        "given_names": _text(role, "h:patient/h:name/h:given"),
+        "birth_date": parse_time(birth, "birthTime").date() if birth else None,
+        "author_idnps": _attr(root, "h:author/h:assignedAuthor/h:id", "extension"),
+    }
+    start = _attr(root, "h:documentationOf/h:serviceEvent/h:effectiveTime/h:low", "value")
+    common["service_start"] = parse_time(start, "serviceEvent") if start else None
+    return _with_body(root, common)
+
+
+def _with_body(root: etree._Element, common: dict[str, Any]) -> CdaDocument:
+    """The document with its body: N1 (PDF or text in ``nonXMLBody``) or N3 CR-BIO."""
+    body = root.find("h:component/h:nonXMLBody/h:text", NS)
+    if body is not None:
+        content = _strict_b64(body.text) if body.get("representation") == "B64" else None
+        media = body.get("mediaType", "")
+        if media == "application/pdf" and content is not None:
+            return CdaDocument(level=1, pdf=content, **common)
+        if media.startswith("text/plain"):
+            text = content.decode("utf-8", "replace") if content is not None else body.text or ""
+            return CdaDocument(level=1, text=text, **common)
+        raise CdaError(_("Le corps du document CDA n'est ni un PDF ni du texte."))
+    templates = {template.get("root") for template in root.findall("h:templateId", NS)}
+    if root.find("h:component/h:structuredBody", NS) is None or not (
+        templates & {codes.TEMPLATE_CR_BIO, codes.TEMPLATE_XD_LAB}
+    ):
+        raise CdaError(
+            _(
+                "Seuls les documents CDA R2 N1 et les comptes rendus de biologie N3 (CR-BIO) "
+                "sont acceptés."
+            )
+        )
+    observations = _observations(root)
+    if not observations:
+        raise CdaError(_("Le compte rendu de biologie CDA ne contient aucun résultat."))
+    laboratory = _text(
+        root,
+        "h:documentationOf/h:serviceEvent/h:performer/h:assignedEntity/"
+        "h:representedOrganization/h:name",
+    ) or _text(root, "h:author/h:assignedAuthor/h:representedOrganization/h:name")
+    return CdaDocument(
+        level=3,
+        laboratory=laboratory[:200],
+        observations=observations,
+        **common,
+    )

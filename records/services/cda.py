@@ -1,0 +1,136 @@
+"""Depositing a CDA R2 document (N1 or N3 CR-BIO) into a DMP: the header must name this DMP's
+patient and may only replace a document of this DMP; then the existing deposits store it (the
+PDF judged by its content, a CR-BIO's results checked row by row like a typed lab report)."""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from identity.models import Patient, User
+from records import reference
+from records.cda import codes
+from records.cda.read import CdaDocument, CdaError, parse_cda
+from records.models import Entry
+from records.services.content import ObservationInput, lab_report_deposit, report_deposit
+
+
+def _folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(letters.replace("-", " ").upper().split())
+
+
+def _same_patient(document: CdaDocument, patient: Patient) -> bool:
+    known = {(codes.INSC_OID, patient.insc)}
+    if patient.matricule_ins and patient.matricule_oid:
+        known.add((patient.matricule_oid, patient.matricule_ins))
+    if not known & set(document.patient_ids):
+        return False
+    if _folded(document.birth_name) != _folded(patient.birth_name):
+        return False
+    return document.birth_date is not None and document.birth_date == patient.birth_date
+
+
+def _other_patient() -> ValidationError:
+    return ValidationError(
+        _(
+            "Ce document CDA concerne un autre patient (INS, nom de naissance ou date de "
+            "naissance différents de ceux de ce DMP) : rien n'a été enregistré."
+        )
+    )
+
+
+def _referenced(document: CdaDocument, patient: Patient) -> Entry | None:
+    """The entry of this DMP the document replaces (RPLC), if any. Its set, its parent or its
+    own id naming a document of another DMP is refused (a replace attack)."""
+    ids = {
+        name: codes.oid_uuid(oid)
+        for name, oid in (
+            ("set", document.set_id),
+            ("parent", document.replaces_id or ""),
+            ("self", document.document_id),
+        )
+    }
+    wanted = [value for value in ids.values() if value is not None]
+    found = {entry.public_id: entry for entry in Entry.objects.filter(public_id__in=wanted)}
+    for entry in found.values():
+        if entry.patient_id != patient.pk:
+            raise ValidationError(
+                _(
+                    "Ce document CDA se rattache à un document d'un autre DMP (setId ou "
+                    "document remplacé) : refusé, rien n'a été enregistré."
+                )
+            )
+    if ids["self"] is not None and ids["self"] in found:
+        raise ValidationError(_("Ce document CDA est déjà dans le DMP."))
+    parent = found.get(ids["parent"]) if ids["parent"] is not None else None
+    return parent
+
+
+def cda_deposit(
+    *,
+    actor: User,
+    patient: Patient,
+    data: bytes,
+    submission_key: uuid.UUID | None = None,
+) -> Entry:
+    """Deposit the CDA R2 document ``data`` in ``patient``'s DMP, as its author ``actor``.
+
+    Raises ``ValidationError`` (reader's language) and stores nothing when the file is not a
+    safe, readable CDA R2 N1/N3, names another patient, or ties itself to another DMP's
+    document; then whatever ``report_deposit``/``lab_report_deposit`` refuse.
+    """
+    try:
+        document = parse_cda(data)
+    except CdaError as error:
+        raise ValidationError(str(error)) from None
+    if not _same_patient(document, patient):
+        raise _other_patient()
+    replaces = _referenced(document, patient)
+    try:
+        reference.document_type(document.document_type)
+    except LookupError:
+        raise ValidationError(
+            _("Type de document CDA inconnu (code LOINC %(code)s).")
+            % {"code": document.document_type}
+        ) from None
+    if document.level == 3:
+        rows = [
+            ObservationInput(
+                row.analyte_code,
+                row.value,
+                row.unit,
+                row.ref_low,
+                row.ref_high,
+                row.ref_text,
+                row.interpretation,
+            )
+            for row in document.observations
+        ]
+        collected = document.service_start or document.effective_time
+        return lab_report_deposit(
+            actor=actor,
+            patient=patient,
+            laboratory=document.laboratory or _("Laboratoire non précisé"),
+            specimen_collected_at=collected,
+            reported_at=max(document.effective_time.date(), collected.date()),
+            observations=rows,
+            submission_key=submission_key,
+        )
+    if replaces is not None and replaces.kind != "report":
+        replaces = None
+    return report_deposit(
+        actor=actor,
+        patient=patient,
+        document_type=document.document_type,
+        title=document.title or reference.document_type(document.document_type).label,
+        act_date=(document.service_start or document.effective_time).date(),
+        body=document.text,
+        pdf=document.pdf,
+        replaces=replaces,
+        submission_key=submission_key,
+    )

@@ -1,0 +1,274 @@
+"""CDA R2 in: a professional deposits a CDA R2 N1 or N3 (CR-BIO) document. Hostile or foreign
+files are refused with a clear message and leave nothing behind (rows and stored files)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import translation
+from lxml import etree
+
+from identity.models import Patient, Professional
+from records import cda
+from records.cda import codes
+from records.content import Observation
+from records.models import Entry
+from records.services.cda import cda_deposit
+from records.services.content import ObservationInput
+from tests.records.cda_ans import CR_BIO, HEADER, schematron_failures
+from tests.records.conftest import logged_in, stored_files
+from tests.records.helpers import lab, pdf_bytes, report
+
+NS = {"h": codes.HL7}
+
+
+def _fresh_ids(document: bytes, *, keep_set: bool = False) -> bytes:
+    """The document as another system would send it: its own id and set id."""
+    root = etree.fromstring(document)
+    root.find("h:id", NS).set("root", codes.uuid_oid(uuid.uuid4()))  # type: ignore[union-attr]
+    if not keep_set:
+        root.find("h:setId", NS).set("root", codes.uuid_oid(uuid.uuid4()))  # type: ignore[union-attr]
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _fetched(entry: Entry) -> Entry:
+    return (
+        Entry.objects.select_related(*cda.SELECT_RELATED)
+        .prefetch_related(*cda.PREFETCH)
+        .get(pk=entry.pk)
+    )
+
+
+def _cda_of(entry: Entry) -> bytes:
+    return cda.document_as_cda(_fetched(entry))
+
+
+def _nothing_stored(before: tuple[int, int, int], root: Path) -> None:
+    assert (Entry.objects.count(), Observation.objects.count(), len(stored_files(root))) == before
+
+
+def _counts(root: Path) -> tuple[int, int, int]:
+    return Entry.objects.count(), Observation.objects.count(), len(stored_files(root))
+
+
+def _refused(doctor: Professional, patient: Patient, data: bytes, words: str, root: Path) -> None:
+    before = _counts(root)
+    with pytest.raises(ValidationError) as refused:
+        cda_deposit(actor=doctor.user, patient=patient, data=data)
+    assert words in " ".join(refused.value.messages)
+    _nothing_stored(before, root)
+
+
+@pytest.mark.django_db
+def test_round_trip_n3_deposit_then_download_same_observations(
+    doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    rows = [
+        ObservationInput("4548-4", "6,1", "%", Decimal("4"), Decimal("6")),
+        ObservationInput("2160-0", "80", "umol/L", Decimal("45"), Decimal("90")),
+        ObservationInput("1988-5", "< 0,5", "mg/L", None, Decimal("5")),
+    ]
+    source = lab(doctor, alice, rows)
+    incoming = _fresh_ids(_cda_of(source))
+    entry = cda_deposit(actor=doctor.user, patient=alice, data=incoming)
+    assert entry.kind == "lab_report" and entry.patient == alice
+    out = _cda_of(entry)
+    assert schematron_failures(out, CR_BIO) == []
+
+    def observations(document: bytes) -> list[tuple[str, ...]]:
+        found = []
+        for obs in etree.fromstring(document).iterfind(".//h:observation", NS):
+            if obs.find("h:templateId[@root='1.3.6.1.4.1.19376.1.3.1.6']", NS) is None:
+                continue
+            value = obs.find("h:value", NS)
+            low = obs.find("h:referenceRange/h:observationRange/h:value/h:low", NS)
+            high = obs.find("h:referenceRange/h:observationRange/h:value/h:high", NS)
+            found.append(
+                (
+                    obs.find("h:code", NS).get("code"),  # type: ignore[union-attr]
+                    etree.tostring(value, method="c14n").decode(),  # type: ignore[arg-type]
+                    low.get("value", "") if low is not None else "",
+                    high.get("value", "") if high is not None else "",
+                    obs.find("h:interpretationCode", NS).get("code")  # type: ignore[union-attr]
+                    if obs.find("h:interpretationCode", NS) is not None
+                    else "",
+                )
+            )
+        return found
+
+    assert observations(out) == observations(incoming)
+    assert len(observations(out)) == 3
+    stored = list(entry.lab_report.observations.order_by("position"))
+    assert [o.analyte_code for o in stored] == ["4548-4", "2160-0", "1988-5"]
+    assert stored[0].value_numeric == Decimal("6.1") and stored[0].interpretation == "H"
+
+
+@pytest.mark.django_db
+def test_n1_pdf_deposit_keeps_the_pdf_judged_by_content(
+    doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    incoming = _fresh_ids(_cda_of(report(doctor, alice, pdf=pdf_bytes("CR externe"))))
+    entry = cda_deposit(actor=doctor.user, patient=alice, data=incoming)
+    assert entry.kind == "report" and entry.report.pdf and entry.report.pdf_pages == 1
+    assert entry.document_type == "11488-4"
+    assert schematron_failures(_cda_of(entry), HEADER) == []
+
+
+@pytest.mark.django_db
+def test_n1_whose_pdf_is_not_a_pdf_is_refused(
+    doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    root = etree.fromstring(_fresh_ids(_cda_of(report(doctor, alice, pdf=pdf_bytes()))))
+    root.find("h:component/h:nonXMLBody/h:text", NS).text = base64.b64encode(  # type: ignore[union-attr]
+        b"MZ\x90\x00 not a pdf"
+    ).decode()
+    data = etree.tostring(root)
+    _refused(doctor, alice, data, "PDF", private_storage)
+
+
+HOSTILE = {
+    "external entity": (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+        b'<ClinicalDocument xmlns="urn:hl7-org:v3">&e;</ClinicalDocument>',
+        "DOCTYPE",
+    ),
+    "billion laughs": (
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+        + b"".join(
+            b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&%s;" % bytes([97 + i])) * 10)
+            for i in range(9)
+        )
+        + b']><ClinicalDocument xmlns="urn:hl7-org:v3">&j;</ClinicalDocument>',
+        "DOCTYPE",
+    ),
+    "50 MB": (b'<ClinicalDocument xmlns="urn:hl7-org:v3">' + b" " * (50 * 1024 * 1024), "Mo"),
+    "not xml": (b"%PDF-1.4 this is not xml", "XML"),
+    "not a CDA": (b'<Bundle xmlns="http://hl7.org/fhir"/>', "ClinicalDocument"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_xml_is_refused_nothing_stored(
+    doctor: Professional, alice: Patient, private_storage: Path, case: str
+) -> None:
+    data, words = HOSTILE[case]
+    _refused(doctor, alice, data, words, private_storage)
+
+
+@pytest.mark.django_db
+def test_base64_that_is_not_base64_is_refused(
+    doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    root = etree.fromstring(_fresh_ids(_cda_of(report(doctor, alice, pdf=pdf_bytes()))))
+    root.find("h:component/h:nonXMLBody/h:text", NS).text = "JVBERi0x**not base64**"  # type: ignore[union-attr]
+    _refused(doctor, alice, etree.tostring(root), "base64", private_storage)
+
+
+@pytest.mark.django_db
+def test_a_header_naming_another_patient_is_refused(
+    doctor: Professional,
+    alice: Patient,
+    bob: Patient,
+    stranger_doctor: Professional,
+    private_storage: Path,
+) -> None:
+    bobs = _fresh_ids(_cda_of(report(stranger_doctor, bob)))
+    _refused(doctor, alice, bobs, "autre patient", private_storage)
+    # The INS-C right, the birth name wrong: refused all the same.
+    root = etree.fromstring(_fresh_ids(_cda_of(report(doctor, alice))))
+    root.find(".//h:patient/h:name/h:family", NS).text = "MARTIN"  # type: ignore[union-attr]
+    _refused(doctor, alice, etree.tostring(root), "autre patient", private_storage)
+
+
+@pytest.mark.django_db
+def test_a_set_id_of_another_patients_document_is_refused(
+    doctor: Professional,
+    alice: Patient,
+    bob: Patient,
+    stranger_doctor: Professional,
+    private_storage: Path,
+) -> None:
+    bobs = report(stranger_doctor, bob)
+    root = etree.fromstring(_fresh_ids(_cda_of(report(doctor, alice))))
+    root.find("h:setId", NS).set("root", codes.uuid_oid(bobs.public_id))  # type: ignore[union-attr]
+    _refused(doctor, alice, etree.tostring(root), "autre DMP", private_storage)
+    # The same through relatedDocument RPLC.
+    root = etree.fromstring(_fresh_ids(_cda_of(report(doctor, alice))))
+    related = etree.SubElement(root, f"{{{codes.HL7}}}relatedDocument", typeCode="RPLC")
+    parent = etree.SubElement(related, f"{{{codes.HL7}}}parentDocument")
+    etree.SubElement(parent, f"{{{codes.HL7}}}id", root=codes.uuid_oid(bobs.public_id))
+    _refused(doctor, alice, etree.tostring(root), "autre DMP", private_storage)
+
+
+@pytest.mark.django_db
+def test_a_replacement_of_this_dmps_report_becomes_its_new_version(
+    doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    first = report(doctor, alice)
+    root = etree.fromstring(_fresh_ids(_cda_of(first), keep_set=True))
+    related = etree.SubElement(root, f"{{{codes.HL7}}}relatedDocument", typeCode="RPLC")
+    parent = etree.SubElement(related, f"{{{codes.HL7}}}parentDocument")
+    etree.SubElement(parent, f"{{{codes.HL7}}}id", root=codes.uuid_oid(first.public_id))
+    entry = cda_deposit(actor=doctor.user, patient=alice, data=etree.tostring(root))
+    assert entry.replaces == first
+    first.refresh_from_db()
+    assert first.status == "replaced"
+
+
+@pytest.mark.django_db
+def test_a_schema_valid_document_failing_the_schematron(
+    doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    """A CR-BIO whose title is not the one the volet fixes passes the schema but not the
+    CR-BIO schematron: the test suite's validator reports it (the deposit itself does not
+    run the schematrons: saxonche is a test dependency only)."""
+    root = etree.fromstring(_cda_of(lab(doctor, alice)))
+    root.find("h:title", NS).text = "Bilan"  # type: ignore[union-attr]
+    failures = schematron_failures(etree.tostring(root), CR_BIO)
+    assert any("title" in failure.text for failure in failures)
+
+
+@pytest.mark.django_db
+def test_with_the_schema_configured_a_schema_invalid_document_is_refused(
+    doctor: Professional, alice: Patient, private_storage: Path, settings: Any
+) -> None:
+    from tests.records.cda_ans import require_ans
+
+    settings.DMP_CDA_SCHEMA = str(require_ans() / "infrastructure" / "cda" / "CDA_extended.xsd")
+    root = etree.fromstring(_fresh_ids(_cda_of(report(doctor, alice))))
+    title = root.find("h:title", NS)
+    root.remove(title)  # type: ignore[arg-type]
+    root.append(title)  # type: ignore[arg-type]  # out of the schema's order
+    _refused(doctor, alice, etree.tostring(root), "schéma", private_storage)
+
+
+@pytest.mark.django_db
+def test_the_web_form_refuses_in_english_for_an_english_reader(
+    doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    url = reverse("records:cda_new", args=[alice.public_id])
+    client = logged_in(doctor.user)
+    before = _counts(private_storage)
+    data, _words = HOSTILE["external entity"]
+    upload = SimpleUploadedFile("cr.xml", data, "text/xml")
+    with translation.override("en"):
+        response = client.post(url, {"fichier": upload}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert "type declaration" in response.content.decode()
+    _nothing_stored(before, private_storage)
+    incoming = _fresh_ids(_cda_of(lab(doctor, alice)))
+    upload = SimpleUploadedFile("cr.xml", incoming, "text/xml")
+    response = client.post(url, {"fichier": upload})
+    assert response.status_code == 302
+    entry = Entry.objects.filter(patient=alice, kind="lab_report").latest("id")
+    assert response["Location"] == reverse("records:entry_detail", args=[entry.public_id])
