@@ -1,0 +1,300 @@
+"""The DMP's own entries in the archive: files, FHIR resources, XDS documents, index rows.
+
+The CDA R2 documents and their XDS metadata come from ``records.cda`` (``document_as_cda``,
+``xds_metadata``) when that module is present; until then the XDM subset holds a copy of the
+original file (PDF or text) with metadata mapped here from the entry. The FHIR resources are
+the API's own serializers (``records.fhir``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib
+import mimetypes
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext
+
+from records.fhir.clinical import allergy_resource, diagnostic_report, observation_resource
+from records.fhir.resources import (
+    MASKED,
+    VISIBILITY_SYSTEM,
+    document_reference,
+    patient_resource,
+    practitioner_resource,
+)
+from records.models import Entry, EntryKind, Observation
+from records.portability import SUBSET, ArchiveWriter, IndexRow, XdsEntry, xds_time
+from records.reference import document_type
+
+LOINC_OID = "2.16.840.1.113883.6.1"
+CONFIDENTIALITY_OID = "2.16.840.1.113883.5.25"
+FORMAT_OID = "1.3.6.1.4.1.19376.1.2.3"
+PDF_FORMAT = ("urn:ihe:iti:xds-sd:pdf:2008", FORMAT_OID, "PDF")
+TEXT_FORMAT = ("urn:ihe:iti:xds-sd:text:2008", FORMAT_OID, "Texte")
+IMAGE_FORMAT = ("urn:ihe:iti:xds-sd:image:2008", FORMAT_OID, "Image")
+# The kinds written by another app's section (imaging), not here.
+_JOINED = (
+    "author__user",
+    "patient",
+    "replaces",
+    "report",
+    "lab_report",
+    "allergy",
+    "patient_document",
+    "problem",
+    "treatment",
+    "vaccination",
+    "measure",
+    "wishes",
+)
+CHUNK_ROWS = 200
+
+
+def cda_module() -> ModuleType | None:
+    """``records.cda`` when it is installed (the CDA R2 builder), else None."""
+    try:
+        return importlib.import_module("records.cda")
+    except ImportError:
+        return None
+
+
+def archive_entries(entries: QuerySet[Entry]) -> QuerySet[Entry]:
+    """The entries with everything the archive reads of them, in a few queries per
+    ``CHUNK_ROWS`` rows (constant in their number)."""
+    return (
+        entries.select_related(*_JOINED)
+        .prefetch_related(
+            Prefetch(
+                "lab_report__observations",
+                queryset=Observation.objects.order_by("position"),
+            )
+        )
+        .order_by("act_date", "id")
+    )
+
+
+def _fallback_metadata(entry: Entry, mime: str) -> XdsEntry:
+    doc = document_type(entry.document_type)
+    confidentiality = [("N", CONFIDENTIALITY_OID, "Normal")]
+    visibility = []
+    if entry.masked:
+        confidentiality.append(
+            (MASKED, VISIBILITY_SYSTEM.removeprefix("urn:oid:"), "Masqué aux PS")
+        )
+        visibility.append(MASKED)
+    if mime == "application/pdf":
+        fmt = PDF_FORMAT
+    elif mime.startswith("image/"):
+        fmt = IMAGE_FORMAT
+    else:
+        fmt = TEXT_FORMAT
+    author = entry.author
+    return XdsEntry(
+        unique_id=str(entry.public_id),
+        title=entry.title,
+        mime_type=mime,
+        type_code=(doc.code, LOINC_OID, doc.label),
+        class_code=(doc.category, "urn:dmp-portal:document-category", doc.category),
+        format_code=fmt,
+        confidentiality=tuple(confidentiality),
+        creation_time=xds_time(entry.deposited_at),
+        service_start=xds_time(entry.act_date),
+        author=(
+            f"8{author.rpps}^{author.user.last_name}^{author.user.first_name}^^^^^^&1.2.250.1.71.4.2.1&ISO"
+            if author is not None
+            else "PATIENT"
+        ),
+        author_role=str(author.get_profession_display()) if author is not None else "",
+        visibility=tuple(visibility),
+    )
+
+
+def _code(value: Any) -> tuple[str, str, str]:
+    """A code of ``xds_metadata`` (a dict, a tuple or a bare string) as (code, scheme, name)."""
+    if isinstance(value, dict):
+        return (
+            str(value.get("code", "")),
+            str(value.get("codeSystem", value.get("scheme", value.get("system", "")))),
+            str(value.get("displayName", value.get("display", value.get("code", "")))),
+        )
+    if isinstance(value, (tuple, list)):
+        padded = [str(part) for part in value] + ["", "", ""]
+        return padded[0], padded[1], padded[2] or padded[0]
+    return str(value), "", str(value)
+
+
+def _cda_metadata(cda: ModuleType, entry: Entry, fallback: XdsEntry) -> XdsEntry:
+    meta = cda.xds_metadata(entry)
+    confidentiality = meta.get("confidentialityCode", fallback.confidentiality)
+    if not isinstance(confidentiality, (list, tuple)) or (
+        confidentiality and isinstance(confidentiality[0], str)
+    ):
+        confidentiality = [confidentiality]
+    visibility = meta.get("visibility", fallback.visibility)
+    return XdsEntry(
+        unique_id=str(meta.get("uniqueId", fallback.unique_id)),
+        title=str(meta.get("title", fallback.title)),
+        mime_type=str(meta.get("mimeType", "text/xml")),
+        type_code=_code(meta.get("typeCode", fallback.type_code)),
+        class_code=_code(meta.get("classCode", fallback.class_code)),
+        format_code=_code(meta.get("formatCode", fallback.format_code)),
+        confidentiality=tuple(_code(code) for code in confidentiality),
+        creation_time=str(meta.get("creationTime", fallback.creation_time)),
+        service_start=str(meta.get("serviceStartTime", fallback.service_start)),
+        author=str(meta.get("author", fallback.author)),
+        author_role=fallback.author_role,
+        visibility=tuple(visibility)
+        if isinstance(visibility, (list, tuple))
+        else (str(visibility),),
+    )
+
+
+@dataclass(frozen=True)
+class Original:
+    """Where an entry's original document is: a stored file (``key``) or a text."""
+
+    mime: str
+    key: str = ""
+    text: bytes | None = None
+
+
+class EntryWriter:
+    """Writes each entry of the DMP's own kinds (not imaging) into the archive."""
+
+    def __init__(self, archive: ArchiveWriter) -> None:
+        self.archive = archive
+        self.cda = cda_module()
+        self.authors: set[int] = set()
+        self.number = 0
+
+    def _name(self, folder: str, suffix: str) -> str:
+        return f"{folder}/D{self.number:05d}{suffix}"
+
+    def _xdm(self, entry: Entry, row: IndexRow, original: Original) -> None:
+        """The entry's document in the XDM subset: its CDA when ``records.cda`` makes one,
+        or else a copy of the original (stored file or text)."""
+        archive = self.archive
+        name_base = f"{SUBSET}/DOC{archive.documents + 1:05d}"
+        fallback = _fallback_metadata(entry, original.mime)
+        if self.cda is not None and entry.kind in (EntryKind.REPORT, EntryKind.LAB_REPORT):
+            data = self.cda.document_as_cda(entry)
+            name = archive.add_bytes(f"{name_base}.XML", data)
+            sha1, size = _sha1(data), len(data)
+            meta = _cda_metadata(self.cda, entry, fallback)
+            row.links.append(("CDA R2", name))
+        elif original.key:
+            suffix = mimetypes.guess_extension(original.mime) or ".bin"
+            name = f"{name_base}{suffix.upper()}"
+            sha1, size = archive.copy_stored(name, original.key)
+            meta = fallback
+            row.links.append(("XDM", name))
+        elif original.text is not None:
+            name = archive.add_bytes(f"{name_base}.TXT", original.text)
+            sha1, size = _sha1(original.text), len(original.text)
+            meta = fallback
+            row.links.append(("XDM", name))
+        else:
+            return
+        archive.xds_document(name, meta, sha1, size)
+
+    def write(self, entry: Entry) -> None:
+        self.number += 1
+        archive = self.archive
+        row = IndexRow(date=entry.act_date, kind=str(entry.get_kind_display()), title=entry.title)
+        if entry.author_id is not None and entry.author_id not in self.authors:
+            self.authors.add(entry.author_id)
+            archive.fhir(practitioner_resource(entry.author))  # type: ignore[arg-type]
+        original: Original | None = None
+        if entry.kind == EntryKind.REPORT:
+            original = self._report(entry, entry.report, row)
+        elif entry.kind == EntryKind.LAB_REPORT:
+            self._lab(entry, row)
+            original = Original(mime="text/xml")  # a document only as CDA
+        elif entry.kind == EntryKind.ALLERGY:
+            archive.fhir(allergy_resource(entry, entry.allergy))
+        elif entry.kind == EntryKind.PATIENT_DOCUMENT:
+            original = self._patient_document(entry, row)
+        else:
+            archive.fhir(_summary_reference(entry))
+            row.note = entry.summary
+        if original is not None:
+            self._xdm(entry, row, original)
+        archive.index(row)
+        archive.step()
+
+    def _report(self, entry: Entry, report: Any, row: IndexRow) -> Original:
+        resource = document_reference(entry, report)
+        if report.pdf:
+            name = self._name("DOCUMENTS", ".pdf")
+            self.archive.copy_stored(name, report.pdf.name)
+            row.links.append(("PDF", name))
+            resource["content"][0]["attachment"]["url"] = name
+            self.archive.fhir(resource)
+            return Original(key=report.pdf.name, mime="application/pdf")
+        text = report.body.encode()
+        name = self.archive.add_bytes(self._name("DOCUMENTS", ".txt"), text)
+        row.links.append((_text_label(), name))
+        resource["content"][0]["attachment"]["url"] = name
+        self.archive.fhir(resource)
+        row.note = entry.summary
+        return Original(mime="text/plain", text=text)
+
+    def _lab(self, entry: Entry, row: IndexRow) -> None:
+        report = entry.lab_report
+        rows = list(report.observations.all())
+        self.archive.fhir(diagnostic_report(entry, report, rows))
+        for observation in rows:
+            self.archive.fhir(observation_resource(entry, report, observation))
+        row.note = entry.summary
+
+    def _patient_document(self, entry: Entry, row: IndexRow) -> Original:
+        document = entry.patient_document
+        suffix = mimetypes.guess_extension(document.content_type) or ".bin"
+        name = self._name("DOCUMENTS", suffix)
+        self.archive.copy_stored(name, document.file.name)
+        row.links.append((document.content_type, name))
+        resource = document_reference(entry, None)
+        resource["content"] = [
+            {
+                "attachment": {
+                    "url": name,
+                    "contentType": document.content_type,
+                    "size": document.file_size,
+                }
+            }
+        ]
+        self.archive.fhir(resource)
+        return Original(key=document.file.name, mime=document.content_type)
+
+
+def _text_label() -> str:
+    return gettext("Texte")
+
+
+def _sha1(data: bytes) -> str:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
+def _summary_reference(entry: Entry) -> dict[str, Any]:
+    """An entry without a FHIR mapping of its own yet (problem, treatment, vaccination,
+    measure, wishes): a DocumentReference whose content is its summary as text."""
+    resource = document_reference(entry, None)
+    text = "\n".join(part for part in (entry.title, entry.summary) if part)
+    resource["content"] = [
+        {
+            "attachment": {
+                "contentType": "text/plain; charset=utf-8",
+                "data": base64.b64encode(text.encode()).decode(),
+                "title": entry.title,
+            }
+        }
+    ]
+    return resource
+
+
+__all__ = ["EntryWriter", "archive_entries", "cda_module", "patient_resource"]
