@@ -44,7 +44,7 @@ class ImagingSection:
                 f"{folders[study_id]}/SER{series_numbers[series.pk]:03d}/"
                 f"IMG{counts[study_id]:05d}.dcm"
             )
-            archive.copy_stored(name, instance.file.name)
+            archive.copy_stored(name, str(instance.file.name))
             if counts[study_id] == 1:
                 rows[study_id].links.append((gettext("Images DICOM"), name))
         for study in studies:

@@ -256,7 +256,7 @@ class EntryWriter:
         document = entry.patient_document
         suffix = mimetypes.guess_extension(document.content_type) or ".bin"
         name = self._name("DOCUMENTS", suffix)
-        self.archive.copy_stored(name, document.file.name)
+        self.archive.copy_stored(name, str(document.file.name))
         row.links.append((document.content_type, name))
         resource = document_reference(entry, None)
         resource["content"] = [
@@ -269,7 +269,7 @@ class EntryWriter:
             }
         ]
         self.archive.fhir(resource)
-        return Original(key=document.file.name, mime=document.content_type)
+        return Original(key=str(document.file.name), mime=document.content_type)
 
 
 def _text_label() -> str:

@@ -286,7 +286,28 @@ def exports_sweep(*, now: datetime.datetime | None = None) -> int:
         if key:
             _delete_quietly(key)
         DmpExport.objects.filter(pk=pk).update(status=ExportStatus.EXPIRED, file="")
-    return len(due)
+    return len(due) + _orphans_sweep(at)
+
+
+def _orphans_sweep(at: datetime.datetime) -> int:
+    """Archives in storage that no export names (a worker killed between writing the file
+    and recording it), older than the preparation's grace period."""
+    try:
+        _dirs, names = default_storage.listdir(EXPORT_PREFIX.rstrip("/"))
+    except (OSError, NotImplementedError):
+        return 0
+    keys = {f"{EXPORT_PREFIX}{name}" for name in names}
+    named = set(DmpExport.objects.filter(file__in=keys).values_list("file", flat=True))
+    swept = 0
+    for key in sorted(keys - named):
+        try:
+            old = default_storage.get_modified_time(key) <= at - STALE_AFTER
+        except (OSError, NotImplementedError):
+            old = False
+        if old:
+            _delete_quietly(key)
+            swept += 1
+    return swept
 
 
 __all__ = [

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -82,7 +82,7 @@ def export_status(request: AuthenticatedHttpRequest, export_id: uuid.UUID) -> Ht
 @never_cache
 @login_required
 @require_GET
-def export_download(request: AuthenticatedHttpRequest, export_id: uuid.UUID) -> HttpResponse:
+def export_download(request: AuthenticatedHttpRequest, export_id: uuid.UUID) -> HttpResponseBase:
     """The archive, streamed, once: a complete download deletes it; an expired, used or
     failed link says so (410)."""
     asked = access.export_for(request.user, export_id)
