@@ -402,3 +402,43 @@ def test_build_queries_constant_in_entries(alice: Patient, doctor: Professional)
     _entries(doctor, alice, 27)
     thirty = _build_queries(alice, None)
     assert three == thirty, (three, thirty)
+
+
+def test_in_english_the_pages_and_the_archive(
+    alice: Patient, full_dmp: dict[str, Any], settings: Any
+) -> None:
+    from tests.test_english_pages import french_words, visible_text
+
+    client = logged_in(alice.user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("records:my_export"), HTTP_ACCEPT_LANGUAGE="en")
+    assert "Download my DMP" in page.content.decode()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(reverse("records:my_export"), HTTP_ACCEPT_LANGUAGE="en")
+    status = client.get(response.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Download the archive" in status
+    words = set(re.findall(r"[A-Za-zÀ-ÖØ-öø-ÿŒœ]{4,}", visible_text(status)))
+    assert not words & french_words(), words & french_words()
+    export = DmpExport.objects.get()
+    archive = zipfile.ZipFile(io.BytesIO(_download(client, export)))
+    assert "List of documents" in archive.read("INDEX.HTM").decode()
+    assert "Open index.html" in archive.read("README.TXT").decode()
+
+
+def test_sweeper_deletes_orphan_archives_and_marks_lost_preparations(
+    alice: Patient, private_storage: Path
+) -> None:
+    from django.core.files.base import ContentFile
+
+    orphan = default_storage.save("exports/orphan.zip", ContentFile(b"PK"))
+    lost = DmpExport.objects.create(
+        patient=alice,
+        requested_by=alice.user,
+        status=ExportStatus.RUNNING,
+        created_at=timezone.now() - datetime.timedelta(hours=7),
+    )
+    later = timezone.now() + datetime.timedelta(hours=7)
+    assert export_services.exports_sweep(now=later) == 1
+    assert not default_storage.exists(orphan)
+    lost.refresh_from_db()
+    assert lost.status == ExportStatus.FAILED
