@@ -90,6 +90,8 @@ class XdsEntry:
     author: str  # XCN or a display name
     author_role: str = ""
     visibility: tuple[str, ...] = ()
+    entry_uuid: str = ""  # the entry's public id: the DocumentEntry's entryUUID
+    patient_id: str = ""  # as the document carries it (CDA: the INS); the INS-C otherwise
 
 
 @dataclass
@@ -183,7 +185,7 @@ class ArchiveWriter:
 
     def xds_document(self, name: str, meta: XdsEntry, sha1: str, size: int) -> None:
         """The XDS DocumentEntry of a document already written at ``name``."""
-        ident = f"urn:uuid:{meta.unique_id}"
+        ident = f"urn:uuid:{meta.entry_uuid or meta.unique_id}"
         self._ids.append(ident)
         self._metadata.write(
             etree.tostring(_extrinsic(ident, name, meta, sha1, size, self.patient))
@@ -348,7 +350,8 @@ def _extrinsic(
         _classify(node, CONFIDENTIALITY_CODE, ident, code, n)
     _classify(node, FORMAT_CODE, ident, meta.format_code, 10)
     _classify(node, TYPE_CODE, ident, meta.type_code, 11)
-    _external(node, DOC_PATIENT_ID, ident, patient_xds_id(patient), "XDSDocumentEntry.patientId", 1)
+    patient_id = meta.patient_id or patient_xds_id(patient)
+    _external(node, DOC_PATIENT_ID, ident, patient_id, "XDSDocumentEntry.patientId", 1)
     _external(node, DOC_UNIQUE_ID, ident, meta.unique_id, "XDSDocumentEntry.uniqueId", 2)
     return node
 

@@ -1,24 +1,24 @@
 """The DMP's own entries in the archive: files, FHIR resources, XDS documents, index rows.
 
-The CDA R2 documents and their XDS metadata come from ``records.cda`` (``document_as_cda``,
-``xds_metadata``) when that module is present; until then the XDM subset holds a copy of the
-original file (PDF or text) with metadata mapped here from the entry. The FHIR resources are
-the API's own serializers (``records.fhir``).
+Reports and lab reports go into the XDM subset as CDA R2 (N1, and N3 CR-BIO) with their XDS
+metadata, both from ``records.cda`` (``document_as_cda``, ``xds_metadata``); the files a
+patient added, which have no CDA form, go there as they are, with metadata mapped here. The
+originals (PDF, files) are also under DOCUMENTS/. The FHIR resources are the API's own
+serializers (``records.fhir``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import mimetypes
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext
 
+from records import cda
 from records.fhir.clinical import allergy_resource, diagnostic_report, observation_resource
 from records.fhir.resources import (
     MASKED,
@@ -36,6 +36,7 @@ CONFIDENTIALITY_OID = "2.16.840.1.113883.5.25"
 FORMAT_OID = "1.3.6.1.4.1.19376.1.2.3"
 PDF_FORMAT = ("urn:ihe:iti:xds-sd:pdf:2008", FORMAT_OID, "PDF")
 TEXT_FORMAT = ("urn:ihe:iti:xds-sd:text:2008", FORMAT_OID, "Texte")
+IDNPS_OID = "1.2.250.1.71.4.2.1"
 IMAGE_FORMAT = ("urn:ihe:iti:xds-sd:image:2008", FORMAT_OID, "Image")
 # The kinds written by another app's section (imaging), not here.
 _JOINED = (
@@ -55,19 +56,11 @@ _JOINED = (
 CHUNK_ROWS = 200
 
 
-def cda_module() -> ModuleType | None:
-    """``records.cda`` when it is installed (the CDA R2 builder), else None."""
-    try:
-        return importlib.import_module("records.cda")
-    except ImportError:
-        return None
-
-
 def archive_entries(entries: QuerySet[Entry]) -> QuerySet[Entry]:
     """The entries with everything the archive reads of them, in a few queries per
     ``CHUNK_ROWS`` rows (constant in their number)."""
     return (
-        entries.select_related(*_JOINED)
+        entries.select_related(*_JOINED, *cda.SELECT_RELATED)
         .prefetch_related(
             Prefetch(
                 "lab_report__observations",
@@ -95,7 +88,7 @@ def _fallback_metadata(entry: Entry, mime: str) -> XdsEntry:
         fmt = TEXT_FORMAT
     author = entry.author
     return XdsEntry(
-        unique_id=str(entry.public_id),
+        unique_id=f"2.25.{entry.public_id.int}",
         title=entry.title,
         mime_type=mime,
         type_code=(doc.code, LOINC_OID, doc.label),
@@ -111,46 +104,41 @@ def _fallback_metadata(entry: Entry, mime: str) -> XdsEntry:
         ),
         author_role=str(author.get_profession_display()) if author is not None else "",
         visibility=tuple(visibility),
+        entry_uuid=str(entry.public_id),
     )
 
 
-def _code(value: Any) -> tuple[str, str, str]:
-    """A code of ``xds_metadata`` (a dict, a tuple or a bare string) as (code, scheme, name)."""
-    if isinstance(value, dict):
-        return (
-            str(value.get("code", "")),
-            str(value.get("codeSystem", value.get("scheme", value.get("system", "")))),
-            str(value.get("displayName", value.get("display", value.get("code", "")))),
-        )
-    if isinstance(value, (tuple, list)):
-        padded = [str(part) for part in value] + ["", "", ""]
-        return padded[0], padded[1], padded[2] or padded[0]
-    return str(value), "", str(value)
+def _coded(code: cda.Coded) -> tuple[str, str, str]:
+    return code.code, code.scheme, code.display or code.code
 
 
-def _cda_metadata(cda: ModuleType, entry: Entry, fallback: XdsEntry) -> XdsEntry:
-    meta = cda.xds_metadata(entry)
-    confidentiality = meta.get("confidentialityCode", fallback.confidentiality)
-    if not isinstance(confidentiality, (list, tuple)) or (
-        confidentiality and isinstance(confidentiality[0], str)
-    ):
-        confidentiality = [confidentiality]
-    visibility = meta.get("visibility", fallback.visibility)
+def _cda_metadata(meta: cda.XdsMetadata) -> XdsEntry:
+    """``records.cda``'s metadata of a CDA document, as the XDM writer takes it."""
+    author = meta.author
+    if author is not None and author.idnps:
+        person = f"{author.idnps}^{author.name}^^^^^^^&{IDNPS_OID}&ISO"
+    else:
+        person = author.name if author is not None else "PATIENT"
+    visibility = [code.code for code in meta.confidentiality if code.code != "N"]
     return XdsEntry(
-        unique_id=str(meta.get("uniqueId", fallback.unique_id)),
-        title=str(meta.get("title", fallback.title)),
-        mime_type=str(meta.get("mimeType", "text/xml")),
-        type_code=_code(meta.get("typeCode", fallback.type_code)),
-        class_code=_code(meta.get("classCode", fallback.class_code)),
-        format_code=_code(meta.get("formatCode", fallback.format_code)),
-        confidentiality=tuple(_code(code) for code in confidentiality),
-        creation_time=str(meta.get("creationTime", fallback.creation_time)),
-        service_start=str(meta.get("serviceStartTime", fallback.service_start)),
-        author=str(meta.get("author", fallback.author)),
-        author_role=fallback.author_role,
-        visibility=tuple(visibility)
-        if isinstance(visibility, (list, tuple))
-        else (str(visibility),),
+        unique_id=meta.unique_id,
+        title=meta.title,
+        mime_type=meta.mime_type,
+        type_code=_coded(meta.type_code),
+        class_code=_coded(meta.class_code),
+        format_code=_coded(meta.format_code),
+        confidentiality=tuple(_coded(code) for code in meta.confidentiality),
+        creation_time=meta.creation_time,
+        service_start=meta.service_start_time,
+        author=person,
+        author_role=(
+            author.profession.display or author.profession.code
+            if author is not None and author.profession is not None
+            else ""
+        ),
+        visibility=tuple(visibility),
+        entry_uuid=meta.entry_public_id,
+        patient_id=meta.patient_id,
     )
 
 
@@ -168,7 +156,6 @@ class EntryWriter:
 
     def __init__(self, archive: ArchiveWriter) -> None:
         self.archive = archive
-        self.cda = cda_module()
         self.authors: set[int] = set()
         self.number = 0
 
@@ -181,11 +168,11 @@ class EntryWriter:
         archive = self.archive
         name_base = f"{SUBSET}/DOC{archive.documents + 1:05d}"
         fallback = _fallback_metadata(entry, original.mime)
-        if self.cda is not None and entry.kind in (EntryKind.REPORT, EntryKind.LAB_REPORT):
-            data = self.cda.document_as_cda(entry)
+        if entry.kind in (EntryKind.REPORT, EntryKind.LAB_REPORT):
+            data = cda.document_as_cda(entry)
             name = archive.add_bytes(f"{name_base}.XML", data)
             sha1, size = _sha1(data), len(data)
-            meta = _cda_metadata(self.cda, entry, fallback)
+            meta = _cda_metadata(cda.xds_metadata(entry, data))
             row.links.append(("CDA R2", name))
         elif original.key:
             suffix = mimetypes.guess_extension(original.mime) or ".bin"
@@ -297,4 +284,4 @@ def _summary_reference(entry: Entry) -> dict[str, Any]:
     return resource
 
 
-__all__ = ["EntryWriter", "archive_entries", "cda_module", "patient_resource"]
+__all__ = ["EntryWriter", "archive_entries", "patient_resource"]

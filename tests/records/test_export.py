@@ -200,6 +200,10 @@ def test_archive_layout_every_file_parsed(
         assert slot["hash"] == hashlib.sha1(data, usedforsecurity=False).hexdigest()
         assert slot["size"] == str(len(data))
         assert slot["sourcePatientId"].startswith(alice.insc)
+    cdas = [n for n in subset if n.endswith(".XML")]
+    assert len(cdas) == 4  # 3 reports (one masked) and the lab report, as CDA R2
+    for name in cdas:
+        assert parsed[name].tag == "{urn:hl7-org:v3}ClinicalDocument", name
     assert len(metadata.findall(".//rim:RegistryPackage", ns)) == 1
     assert len(metadata.findall(".//rim:Association", ns)) == len(documents)
     codes = {c.get("nodeRepresentation") for c in metadata.iter(f"{{{RIM}}}Classification")}
