@@ -177,3 +177,32 @@ def dicomweb_instances(
     return found.select_related("series__study__entry__patient").order_by(
         "series__number", "series__pk", "instance_number", "pk"
     )
+
+
+def export_studies(entries: QuerySet[Entry]) -> QuerySet[ImagingStudy]:
+    """The studies of ``entries`` (a queryset the funnel gave), with their series' instance
+    counts: two queries whatever their number ("Télécharger mon DMP")."""
+    series = Series.objects.annotate(instance_count=Count("instances")).order_by("number", "pk")
+    return (
+        ImagingStudy.objects.filter(entry__in=entries)
+        .select_related("entry__patient")
+        .prefetch_related(Prefetch("series", queryset=series))
+        .order_by("entry__act_date", "pk")
+    )
+
+
+def export_instances(entries: QuerySet[Entry]) -> QuerySet[Instance]:
+    """Every instance of the studies of ``entries``, study by study, series by series (one
+    query a chunk: read with ``.iterator()``)."""
+    return (
+        Instance.objects.filter(series__study__entry__in=entries)
+        .select_related("series")
+        .order_by(
+            "series__study__entry__act_date",
+            "series__study_id",
+            "series__number",
+            "series_id",
+            "instance_number",
+            "pk",
+        )
+    )

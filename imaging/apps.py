@@ -14,3 +14,9 @@ class ImagingConfig(AppConfig):
         from imaging.dicom import install_pillow_guards
 
         install_pillow_guards()
+        # The studies' DICOM files in the "Télécharger mon DMP" archive.
+        from imaging.export import ImagingSection
+        from records.portability import SECTIONS
+
+        if not any(isinstance(section, ImagingSection) for section in SECTIONS):
+            SECTIONS.append(ImagingSection())

@@ -44,7 +44,9 @@ def _wado_endpoint(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def imaging_study_resource(study: ImagingStudy, request: HttpRequest) -> dict[str, Any]:
+def imaging_study_resource(study: ImagingStudy, request: HttpRequest | None) -> dict[str, Any]:
+    """The study (its series annotated with ``instance_count``); with its DICOMweb endpoint
+    when answering a request (not in an offline archive)."""
     entry = study.entry
     series = list(study.series.all())
     resource: dict[str, Any] = {
@@ -53,8 +55,6 @@ def imaging_study_resource(study: ImagingStudy, request: HttpRequest) -> dict[st
         "meta": {"versionId": "1", "lastUpdated": instant(entry.deposited_at)},
         "identifier": [{"system": "urn:dicom:uid", "value": f"urn:oid:{study.study_instance_uid}"}],
         "status": "available",
-        "contained": [_wado_endpoint(request)],
-        "endpoint": [{"reference": "#dicomweb"}],
         "subject": ref("Patient", entry.patient.public_id),
         "numberOfSeries": len(series),
         "numberOfInstances": sum(getattr(s, "instance_count", 0) for s in series),
@@ -69,6 +69,9 @@ def imaging_study_resource(study: ImagingStudy, request: HttpRequest) -> dict[st
             for s in series
         ],
     }
+    if request is not None:
+        resource["contained"] = [_wado_endpoint(request)]
+        resource["endpoint"] = [{"reference": "#dicomweb"}]
     if study.modalities:
         resource["modality"] = [_modality(code) for code in study.modalities]
     if study.study_date:

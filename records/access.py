@@ -72,6 +72,7 @@ from records.models import (
     AccessMode,
     CareRelation,
     CareRelationStatus,
+    DmpExport,
     EmergencyAccess,
     Entry,
     EntryUserObjectPermission,
@@ -807,6 +808,36 @@ def notifications_for(user: User | AnonymousUser) -> QuerySet[Notification]:
         .exclude(kept & ~Q(patient__user_id=user.pk))
         .order_by("-created_at")
     )
+
+
+def entries_seen_by_patient(patient: Patient) -> QuerySet[Entry]:
+    """What ``patient`` sees of their DMP, whoever asks for it ("Télécharger mon DMP", which a
+    professional may prepare for the patient): the patient's own scope when they have an
+    account, the same rule (all but what is still hidden from them) otherwise."""
+    if patient.user_id is not None and patient.user is not None:
+        return entries_for(patient.user, patient)
+    hidden = Entry.objects.hidden_from_patient(timezone.now()).values("pk")
+    return Entry.objects.filter(patient=patient, patient__dmp_status=DmpStatus.OPEN).exclude(
+        pk__in=hidden
+    )
+
+
+def exports_for(user: User | AnonymousUser) -> QuerySet[DmpExport]:
+    """The archives ``user`` asked for, of DMPs still in their scope (newest first)."""
+    if not user.is_authenticated:
+        return DmpExport.objects.none()
+    return DmpExport.objects.filter(
+        requested_by_id=user.pk, patient__in=patients_for(user)
+    ).order_by("-created_at", "-id")
+
+
+def export_for(user: User | AnonymousUser, public_id: uuid.UUID | str) -> DmpExport:
+    """One archive ``user`` asked for; Http404 when missing, someone else's, or of a DMP no
+    longer in their scope (the same answer)."""
+    try:
+        return exports_for(user).select_related("patient").get(public_id=public_id)
+    except (DmpExport.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such export") from None
 
 
 # --- Grants (called only from services, which record the event) ------------------------------

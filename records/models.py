@@ -328,6 +328,7 @@ class NotificationKind(models.TextChoices):
     REMINDER = "reminder", _("Document en attente d'annonce")
     AUTHORISED = "authorised", _("Nouveau professionnel autorisé")
     ACCESS = "access", _("Accès d'un professionnel")
+    EXPORT_READY = "export_ready", _("Archive du DMP prête")
 
 
 class Notification(models.Model):
@@ -546,6 +547,7 @@ from records.content import (  # noqa: E402
     SubmissionKey,
 )
 from records.looks import LastLook  # noqa: E402
+from records.exports import DmpExport  # noqa: E402
 from records.profile import (  # noqa: E402
     Measure,
     PatientDocument,
@@ -559,6 +561,7 @@ __all__ = [
     "AccessEvent",
     "Allergy",
     "CareRelation",
+    "DmpExport",
     "EmergencyAccess",
     "Entry",
     "LabReport",

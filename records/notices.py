@@ -82,6 +82,16 @@ def text(notification: Notification) -> str:
             "Un nouveau document a été déposé dans votre DMP. Il vous sera présenté lors d'une "
             "consultation, ou deviendra visible au plus tard un mois après son dépôt."
         )
+    if kind == NotificationKind.EXPORT_READY:
+        patient = notification.patient
+        if patient is not None and patient.user_id != notification.recipient_id:
+            return _(
+                "L'archive du DMP de %(patient)s est prête (24 heures, un téléchargement)."
+            ) % {"patient": patient.display_name}
+        return _(
+            "L'archive de votre DMP est prête : téléchargez-la dans les 24 heures (le lien "
+            "fonctionne une fois)."
+        )
     if notification.entry is not None:
         return _("Un nouveau document est disponible dans votre DMP : %(title)s.") % {
             "title": notification.entry.title
@@ -97,6 +107,10 @@ def link(notification: Notification) -> str | None:
         return reverse("records:entry_detail", args=[notification.entry.public_id])
     if kind == NotificationKind.REMINDER:
         return None
+    if kind == NotificationKind.EXPORT_READY:
+        if patient is not None and patient.user_id != notification.recipient_id:
+            return reverse("records:patient_home", args=[patient.public_id])
+        return reverse("records:my_export")
     if patient is not None and patient.user_id != notification.recipient_id:
         return reverse("records:patient_home", args=[patient.public_id])
     query = {"who": notification.professional.rpps} if notification.professional else {}

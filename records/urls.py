@@ -10,6 +10,7 @@ from records.views import (
     dmp,
     documents,
     family,
+    exports,
     notices,
     profile,
     structure,
@@ -29,6 +30,7 @@ urlpatterns = [
     path("pro/structure/", structure.structure_choose, name="structure_choose"),
     path(_PRO, dmp.patient_home, name="patient_home"),
     path(f"{_PRO}courrier/", dmp.letter_reissue, name="letter_reissue"),
+    path(f"{_PRO}telecharger/", exports.export_pro, name="export_pro"),
     path(f"{_PRO}documents/", documents.timeline_pro, name="timeline_pro"),
     path(f"{_PRO}biologie/nouveau/", deposits.lab_report_new, name="lab_report_new"),
     path(f"{_PRO}biologie/tendance/<str:analyte_code>/", documents.trend_pro, name="trend_pro"),
@@ -64,6 +66,10 @@ urlpatterns = [
         name="my_history_proof",
     ),
     path("verifier-preuve.py", access.proof_checker, name="proof_checker"),
+    path("mon-dmp/telecharger/", exports.my_export, name="my_export"),
+    # "Télécharger mon DMP": an archive's progress and its one download, for whoever asked.
+    path("archive/<uuid:export_id>/", exports.export_status, name="export_status"),
+    path("archive/<uuid:export_id>/dmp.zip", exports.export_download, name="export_download"),
     path("mon-dmp/notifications/", notices.my_notifications, name="my_notifications"),
     path(
         "mon-dmp/notifications/<uuid:notification_id>/",

@@ -146,6 +146,18 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
         "POST": dict.fromkeys(ROLES, 405),
     },
     "records:my_notifications": {"GET": patient(200), "POST": patient(302)},
+    # "Télécharger mon DMP": asked by the patient, or by a professional with normal access for
+    # her (an emergency access does not export); an archive is seen only by whoever asked
+    # (none of the cast's here: 404 for everyone logged in).
+    "records:my_export": {"GET": patient(200), "POST": patient(302)},
+    "records:export_pro": {"GET": pro_patient(405), "POST": pro_entry(302, emergency=403)},
+    **{
+        f"records:{name}": {
+            "GET": everyone(404, anonymous=LOGIN),
+            "POST": everyone(405, anonymous=LOGIN),
+        }
+        for name in ("export_status", "export_download")
+    },
     # Named by a notification's id: none of the cast's, so 404 for everyone logged in.
     "records:notification_open": {
         "GET": everyone(404, anonymous=LOGIN),
@@ -427,7 +439,14 @@ def _url(
         url = url.replace("<uuid:series_id>", str(series.public_id))
         url = url.replace("<uuid:instance_id>", str(series.instances.first().public_id))
     url = _dicomweb_uids(url, study)
-    for name in ("entry_id", "series_id", "instance_id", "notification_id", "mandate_id"):
+    for name in (
+        "entry_id",
+        "series_id",
+        "instance_id",
+        "notification_id",
+        "mandate_id",
+        "export_id",
+    ):
         url = url.replace(f"<uuid:{name}>", str(entry_id))
     if "<" in url:  # pragma: no cover - a new converter needs a value here
         raise AssertionError(f"no test value for {route}")
