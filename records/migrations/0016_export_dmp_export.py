@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("identity", "0004_account_events"),
-        ("records", "0013_patient_notifications"),
+        ("records", "0015_pro_last_look"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
