@@ -546,8 +546,8 @@ from records.content import (  # noqa: E402
     Report,
     SubmissionKey,
 )
-from records.looks import LastLook  # noqa: E402
 from records.exports import DmpExport  # noqa: E402
+from records.looks import LastLook  # noqa: E402
 from records.profile import (  # noqa: E402
     Measure,
     PatientDocument,

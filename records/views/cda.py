@@ -99,7 +99,7 @@ def cda_new(request: AuthenticatedHttpRequest, public_id: uuid.UUID) -> HttpResp
                 return redirect("records:entry_detail", entry_id=entry.public_id)
         if form.errors:
             trace_refused_file(
-                request, patient, [str(e) for errors in form.errors.values() for e in errors]
+                request, patient, [e for errors in form.errors.as_data().values() for e in errors]
             )
     context = {"patient": patient, "form": form}
     return render(request, "records/cda_form.html", context, status=status)
