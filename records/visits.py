@@ -95,6 +95,8 @@ _DETAIL_PHRASES: dict[str, Promise] = {
     "preuve d'inclusion": gettext_lazy("preuve d'inclusion"),
     # records.mandates (services/family.py)
     "représentant enregistré": gettext_lazy("représentant enregistré"),
+    "représentants": gettext_lazy("représentants"),
+    "revue à la majorité": gettext_lazy("revue à la majorité"),
     "procuration donnée": gettext_lazy("procuration donnée"),
     "fin de représentation": gettext_lazy("fin de représentation"),
     "majorité : fin de l'accès des représentants légaux": gettext_lazy(
