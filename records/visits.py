@@ -93,6 +93,15 @@ _DETAIL_PHRASES: dict[str, Promise] = {
     "compte rendu d'imagerie rattaché": gettext_lazy("compte rendu d'imagerie rattaché"),
     "compte rendu détaché": gettext_lazy("compte rendu détaché"),
     "preuve d'inclusion": gettext_lazy("preuve d'inclusion"),
+    # records.mandates (services/family.py)
+    "représentant enregistré": gettext_lazy("représentant enregistré"),
+    "représentants": gettext_lazy("représentants"),
+    "revue à la majorité": gettext_lazy("revue à la majorité"),
+    "procuration donnée": gettext_lazy("procuration donnée"),
+    "fin de représentation": gettext_lazy("fin de représentation"),
+    "majorité : fin de l'accès des représentants légaux": gettext_lazy(
+        "majorité : fin de l'accès des représentants légaux"
+    ),
     **{str(label): label for label in EmergencyReason.labels},
     **{f"autorisation ({label})": label for label in AuthorisationReason.labels},
 }

@@ -93,7 +93,7 @@ def representative_add(
             actor=actor,
             patient=patient,
             action=AccessAction.ACCESS_CHANGE,
-            detail=f"{mandate.get_kind_display()} enregistré : {holder}",
+            detail=f"représentant enregistré — {holder}",
         )
     return mandate
 
@@ -143,7 +143,7 @@ def proxy_grant(
             actor=actor,
             patient=patient,
             action=AccessAction.ACCESS_CHANGE,
-            detail=f"procuration donnée à {holder} jusqu'au {ends_on:%d/%m/%Y}",
+            detail=f"procuration donnée — {holder} — {ends_on:%d/%m/%Y}",
         )
     return mandate
 
@@ -165,7 +165,7 @@ def mandate_revoke(*, actor: User, mandate: Mandate) -> Mandate:
                 actor=actor,
                 patient=patient,
                 action=AccessAction.ACCESS_CHANGE,
-                detail=f"{locked.get_kind_display()} terminé : {locked.holder}",
+                detail=f"fin de représentation — {locked.holder}",
             )
     return locked
 
