@@ -322,6 +322,7 @@ FAMILY_ROLES = ["representative", "proxy", "former_representative"]
 PROXY_AS_ALICE = {
     ("records:entry_detail", "GET"),
     ("records:report_pdf", "GET"),
+    ("records:entry_cda", "GET"),
     ("records:patient_document_delete", "POST"),
 }
 ROLES += FAMILY_ROLES
