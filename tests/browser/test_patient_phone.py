@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-_FILES = (".csv", "pdf/", ".png", ".dcm", ".json", ".py")
+_FILES = (".csv", "pdf/", "cda/", ".png", ".dcm", ".json", ".py")
 
 
 def _log_in(context: Any, base: str, user: User) -> None:
