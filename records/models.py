@@ -31,8 +31,8 @@ from django.utils.translation import gettext_lazy as _
 # other use of guardian goes through records/access.py.
 from guardian.models import UserObjectPermissionBase  # noqa: TID251
 
-from dmp_portal.choices import ChoiceLabels
 from identity.models import Profession
+from records.choices import ChoiceLabels
 from records.reference import DOCUMENT_TYPES, document_type_label
 
 INVISIBLE_REMINDER_AFTER = timedelta(days=14)

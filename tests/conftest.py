@@ -14,9 +14,15 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import translation
+from hypothesis import settings as hypothesis_settings
 
 from identity.models import Patient, Professional, Role, User
 from tests.cast import ALICE_NIR, TOTP_SECRET, make_patient, make_professional, make_user
+
+# Properties are checked for what they state, not for how fast one example runs: a loaded
+# machine made a 0.1 ms example take 288 ms once (speed is measured in bench/, not here).
+hypothesis_settings.register_profile("dmp", deadline=None)
+hypothesis_settings.load_profile("dmp")
 
 
 @pytest.fixture(autouse=True)

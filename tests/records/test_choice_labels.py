@@ -1,4 +1,4 @@
-"""get_FOO_display through ChoiceLabels (dmp_portal/choices.py): Django's answer, cheaper."""
+"""get_FOO_display through ChoiceLabels (records/choices.py): Django's answer, cheaper."""
 
 from __future__ import annotations
 
