@@ -161,20 +161,48 @@ def record_access(
         application=_application.get(),
     )
     seal_details(event)
-    if professional is None or patient is None or action not in LOOKED_AT_THE_DMP:
+    if actor is None or professional is None or patient is None or action not in LOOKED_AT_THE_DMP:
         event.save(force_insert=True)
         return event
     # A professional looked at the DMP: "Mes patients" keeps when, in the same transaction
     # (one upsert, on these events only; no savepoint: the two commit or fail together).
     with transaction.atomic(savepoint=False):
         event.save(force_insert=True)
-        LastLook.objects.bulk_create(
-            [LastLook(user=actor, patient=patient, at=event.at)],
-            update_conflicts=True,
-            unique_fields=["user", "patient"],
-            update_fields=["at"],
-        )
+        _last_look(actor, patient, event.at)
     return event
+
+
+# PostgreSQL: while another open transaction is writing the same row (the same professional
+# on the same DMP in another tab, a first look included), this one leaves it to that one —
+# it records practically the same moment — rather than wait for it: readers never queue
+# behind one another here (test_writers_do_not_wait_for_each_other). Everyone who writes the
+# row first takes a transaction-level advisory lock on it, without waiting.
+_LAST_LOOK_SQL = """
+INSERT INTO {t} (user_id, patient_id, at)
+SELECT %(user)s, %(patient)s, %(at)s WHERE pg_try_advisory_xact_lock(%(key)s)
+ON CONFLICT (user_id, patient_id) DO UPDATE SET at = GREATEST({t}.at, EXCLUDED.at)
+"""
+
+
+def _last_look(actor: User, patient: Patient, at: dt.datetime) -> None:
+    """One statement: when ``actor`` last looked at ``patient``'s DMP ("Mes patients")."""
+    if connection.vendor == "postgresql":
+        name = f"records.lastlook:{actor.pk}:{patient.pk}".encode()
+        key = int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
+        with connection.cursor() as cursor:
+            table = connection.ops.quote_name(LastLook._meta.db_table)
+            cursor.execute(
+                _LAST_LOOK_SQL.format(t=table),
+                {"user": actor.pk, "patient": patient.pk, "at": at, "key": key},
+            )
+        return
+    # SQLite writes one transaction at a time anyway: a plain upsert.
+    LastLook.objects.bulk_create(
+        [LastLook(user=actor, patient=patient, at=at)],
+        update_conflicts=True,
+        unique_fields=["user", "patient"],
+        update_fields=["at"],
+    )
 
 
 def details_erase(*, patient: Patient, account: User | None = None) -> int:
