@@ -62,7 +62,14 @@ def make_professional(
     return professional
 
 
-def totp_code(secret: str = TOTP_SECRET) -> str:
+def totp_code(secret: str = TOTP_SECRET, *, margin: float = 10.0) -> str:
+    """The authenticator's current code, never one about to expire: the portal accepts only the
+    current 30-second period (allauth's tolerance 0), and a loaded machine may take seconds
+    between typing the code and checking it. Within `margin` seconds of the period's end, this
+    waits for the next period."""
+    left = 30 - time.time() % 30
+    if left < margin:
+        time.sleep(left + 0.05)
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
