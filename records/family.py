@@ -6,6 +6,11 @@ DMP de …") and put on ``request.user.acting_for`` for every request by ``Actin
 The funnel's ``own_dmp`` then answers that DMP to the patient pages, narrowed by the rules of
 ``records.access``: the same pages, no second access path. The choice is checked again by the
 funnel on every request: a mandate that ended answers 404.
+
+At 18, the young adult's first login leads to the review of what their former representatives
+could see (``on_user_logged_in`` notes it in the session, the middleware leads every page
+there, but the entries it lists and the way out), until they say it is done: every login until
+then is a first one.
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 
+from records.mandates import Mandate
+
 SESSION_KEY = "acting_for"
+REVIEW_SESSION_KEY = "majority_review"
 MAJORITY_AGE = 18
 
 
@@ -35,13 +44,39 @@ def choose(request: HttpRequest, *, public_id: str | None, name: str = "") -> No
         request.session[SESSION_KEY] = {"id": public_id, "name": name}
 
 
+def on_user_logged_in(sender: object, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    """At login (Django's signal: password, passkey, FranceConnect alike): a young adult whose
+    representatives' access ended at their majority, and who has not reviewed it yet, is led to
+    the review for this session (one query at login, none per request)."""
+    if (
+        getattr(user, "is_patient", False)
+        and hasattr(request, "session")
+        and Mandate.objects.review_pending().filter(patient__user=user).exists()
+    ):
+        request.session[REVIEW_SESSION_KEY] = True
+
+
+def review_done(request: HttpRequest) -> None:
+    """The review is done: this session's pages are no longer led to it."""
+    request.session.pop(REVIEW_SESSION_KEY, None)
+
+
 class ActingForMiddleware:
-    """Puts the session's choice on ``request.user.acting_for`` (after authentication)."""
+    """Puts the session's choice on ``request.user.acting_for`` (after authentication); while
+    the review at 18 is pending, leads every page to it."""
+
+    # The review itself, the entries it links to (to read and mask them), logging out, the
+    # language, static files.
+    _REVIEW_ALLOWED = ("/document/", "/accounts/", "/i18n/", "/static/")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.session.get(REVIEW_SESSION_KEY):
+            review = reverse("records:majority_review")
+            if request.path != review and not request.path.startswith(self._REVIEW_ALLOWED):
+                return HttpResponseRedirect(review)
         chosen = acting_for(request)
         if chosen is not None:
             user: Any = request.user

@@ -58,6 +58,10 @@ class MandateQuerySet(models.QuerySet["Mandate"]):
             starts_on__lte=today,
         )
 
+    def review_pending(self) -> MandateQuerySet:
+        """Ended at the patient's majority and not yet reviewed by the young adult."""
+        return self.filter(ended_reason=MandateEnd.MAJORITY, reviewed_at__isnull=True)
+
 
 class Mandate(models.Model):
     """A person who speaks for a patient ("représentation")."""
@@ -87,6 +91,9 @@ class Mandate(models.Model):
     ended_reason = models.CharField(
         _("motif de fin"), max_length=20, choices=MandateEnd.choices, blank=True
     )
+    # At 18: when the young adult reviewed what this former representative could see. Until
+    # then every login of theirs leads to the review (``records.family``).
+    reviewed_at = models.DateTimeField(_("revu le"), null=True, blank=True)
 
     objects = MandateQuerySet.as_manager()
 

@@ -301,7 +301,7 @@ EXPECTED: dict[str, dict[str, dict[str, int]]] = {
     "records:family_choose": {"GET": patient(405), "POST": patient(302)},
     "records:proxy_grant": {"GET": patient(405), "POST": patient(400)},
     "records:mandate_end": {"GET": patient(405), "POST": patient(404)},
-    "records:majority_review": {"GET": patient(200), "POST": patient(405)},
+    "records:majority_review": {"GET": patient(200), "POST": patient(302)},
     "records:representatives": {
         "GET": pro_patient(200) | {"emergency": 404},
         "POST": pro_patient(400) | {"emergency": 404},

@@ -217,3 +217,25 @@ def majority_end(*, today: datetime.date | None = None) -> list[Majority]:
                 code = activation_code_issue(actor=None, patient=patient)
         done.append(Majority(patient=patient, ended=ended, activation_code=code))
     return done
+
+
+def majority_review_done(*, actor: User, dmp: access.DmpAccess) -> int:
+    """The young adult has reviewed what their former representatives could see: their logins
+    no longer lead to the review. Only the patient themself (not someone acting for them);
+    returns how many mandates were marked (0 when already done)."""
+    if dmp.mode != AccessMode.PATIENT or dmp.patient.user_id != actor.pk:
+        raise AccessDenied("only the patient reviews what their representatives could see")
+    with transaction.atomic():
+        done = (
+            Mandate.objects.review_pending()
+            .filter(patient=dmp.patient)
+            .update(reviewed_at=timezone.now())
+        )
+        if done:
+            trail.record_access(
+                actor=actor,
+                patient=dmp.patient,
+                action=AccessAction.ACCESS_CHANGE,
+                detail="revue à la majorité terminée",
+            )
+    return done

@@ -136,12 +136,17 @@ def mandate_end(request: AuthenticatedHttpRequest, mandate_id: uuid.UUID) -> Htt
 
 @never_cache
 @patient_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def majority_review(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """At 18: what the former representatives could see, to mask what should be."""
+    """At 18: what the former representatives could see, to mask what should be; led to on
+    every login until the young adult says it is done (POST)."""
     dmp = _own(request)
     if dmp is None:
         raise Http404("No such DMP")
+    if request.method == "POST":
+        family_services.majority_review_done(actor=request.user, dmp=dmp)
+        family.review_done(request)
+        return redirect("records:my_dmp")
     read_traced(
         actor=request.user,
         dmp=dmp,
@@ -158,7 +163,12 @@ def majority_review(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "records/majority_review.html",
-        {"former": former, "entries": entries, "patient": dmp.patient},
+        {
+            "former": former,
+            "entries": entries,
+            "patient": dmp.patient,
+            "pending": any(m.reviewed_at is None for m in former),
+        },
     )
 
 

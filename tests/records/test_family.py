@@ -454,6 +454,62 @@ def test_lea_takes_over_and_reviews_what_her_parents_could_see(
     assert "contraception" not in text
 
 
+def test_at_18_every_login_leads_lea_to_the_review_until_she_says_it_is_done(
+    doctor: Professional, lea: Patient, family: dict[str, Entry], parents: tuple[User, User]
+) -> None:
+    from records.services.lifecycle import (
+        activation_code_check,
+        activation_code_issue,
+        patient_account_create,
+    )
+
+    birthday = LEA_TRAITS.birth_date.replace(year=LEA_TRAITS.birth_date.year + 18)
+    majority_end(today=birthday)
+    code = activation_code_issue(actor=doctor.user, patient=lea)
+    activation = activation_code_check(code=code, birth_date=LEA_TRAITS.birth_date)
+    user = patient_account_create(
+        activation=activation, email="lea@test.example", password="x" * 20
+    )
+    client = _client(user)
+    for page in ("/mon-dmp/", "/mon-dmp/documents/", "/mon-dmp/famille/"):
+        response = client.get(page)
+        assert response.status_code == 302 and response["Location"] == "/mon-dmp/majorite/"
+    # The review's entries stay reachable (to read and mask them).
+    assert client.get(f"/document/{family['visible'].public_id}/").status_code == 200
+    review = client.get("/mon-dmp/majorite/")
+    assert "vérifié, accéder à mon DMP" in review.content.decode()
+    # Logging in again without finishing: led to it again.
+    assert _client(user).get("/mon-dmp/").status_code == 302
+    done = client.post("/mon-dmp/majorite/")
+    assert done.status_code == 302 and done["Location"] == "/mon-dmp/"
+    assert client.get("/mon-dmp/").status_code == 200
+    assert not Mandate.objects.filter(patient=lea, reviewed_at__isnull=True).exists()
+    # The next login goes straight to her DMP; the review stays reachable, without the button.
+    later = _client(user)
+    assert later.get("/mon-dmp/").status_code == 200
+    assert "vérifié, accéder à mon DMP" not in later.get("/mon-dmp/majorite/").content.decode()
+
+
+def test_a_patient_never_represented_is_not_led_to_any_review(alice: Patient) -> None:
+    assert alice.user is not None
+    assert _client(alice.user).get("/mon-dmp/").status_code == 200
+    assert Client().get("/mon-dmp/majorite/").status_code == 302  # anonymous: to login
+
+
+def test_a_parent_cannot_mark_the_review_done_for_the_young_adult(
+    lea: Patient, parents: tuple[User, User]
+) -> None:
+    from records.services.family import majority_review_done
+
+    Mandate.objects.filter(patient=lea).update(
+        ended_at=timezone.now(), ended_reason=MandateEnd.MAJORITY
+    )
+    held = access.DmpAccess(patient=lea, mode=AccessMode.ON_BEHALF, mandate_kind="representative")
+    with pytest.raises(AccessDenied):
+        majority_review_done(actor=parents[0], dmp=held)
+    assert Mandate.objects.filter(patient=lea, reviewed_at__isnull=True).count() == 2
+
+
 # --- Query counts ------------------------------------------------------------------------------
 
 
