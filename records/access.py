@@ -79,6 +79,7 @@ from records.models import (
     LastLook,
     Mandate,
     Notification,
+    NotificationKind,
     NotificationPreference,
     NotifiedAccesses,
     ProfessionDocumentRule,
@@ -797,10 +798,27 @@ def history_of(dmp: DmpAccess) -> QuerySet[AccessEvent]:
     return events.order_by("-at", "-id")
 
 
-def notifications_for(user: User | AnonymousUser) -> QuerySet[Notification]:
-    """The notifications addressed to ``user`` (newest first); none for the anonymous."""
+def notifications_for(
+    user: User | AnonymousUser, dmp: DmpAccess | None = None
+) -> QuerySet[Notification]:
+    """The notifications ``user`` reads (newest first); none for the anonymous: those addressed
+    to them, or, acting for someone (``dmp`` in mode ON_BEHALF), that person's, minus what is
+    kept from the one acting: notices about entries secret or invisible to the representatives
+    (never a trace of them), outside a proxy's kinds, and archives only their requester opens.
+    """
     if not user.is_authenticated:
         return Notification.objects.none()
+    if dmp is not None and dmp.on_behalf:
+        if dmp.patient.user_id is None:  # no account: nobody was ever notified
+            return Notification.objects.none()
+        theirs = (
+            Notification.objects.filter(recipient_id=dmp.patient.user_id, patient=dmp.patient)
+            .exclude(Q(entry__secret=True) | Q(entry__hidden_from_representatives=True))
+            .exclude(kind=NotificationKind.EXPORT_READY)
+        )
+        if dmp.kinds:
+            theirs = theirs.filter(Q(entry__isnull=True) | Q(entry__kind__in=dmp.kinds))
+        return theirs.order_by("-created_at")
     # A notice about an entry kept from the representatives reaches the patient only.
     kept = Q(entry__secret=True) | Q(entry__hidden_from_representatives=True)
     return (

@@ -381,7 +381,7 @@ def my_dmp(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = dmp.patient
     read_traced(actor=request.user, dmp=dmp, action=AccessAction.DMP_VIEW, request=request)
     transitions = patient.transitions.select_related("actor").order_by("-at", "-pk")[:20]
-    notifications = notices.latest_for(request.user, 10)
+    notifications = notices.latest_for(request.user, 10, dmp)
     return render(
         request,
         "records/my_dmp.html",

@@ -19,7 +19,7 @@ from identity.errors import AccessDenied
 from identity.models import Patient, Professional, User
 from records import access
 from records.mandates import Mandate, MandateEnd, MandateKind, MandateProof
-from records.models import AccessEvent, AccessMode, Entry
+from records.models import AccessEvent, AccessMode, Entry, Notification
 from records.services.care import care_block
 from records.services.family import majority_end, proxy_grant, representative_add
 from tests.cast import (
@@ -508,6 +508,73 @@ def test_a_parent_cannot_mark_the_review_done_for_the_young_adult(
     with pytest.raises(AccessDenied):
         majority_review_done(actor=parents[0], dmp=held)
     assert Mandate.objects.filter(patient=lea, reviewed_at__isnull=True).count() == 2
+
+
+def _with_account(doctor: Professional, patient: Patient, email: str) -> User:
+    from records.services.lifecycle import (
+        activation_code_check,
+        activation_code_issue,
+        patient_account_create,
+    )
+
+    code = activation_code_issue(actor=doctor.user, patient=patient)
+    assert patient.birth_date is not None
+    activation = activation_code_check(code=code, birth_date=patient.birth_date)
+    user = patient_account_create(activation=activation, email=email, password="x" * 20)
+    patient.refresh_from_db()
+    return user
+
+
+def test_acting_for_the_child_the_notifications_are_the_childs_never_a_secret_ones(
+    doctor: Professional, lea: Patient, parents: tuple[User, User], storage: None
+) -> None:
+    from records.services.care import notify
+
+    lea_user = _with_account(doctor, lea, "lea.minor@test.example")
+    report(doctor, lea, title="Certificat de sport")
+    report(doctor, lea, title="Consultation IVG", secret=True)
+    report(doctor, lea, title="Entretien addictologie", hidden_from_representatives=True)
+    notify(recipient=parents[0], patient=None, kind="reminder")  # the parent's own
+    # Léa herself is told of all three.
+    own = _client(lea_user).get("/mon-dmp/notifications/").content.decode()
+    assert "Certificat de sport" in own and "Consultation IVG" in own
+    assert "Entretien addictologie" in own
+    client = _client(parents[0])
+    _act_for(client, lea)
+    for page in ("/mon-dmp/notifications/", "/mon-dmp/"):
+        text = client.get(page).content.decode()
+        assert "Certificat de sport" in text, page
+        assert "IVG" not in text and "addictologie" not in text, page
+        assert "Il vous sera présenté" not in text, page  # the parent's own reminder
+    # Nothing offered that only Léa may do, and her notices stay unread for her.
+    listing = client.get("/mon-dmp/notifications/").content.decode()
+    assert "Tout marquer comme lu" not in listing and "Marquer comme lue" not in listing
+    assert client.post("/mon-dmp/notifications/").status_code == 403
+    secret = Notification.objects.get(recipient=lea_user, entry__secret=True)
+    assert client.get(f"/mon-dmp/notifications/{secret.public_id}/").status_code == 404
+    shown = Notification.objects.get(recipient=lea_user, entry__title="Certificat de sport")
+    opened = client.get(f"/mon-dmp/notifications/{shown.public_id}/")
+    assert opened.status_code == 302 and str(shown.entry.public_id) in opened["Location"]
+    assert not Notification.objects.filter(recipient=lea_user, read_at__isnull=False).exists()
+    # Back to their own DMP: their own notifications again.
+    client.post("/mon-dmp/famille/choisir/", {"dmp": ""})
+    mine = client.get("/mon-dmp/notifications/").content.decode()
+    assert "Il vous sera présenté" in mine and "Certificat de sport" not in mine
+
+
+def test_a_proxy_reads_the_patients_notifications_of_its_kinds_only(
+    doctor: Professional, alice: Patient, husband: User, storage: None
+) -> None:
+    make_proxy(alice, husband)
+    report(doctor, alice, title="CR cardiologie")
+    lab(doctor, alice)  # a lab report: outside the proxy's kinds
+    assert Notification.objects.filter(recipient=alice.user, entry__kind="lab_report").exists()
+    client = _client(husband)
+    _act_for(client, alice)
+    response = client.get("/mon-dmp/notifications/")
+    listed = {item.notification.entry.kind for item in response.context["notifications"]}
+    assert listed == {"report"}
+    assert "CR cardiologie" in response.content.decode()
 
 
 # --- Query counts ------------------------------------------------------------------------------
