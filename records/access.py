@@ -787,14 +787,19 @@ def care_team(dmp: DmpAccess) -> CareTeam:
 
 
 def history_of(dmp: DmpAccess) -> QuerySet[AccessEvent]:
-    """The DMP's access history (newest first), for its patient only. AccessDenied for
-    anyone else: professionals and administrators do not browse the trail."""
+    """The DMP's access history (newest first), for its patient only (and who speaks for them:
+    without the traces of entries kept from them, and for a proxy, of entries outside its
+    kinds). AccessDenied for anyone else: professionals and administrators do not browse the
+    trail."""
     if not dmp.is_patient:
         raise AccessDenied("only the patient reads their access history")
     events = AccessEvent.objects.filter(patient=dmp.patient)
     if dmp.on_behalf:  # the traces of what is kept from them are kept from them too
-        kept = Entry.objects.filter(_kept_from_representatives(), patient=dmp.patient)
-        events = events.exclude(entry_public_id__in=kept.values("public_id"))
+        kept = _kept_from_representatives()
+        if dmp.kinds:  # a proxy: the traces of entries of its kinds only
+            kept |= ~Q(kind__in=dmp.kinds)
+        hidden = Entry.objects.filter(kept, patient=dmp.patient)
+        events = events.exclude(entry_public_id__in=hidden.values("public_id"))
     return events.order_by("-at", "-id")
 
 

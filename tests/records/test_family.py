@@ -577,6 +577,39 @@ def test_a_proxy_reads_the_patients_notifications_of_its_kinds_only(
     assert "CR cardiologie" in response.content.decode()
 
 
+def test_a_proxys_history_holds_the_traces_of_its_kinds_only(
+    doctor: Professional, alice: Patient, husband: User, storage: None
+) -> None:
+    cr = report(doctor, alice, title="CR cardiologie")
+    bilan = lab(doctor, alice, laboratory="Laboratoire Pasteur")
+    assert alice.user is not None
+    alice_client = _client(alice.user)
+    for entry in (cr, bilan):  # Alice reads both: two traces naming each
+        assert alice_client.get(f"/document/{entry.public_id}/").status_code == 200
+    make_proxy(alice, husband)
+    client = _client(husband)
+    _act_for(client, alice)
+    events = access.history_of(access.own_dmp(_acting(husband, alice)))
+    traced = set(events.exclude(entry_public_id=None).values_list("entry_public_id", flat=True))
+    assert traced == {cr.public_id}
+    # Alice still sees all of them; the page shown to the proxy names no lab report.
+    mine = access.history_of(access.own_dmp(alice.user))
+    assert mine.filter(entry_public_id=bilan.public_id).exists()
+    history = client.get("/mon-dmp/historique/?own=on")
+    assert history.status_code == 200
+    page = history.content.decode()
+    assert "CR cardiologie" in page and "biologie" not in page.lower()
+    csv = client.get("/mon-dmp/historique.csv")
+    assert csv.status_code == 200
+    rows = b"".join(csv.streaming_content).decode()  # type: ignore[attr-defined]
+    assert "CR cardiologie" in rows and "Laboratoire Pasteur" not in rows
+
+
+def _acting(user: User, patient: Patient) -> User:
+    user.acting_for = str(patient.public_id)  # type: ignore[attr-defined]
+    return user
+
+
 # --- Query counts ------------------------------------------------------------------------------
 
 
