@@ -28,6 +28,7 @@ from identity.auth import (
     professional_required,
     sensitive_action,
 )
+from identity.errors import AccessDenied
 from identity.models import ActivationCode, DmpStatus, Patient, User
 from records import access
 from records.forms.dmp import (
@@ -43,7 +44,7 @@ from records.forms.dmp import (
     ReopenForm,
     TraitsSearchForm,
 )
-from records.models import AccessAction
+from records.models import AccessAction, AccessMode
 from records.services import lifecycle, synthesis
 from records.services.care import (
     notification_preference_of,
@@ -393,6 +394,9 @@ def my_dmp(request: AuthenticatedHttpRequest) -> HttpResponse:
             "transitions": transitions,
             "notifications": notifications,
             "closed": not patient.is_open,
+            # The archive and closing the DMP are the patient's own acts, never of someone
+            # speaking for them (the services refuse them): not offered.
+            "own": dmp.mode == AccessMode.PATIENT,
         },
     )
 
@@ -476,7 +480,10 @@ def my_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
 @sensitive_action
 @require_http_methods(["GET", "POST"])
 def my_dmp_close(request: AuthenticatedHttpRequest) -> HttpResponse:
-    patient = access.own_dmp(request.user).patient
+    dmp = access.own_dmp(request.user)
+    if dmp.on_behalf:  # closing is the patient's own act (the service refuses it too)
+        raise AccessDenied("the patient alone closes their DMP")
+    patient = dmp.patient
     if not patient.is_open:
         return redirect("records:my_dmp")
     form = DmpCloseForm(request.POST or None)

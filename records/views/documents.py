@@ -301,6 +301,8 @@ def entry_detail(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> Http
         and entry.kind in VERSIONED_BY_PROFESSIONALS,
         "can_verify": normal and entry.declared_by_patient and entry.verified_at is None,
         "viewers": access.who_can_see(entry) if is_patient else None,
+        # The patient, a representative, an acting proxy: never a read-only proxy.
+        "can_mask": dmp.may_act,
         **_versions(request.user, patient, entry),
         **_kind_context(request.user, patient, entry),
     }

@@ -29,8 +29,11 @@ REFRESH_SECONDS = 3
 @require_http_methods(["GET", "POST"])
 def my_export(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient's "Télécharger mon DMP": what the archive holds, a button to ask for it
-    (POST), and their recent archives."""
+    (POST), and their recent archives. The patient's own act: someone speaking for them is
+    refused (403) — the archive would hold what is kept from them."""
     dmp = access.own_dmp(request.user)
+    if dmp.on_behalf:
+        raise AccessDenied("the patient alone downloads their DMP")
     if request.method == "POST":
         if not dmp.patient.is_open:
             return redirect("records:my_export")

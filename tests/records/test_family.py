@@ -19,7 +19,7 @@ from identity.errors import AccessDenied
 from identity.models import Patient, Professional, User
 from records import access
 from records.mandates import Mandate, MandateEnd, MandateKind, MandateProof
-from records.models import AccessEvent, AccessMode, Entry, Notification
+from records.models import AccessEvent, AccessMode, DmpExport, Entry, Notification
 from records.services.care import care_block
 from records.services.family import majority_end, proxy_grant, representative_add
 from tests.cast import (
@@ -608,6 +608,40 @@ def test_a_proxys_history_holds_the_traces_of_its_kinds_only(
 def _acting(user: User, patient: Patient) -> User:
     user.acting_for = str(patient.public_id)  # type: ignore[attr-defined]
     return user
+
+
+def test_no_action_is_offered_that_would_be_refused(
+    doctor: Professional,
+    alice: Patient,
+    husband: User,
+    lea: Patient,
+    family: dict[str, Entry],
+    parents: tuple[User, User],
+) -> None:
+    cr = report(doctor, alice, title="CR cardiologie")
+    make_proxy(alice, husband)  # read-only
+    proxy = _client(husband)
+    _act_for(proxy, alice)
+    page = proxy.get(f"/document/{cr.public_id}/").content.decode()
+    assert "Masquer ce document" not in page
+    assert "/masquer/" not in page
+    # A representative masks (offered), but neither downloads nor closes the DMP.
+    parent = _client(parents[0])
+    _act_for(parent, lea)
+    visible = family["visible"]
+    assert "Masquer ce document" in parent.get(f"/document/{visible.public_id}/").content.decode()
+    home = parent.get("/mon-dmp/").content.decode()
+    assert "/mon-dmp/telecharger/" not in home and "/mon-dmp/fermer/" not in home
+    assert parent.get("/mon-dmp/telecharger/").status_code == 403
+    assert parent.post("/mon-dmp/telecharger/").status_code == 403
+    assert parent.get("/mon-dmp/fermer/").status_code == 403
+    assert not DmpExport.objects.filter(patient=lea).exists()
+    # The patient herself is offered both.
+    assert alice.user is not None
+    own = _client(alice.user).get("/mon-dmp/").content.decode()
+    assert "/mon-dmp/telecharger/" in own and "/mon-dmp/fermer/" in own
+    own_entry = _client(alice.user).get(f"/document/{cr.public_id}/").content.decode()
+    assert "Masquer ce document" in own_entry
 
 
 # --- Query counts ------------------------------------------------------------------------------
