@@ -5,7 +5,7 @@ access layer) and from the logged-in user."""
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -80,7 +80,42 @@ class SubmissionKeyForm(forms.Form):
             self.initial.setdefault("submission_key", uuid.uuid4())
 
 
-class LabReportForm(SubmissionKeyForm):
+class MinorFlags(TypedDict):
+    hidden_from_representatives: bool
+    secret: bool
+
+
+class MinorFlagsForm(SubmissionKeyForm):
+    """A deposit form: on a minor's DMP (``minor=True``), the two flags of ``records.mandates``
+    (kept from the legal representatives; the minor's secret consultation, CSP L1111-5),
+    offered on every deposit form alike; elsewhere they do not exist (a forged one is
+    ignored)."""
+
+    hidden_from_representatives = forms.BooleanField(
+        label=_("Invisible aux représentants légaux"), required=False
+    )
+    secret = forms.BooleanField(
+        label=_("Consultation secrète à la demande du mineur (art. L1111-5 CSP)"),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, minor: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("hidden_from_representatives", "secret"):
+            flag = self.fields.pop(name)
+            if minor:  # after the form's own fields
+                self.fields[name] = flag
+
+    def minor_flags(self) -> MinorFlags:
+        """The two flags as the services take them (False when not offered)."""
+        data = self.cleaned_data
+        return {
+            "hidden_from_representatives": bool(data.get("hidden_from_representatives")),
+            "secret": bool(data.get("secret")),
+        }
+
+
+class LabReportForm(MinorFlagsForm):
     laboratory = forms.CharField(label=_("Laboratoire"), max_length=200)
     specimen_collected_at = forms.DateTimeField(
         label=_("Prélèvement (date et heure)"), widget=_DATETIME, input_formats=_DATETIME_FORMATS
@@ -178,7 +213,7 @@ ObservationFormSet = forms.formset_factory(
 )
 
 
-class ReportForm(SubmissionKeyForm):
+class ReportForm(MinorFlagsForm):
     document_type = forms.ChoiceField(
         label=_("Type de document"),
         choices=_document_type_choices,
@@ -203,13 +238,6 @@ class ReportForm(SubmissionKeyForm):
     invisible_to_patient = forms.BooleanField(
         label=_("Invisible pour le patient jusqu'à la consultation d'annonce"), required=False
     )
-    hidden_from_representatives = forms.BooleanField(
-        label=_("Invisible aux représentants légaux"), required=False
-    )
-    secret = forms.BooleanField(
-        label=_("Consultation secrète à la demande du mineur (art. L1111-5 CSP)"),
-        required=False,
-    )
 
     def __init__(
         self,
@@ -220,13 +248,11 @@ class ReportForm(SubmissionKeyForm):
         minor: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, minor=minor, **kwargs)
         self.too_large = too_large
         self.previous_pdf = previous_pdf
         if not previous_pdf:
             del self.fields["keep_pdf"]
-        if not minor:  # the two flags of a minor's DMP (records.mandates)
-            del self.fields["hidden_from_representatives"], self.fields["secret"]
         # Only the types the depositor may read (the funnel's DmpAccess.deposit_types): a type
         # forged into the POST is refused like any unknown choice.
         field = cast(forms.ChoiceField, self.fields["document_type"])
@@ -276,7 +302,7 @@ def _allergen_choices() -> list[Any]:
     return [("", _("— autre substance (saisie libre ci-dessous) —")), *allergens.allergen_choices()]
 
 
-class AllergyForm(SubmissionKeyForm):
+class AllergyForm(MinorFlagsForm):
     substance_code = forms.ChoiceField(
         label=_("Substance"), choices=_allergen_choices, required=False
     )

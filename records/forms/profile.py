@@ -10,7 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from records import profile_reference
-from records.forms.content import _DATE, SubmissionKeyForm
+from records.forms.content import _DATE, MinorFlagsForm, SubmissionKeyForm
 from records.profile import HistoryKind, OrganDonation, PatientDocumentCategory, ProblemStatus
 
 
@@ -24,7 +24,7 @@ def _measure_choices() -> list[Any]:
     return [(m.key, f"{m.display_label()} ({m.unit_label})") for m in profile_reference.MEASURES]
 
 
-class ProblemForm(SubmissionKeyForm):
+class ProblemForm(MinorFlagsForm):
     """A CIM-10 code from the list (the browser suggests them: ``cim10-codes`` datalist) or a
     label typed freely, stored uncoded."""
 
@@ -49,7 +49,7 @@ class ProblemForm(SubmissionKeyForm):
         return typed.split(" ", 1)[0] if typed else ""
 
 
-class TreatmentForm(SubmissionKeyForm):
+class TreatmentForm(MinorFlagsForm):
     medicine = forms.CharField(label=_("Médicament"))
     atc_code = forms.CharField(label=_("Code ATC (facultatif)"), required=False)
     dose = forms.CharField(label=_("Dose"), required=False)
@@ -59,7 +59,7 @@ class TreatmentForm(SubmissionKeyForm):
     prescriber = forms.CharField(label=_("Prescripteur"), required=False)
 
 
-class VaccinationForm(SubmissionKeyForm):
+class VaccinationForm(MinorFlagsForm):
     vaccine_code = forms.ChoiceField(label=_("Vaccin"), choices=_vaccine_choices)
     given_on = forms.DateField(label=_("Date"), widget=_DATE)
     dose_number = forms.IntegerField(label=_("Numéro de dose"), required=False)
@@ -75,7 +75,7 @@ class PatientVaccinationForm(VaccinationForm):
         del self.fields["administered_by"]
 
 
-class MeasureForm(SubmissionKeyForm):
+class MeasureForm(MinorFlagsForm):
     kind = forms.ChoiceField(label=_("Mesure"), choices=_measure_choices)
     value = forms.CharField(label=_("Valeur (systolique pour la pression artérielle)"))
     value2 = forms.CharField(label=_("Diastolique (pression artérielle)"), required=False)

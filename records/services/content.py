@@ -306,6 +306,8 @@ def lab_report_deposit(
     title: str = "",
     invisible_to_patient: bool = False,
     submission_key: uuid.UUID | None = None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> Entry:
     """Deposit a lab report and its results (1 to 300 rows) in ``patient``'s DMP.
 
@@ -353,6 +355,8 @@ def lab_report_deposit(
             summary=_lab_summary(built),
             invisible_to_patient=invisible_to_patient,
             abnormal=any(observation.abnormal for observation in built),
+            hidden_from_representatives=hidden_from_representatives,
+            secret=secret,
         )
         report = LabReport.objects.create(
             entry=entry,
@@ -571,6 +575,8 @@ def allergy_record(
     replaces: Entry | None = None,
     invisible_to_patient: bool = False,
     submission_key: uuid.UUID | None = None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> Entry:
     """Record an allergy or intolerance (a listed substance by code, or free text); with
     ``replaces``, as the new version of an allergy (e.g. now resolved, or refuted).
@@ -621,6 +627,8 @@ def allergy_record(
             summary=summary[:300],
             invisible_to_patient=invisible_to_patient,
             replaces=replaces,
+            hidden_from_representatives=hidden_from_representatives,
+            secret=secret,
         )
         Allergy.objects.create(
             entry=entry,

@@ -170,9 +170,12 @@ def entry_deposit(
             abnormal=abnormal,
             replaces=replaces,
             # A minor's DMP: kept from the representatives (records.mandates); a secret
-            # consultation (CSP L1111-5) is also kept from them.
-            hidden_from_representatives=hidden_from_representatives or secret,
-            secret=secret,
+            # consultation (CSP L1111-5) is also kept from them. A new version keeps what its
+            # previous one kept from them (the old one is reachable from the new one).
+            hidden_from_representatives=hidden_from_representatives
+            or secret
+            or bool(replaces and replaces.hidden_from_representatives),
+            secret=secret or bool(replaces and replaces.secret),
         )
         if masked:
             access.masked_entry_grant(entry=entry)

@@ -14,6 +14,7 @@ import datetime
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
@@ -74,6 +75,14 @@ PROFESSIONAL_KINDS = frozenset(
 DECLARED_BY_PATIENT = "déclaré par le patient"
 
 
+@dataclass(frozen=True)
+class KeptFrom:
+    """What a professional keeps from a minor's legal representatives (``records.mandates``)."""
+
+    representatives: bool = False
+    secret: bool = False
+
+
 @contextmanager
 def _writing(
     actor: User,
@@ -86,9 +95,11 @@ def _writing(
     summary: str,
     replaces: Entry | None = None,
     submission_key: uuid.UUID | None = None,
+    kept: KeptFrom | None = None,
 ) -> Iterator[Entry]:
     """The common entry of a profile item, by whoever writes it, inside one transaction that
-    the caller's ``with`` block completes with the kind's row."""
+    the caller's ``with`` block completes with the kind's row. ``kept``: a professional's
+    flags on a minor's DMP (``records.mandates``)."""
     allowed = PATIENT_KINDS if actor.is_patient else PROFESSIONAL_KINDS
     if kind not in allowed:
         raise AccessDenied(f"{kind} is not written by this role")
@@ -103,7 +114,15 @@ def _writing(
             "summary": summary,
             "replaces": replaces,
         }
-        entry = entry_declare(**common) if actor.is_patient else entry_deposit(**common)
+        if actor.is_patient:
+            entry = entry_declare(**common)
+        else:
+            flags = kept or KeptFrom()
+            entry = entry_deposit(
+                **common,
+                hidden_from_representatives=flags.representatives,
+                secret=flags.secret,
+            )
         yield entry
         _bind(claim, entry)
 
@@ -143,6 +162,8 @@ def problem_record(
     end_date: datetime.date | None = None,
     replaces: Entry | None = None,
     submission_key: uuid.UUID | None = None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> Entry:
     """Record a problem or antécédent: a CIM-10 code of the shipped list (its label is then
     stored), or free text (stored uncoded). With ``replaces``, its new version (resolved, …).
@@ -179,6 +200,7 @@ def problem_record(
         summary=summary,
         replaces=replaces,
         submission_key=submission_key,
+        kept=KeptFrom(hidden_from_representatives, secret),
     ) as entry:
         Problem.objects.create(
             entry=entry,
@@ -215,6 +237,8 @@ def treatment_record(
     prescriber: str = "",
     replaces: Entry | None = None,
     submission_key: uuid.UUID | None = None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> Entry:
     """Record a treatment (free text medicine, optional ATC code); stopping it is a new
     version with its end date, the old one kept in the history.
@@ -241,6 +265,7 @@ def treatment_record(
         summary=summary,
         replaces=replaces,
         submission_key=submission_key,
+        kept=KeptFrom(hidden_from_representatives, secret),
     ) as entry:
         Treatment.objects.create(
             entry=entry,
@@ -269,6 +294,8 @@ def vaccination_record(
     administered_by: str = "",
     replaces: Entry | None = None,
     submission_key: uuid.UUID | None = None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> Entry:
     """Record a vaccination of the shipped list. A professional records it (administered by
     them unless said otherwise); the patient declares it ("déclaré par le patient"). With
@@ -303,6 +330,7 @@ def vaccination_record(
         summary=" · ".join(part for part in (dose, lot and f"lot {lot}", administered_by) if part),
         replaces=replaces,
         submission_key=submission_key,
+        kept=KeptFrom(hidden_from_representatives, secret),
     ) as entry:
         Vaccination.objects.create(
             entry=entry,
@@ -331,6 +359,8 @@ def measure_record(
     unit: str = "",
     replaces: Entry | None = None,
     submission_key: uuid.UUID | None = None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> Entry:
     """Record a measure, by the patient or a professional (the entry says which). With
     ``replaces``, a professional's corrected version of a measure of this DMP (the patient's
@@ -368,6 +398,7 @@ def measure_record(
         summary=row.display_value,
         replaces=replaces,
         submission_key=submission_key,
+        kept=KeptFrom(hidden_from_representatives, secret),
     ) as entry:
         row.entry = entry
         row.save()

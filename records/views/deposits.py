@@ -91,7 +91,7 @@ def lab_report_new(request: AuthenticatedHttpRequest, public_id: uuid.UUID) -> H
     patient = _form_dmp(request, public_id, content_services.LAB_DOCUMENT_TYPE).patient
     adding = "ajouter_lignes" in request.POST
     data = _with_more_rows(request.POST) if adding else (request.POST or None)
-    form = LabReportForm(data)
+    form = LabReportForm(data, minor=is_minor(patient.birth_date))
     rows = cast(BaseObservationFormSet, ObservationFormSet(data))
     if request.method == "POST" and not adding and form.is_valid() and rows.is_valid():
         try:
@@ -101,6 +101,7 @@ def lab_report_new(request: AuthenticatedHttpRequest, public_id: uuid.UUID) -> H
                 observations=rows.rows(),
                 submission_key=form.cleaned_data["submission_key"],
                 **{k: form.cleaned_data[k] for k in _LAB_FIELDS},
+                **form.minor_flags(),
             )
         except content_services.DuplicateSubmission as error:
             return _duplicate(request, error)
@@ -157,8 +158,7 @@ def _report_form(
                 replaces=previous,
                 invisible_to_patient=data["invisible_to_patient"],
                 submission_key=data["submission_key"],
-                hidden_from_representatives=bool(data.get("hidden_from_representatives")),
-                secret=bool(data.get("secret")),
+                **form.minor_flags(),
             )
         except content_services.DuplicateSubmission as error:
             return _duplicate(request, error)
@@ -245,7 +245,7 @@ def _allergy_form(
         initial = {name: getattr(old, name) for name in _ALLERGY_FIELDS}
         if not old.substance_code:
             initial["substance_label"] = old.substance_label
-    form = AllergyForm(request.POST or None, initial=initial)
+    form = AllergyForm(request.POST or None, initial=initial, minor=is_minor(patient.birth_date))
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         key = data.pop("submission_key")

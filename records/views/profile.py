@@ -31,6 +31,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from identity.auth import AuthenticatedHttpRequest, patient_required, professional_required
 from identity.errors import AccessDenied
 from records import access, labs, profile_reference, reference
+from records.family import is_minor
+from records.forms.content import MinorFlagsForm
 from records.forms.profile import (
     MeasureForm,
     PatientDocumentForm,
@@ -103,7 +105,7 @@ def _profile_form(
 @dataclass(frozen=True)
 class _ProForm:
     document_type: str
-    form: type[forms.Form]
+    form: type[MinorFlagsForm]
     service: Service
     title: Any  # a lazy translation
     date_field: str = ""  # prefilled with today
@@ -148,7 +150,7 @@ def _pro_new(request: AuthenticatedHttpRequest, public_id: uuid.UUID, kind: str)
     initial = {spec.date_field: timezone.localdate()} if spec.date_field else {}
     return _profile_form(
         request,
-        spec.form(request.POST or None, initial=initial),
+        spec.form(request.POST or None, initial=initial, minor=is_minor(dmp.patient.birth_date)),
         spec.service,
         patient=dmp.patient,
         title=str(spec.title),
@@ -243,7 +245,7 @@ def profile_new_version(
     initial = _prefilled(row, version.fields) if row else {}
     return _profile_form(
         request,
-        spec.form(request.POST or None, initial=initial),
+        spec.form(request.POST or None, initial=initial, minor=is_minor(dmp.patient.birth_date)),
         spec.service,
         patient=dmp.patient,
         title=str(version.title),

@@ -292,6 +292,72 @@ def test_the_deposit_form_offers_the_two_flags_for_a_minor_only(
     assert not access.entries_for(parents[0], lea).filter(pk=entry.pk).exists()
 
 
+_DEPOSIT_FORMS = (
+    "comptes-rendus/nouveau/",
+    "biologie/nouveau/",
+    "allergies/nouveau/",
+    "profil/problemes/nouveau/",
+    "profil/traitements/nouveau/",
+    "profil/vaccinations/nouveau/",
+    "profil/mesures/nouveau/",
+)
+
+
+def test_every_deposit_form_offers_the_two_flags_for_a_minor_only(
+    doctor: Professional, lea: Patient, alice: Patient
+) -> None:
+    client = _client(doctor.user)
+    for form in _DEPOSIT_FORMS:
+        minor = client.get(f"/pro/dmp/{lea.public_id}/{form}")
+        assert minor.status_code == 200, form
+        text = minor.content.decode()
+        assert "L1111-5" in text and 'name="hidden_from_representatives"' in text, form
+        adult = client.get(f"/pro/dmp/{alice.public_id}/{form}").content.decode()
+        assert "L1111-5" not in adult and "hidden_from_representatives" not in adult, form
+
+
+def test_a_secret_allergy_or_problem_of_a_minor_is_kept_from_the_parents(
+    doctor: Professional, lea: Patient, alice: Patient, parents: tuple[User, User]
+) -> None:
+    client = _client(doctor.user)
+    allergy_post = {"substance_code": "atc:J01C", "criticality": "high", "secret": "on"}
+    allergy_post.update(clinical_status="active", verification_status="confirmed")
+    problem_post = {"label": "Trouble alimentaire", "hidden_from_representatives": "on"}
+    problem_post.update(status="active", history="medical")
+    for form, post in (("allergies", allergy_post), ("profil/problemes", problem_post)):
+        post["submission_key"] = str(uuid.uuid4())
+        response = client.post(f"/pro/dmp/{lea.public_id}/{form}/nouveau/", post)
+        assert response.status_code == 302, response.content[:2000]
+    kept = Entry.objects.filter(patient=lea)
+    allergy_entry = kept.get(kind="allergy")
+    problem = kept.get(kind="problem")
+    assert allergy_entry.secret and allergy_entry.hidden_from_representatives
+    assert problem.hidden_from_representatives and not problem.secret
+    for parent in parents:
+        assert not access.entries_for(parent, lea).filter(pk__in=kept).exists()
+    # A flag forged into an adult's deposit is ignored (the fields do not exist there).
+    client.post(
+        f"/pro/dmp/{alice.public_id}/profil/problemes/nouveau/",
+        {
+            "label": "Asthme",
+            "status": "active",
+            "history": "medical",
+            "secret": "on",
+            "submission_key": str(uuid.uuid4()),
+        },
+    )
+    assert not Entry.objects.get(patient=alice, title="Asthme").secret
+
+
+def test_a_new_version_of_a_secret_report_stays_secret(
+    doctor: Professional, lea: Patient, parents: tuple[User, User], storage: None
+) -> None:
+    secret = report(doctor, lea, title="Consultation contraception", secret=True)
+    newer = report(doctor, lea, title="Consultation contraception (2)", replaces=secret)
+    assert newer.secret and newer.hidden_from_representatives
+    assert not access.entries_for(parents[0], lea).exists()
+
+
 # --- Proxies -----------------------------------------------------------------------------------
 
 
