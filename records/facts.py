@@ -10,10 +10,13 @@ keep their stored phrase (``records.visits.detail_text`` shows those).
 
 from __future__ import annotations
 
+import datetime
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from records import pdf
@@ -22,6 +25,13 @@ __all__ = ["encode", "pdf_refusals", "pdf_validation_error", "render"]
 
 FACT = "fact"
 PDF_REFUSED = "pdf_refused"
+# Who speaks for a patient (records.services.family): the holder's name as it was, a date
+# as ISO (shown in the reader's format).
+REPRESENTATIVE_ADDED = "representative_added"  # holder, kind: representative or tutor
+PROXY_GIVEN = "proxy_given"  # holder, until
+MANDATE_ENDED = "mandate_ended"  # holder
+MAJORITY_ENDED = "majority_ended"
+MAJORITY_REVIEWED = "majority_reviewed"
 
 
 def encode(code: str, **params: Any) -> str:
@@ -56,7 +66,39 @@ def render(detail: str) -> str | None:
     if fact.get(FACT) == PDF_REFUSED:
         why = str(params.pop("why", ""))
         return _("dépôt refusé : %(reason)s") % {"reason": pdf.message(why, params)}
-    return None
+    family = _FAMILY.get(str(fact.get(FACT)))
+    return family(params) if family is not None else None
+
+
+def _representative_added(params: dict[str, Any]) -> str:
+    holder = {"holder": params.get("holder", "")}
+    if params.get("kind") == "tutor":
+        return _("tuteur enregistré : %(holder)s") % holder
+    return _("représentant légal enregistré : %(holder)s") % holder
+
+
+def _proxy_given(params: dict[str, Any]) -> str:
+    try:
+        until = date_format(datetime.date.fromisoformat(str(params.get("until"))), "DATE_FORMAT")
+    except ValueError:
+        until = str(params.get("until", ""))
+    return _("procuration donnée à %(holder)s jusqu'au %(until)s") % {
+        "holder": params.get("holder", ""),
+        "until": until,
+    }
+
+
+_FAMILY: dict[str, Callable[[dict[str, Any]], str]] = {
+    REPRESENTATIVE_ADDED: _representative_added,
+    PROXY_GIVEN: _proxy_given,
+    MANDATE_ENDED: lambda params: (
+        _("fin de la représentation par %(holder)s") % {"holder": params.get("holder", "")}
+    ),
+    MAJORITY_ENDED: lambda _params: _("majorité : fin de l'accès des représentants légaux"),
+    MAJORITY_REVIEWED: lambda _params: _(
+        "revue à la majorité terminée : ce que les représentants pouvaient voir a été vérifié"
+    ),
+}
 
 
 def pdf_validation_error(error: pdf.PdfError, sentence: str = "") -> ValidationError:

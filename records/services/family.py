@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from identity.errors import AccessDenied
 from identity.models import Patient, Role, User
-from records import access, trail
+from records import access, facts, trail
 from records.family import is_minor, majority_date
 from records.mandates import PROXY_MAX_DAYS, Mandate, MandateEnd, MandateKind, MandateProof
 from records.models import AccessAction, AccessMode, EntryKind
@@ -93,7 +93,7 @@ def representative_add(
             actor=actor,
             patient=patient,
             action=AccessAction.ACCESS_CHANGE,
-            detail=f"représentant enregistré — {holder}",
+            detail=facts.encode(facts.REPRESENTATIVE_ADDED, holder=str(holder)[:100], kind=kind),
         )
     return mandate
 
@@ -143,7 +143,9 @@ def proxy_grant(
             actor=actor,
             patient=patient,
             action=AccessAction.ACCESS_CHANGE,
-            detail=f"procuration donnée — {holder} — {ends_on:%d/%m/%Y}",
+            detail=facts.encode(
+                facts.PROXY_GIVEN, holder=str(holder)[:100], until=ends_on.isoformat()
+            ),
         )
     return mandate
 
@@ -165,7 +167,7 @@ def mandate_revoke(*, actor: User, mandate: Mandate) -> Mandate:
                 actor=actor,
                 patient=patient,
                 action=AccessAction.ACCESS_CHANGE,
-                detail=f"fin de représentation — {locked.holder}",
+                detail=facts.encode(facts.MANDATE_ENDED, holder=str(locked.holder)[:100]),
             )
     return locked
 
@@ -210,7 +212,7 @@ def majority_end(*, today: datetime.date | None = None) -> list[Majority]:
                 actor=None,
                 patient=patient,
                 action=AccessAction.ACCESS_CHANGE,
-                detail="majorité : fin de l'accès des représentants légaux",
+                detail=facts.encode(facts.MAJORITY_ENDED),
             )
             code = None
             if patient.user_id is None and patient.is_open:
@@ -236,6 +238,6 @@ def majority_review_done(*, actor: User, dmp: access.DmpAccess) -> int:
                 actor=actor,
                 patient=dmp.patient,
                 action=AccessAction.ACCESS_CHANGE,
-                detail="revue à la majorité terminée",
+                detail=facts.encode(facts.MAJORITY_REVIEWED),
             )
     return done

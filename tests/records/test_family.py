@@ -710,6 +710,42 @@ def test_no_action_is_offered_that_would_be_refused(
     assert "Masquer ce document" in own_entry
 
 
+def test_the_family_trail_is_stored_as_facts_and_read_in_the_readers_language(
+    doctor: Professional, alice: Patient, husband: User, lea: Patient, parents: tuple[User, User]
+) -> None:
+    from records.services.family import mandate_revoke
+
+    mandate = make_proxy(alice, husband)
+    mandate_revoke(actor=alice.user, mandate=mandate)  # type: ignore[arg-type]
+    details = list(
+        AccessEvent.objects.filter(patient__in=[alice, lea], action="access_change")
+        .exclude(detail="")
+        .values_list("detail", flat=True)
+    )
+    family_details = [d for d in details if "Dupont" in d or "Leroy" in d]
+    assert len(family_details) == 4, details  # two representatives, a proxy given and ended
+    assert all(d.startswith('{"fact"') for d in family_details), details
+    until = mandate.ends_on
+    assert until is not None
+    assert alice.user is not None
+    client = _client(alice.user)
+    french = client.get("/mon-dmp/historique/?own=on").content.decode()
+    english = client.get("/mon-dmp/historique/?own=on", HTTP_ACCEPT_LANGUAGE="en").content
+    english_text = english.decode()
+    assert "procuration donnée à Paul Dupont jusqu&#x27;au" in french
+    assert "fin de la représentation par Paul Dupont" in french
+    assert "proxy given to Paul Dupont until" in english_text
+    assert str(until.year) in english_text
+    assert "Paul Dupont no longer speaks for the patient" in english_text
+    assert "procuration" not in english_text
+    # Léa's trail, read by her parent acting for her, in English.
+    parent = _client(parents[0])
+    _act_for(parent, lea)
+    page = parent.get("/mon-dmp/historique/?own=on", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "legal representative recorded: Bob Leroy" in page
+    assert "Représentant" not in page
+
+
 # --- Query counts ------------------------------------------------------------------------------
 
 
