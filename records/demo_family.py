@@ -30,6 +30,9 @@ LEA_NIR = "2 11 04 75 123 456 44"  # made up, valid key
 
 @transaction.atomic
 def seed_family(accounts: dict[str, User], patients: dict[str, Patient]) -> dict[str, Patient]:
+    """Léa's family and Alice's proxy; ``accounts`` and ``patients`` gain the family's
+    members (Léa's mother, Alice's husband; Léa), so that the demo's counts are the real ones.
+    Returns the family's patients."""
     doctor = accounts["dr.martin"]
     bob = patients["bob.leroy"]
     alice = patients["alice.dupont"]
@@ -90,4 +93,6 @@ def seed_family(accounts: dict[str, User], patients: dict[str, Patient]) -> dict
             kinds=["allergy", "report"],
             ends_on=today + datetime.timedelta(days=300),
         )
+    accounts.update({"sophie.leroy": sophie, "paul.dupont": paul})
+    patients["lea.leroy"] = lea
     return {"lea.leroy": lea}

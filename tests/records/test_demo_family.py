@@ -51,3 +51,17 @@ def test_the_family_sees_each_entry_as_the_rules_say(capsys: pytest.CaptureFixtu
         assert got == statuses, (label, got)
     with capsys.disabled():
         print("\n" + "\n".join(lines))
+
+
+def test_seed_demo_prints_the_real_counts() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from identity.models import Patient
+
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    said = out.getvalue()
+    assert f"{User.objects.count()} comptes, {Patient.objects.count()} patients" in said, said
+    assert (User.objects.count(), Patient.objects.count()) == (12, 3)

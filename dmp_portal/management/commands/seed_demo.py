@@ -31,9 +31,11 @@ class Command(BaseCommand):
             seed_records(patients, accounts)
             seed_imaging(patients, accounts)
             seed_family(accounts, patients)
+        # The professionals' and family's accounts, and the patients' own.
+        total = len(accounts) + sum(1 for patient in patients.values() if patient.user_id)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Démonstration prête : {len(accounts)} comptes, {len(patients)} patients — "
+                f"Démonstration prête : {total} comptes, {len(patients)} patients — "
                 f"mot de passe "
                 f"{DEMO_PASSWORD}, secret TOTP {DEMO_TOTP_SECRET}."
             )
