@@ -183,6 +183,26 @@ def make_minor(
     return patient
 
 
+def take_over(patient: Patient, *, doctor: Professional, email: str) -> User:
+    """The patient (a minor, or one who came of age) activates their own account with the code
+    of their letter, and their second factor (the real services)."""
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    from records.services.lifecycle import (
+        activation_code_check,
+        activation_code_issue,
+        patient_account_create,
+    )
+
+    code = activation_code_issue(actor=doctor.user, patient=patient)
+    assert patient.birth_date is not None
+    activation = activation_code_check(code=code, birth_date=patient.birth_date)
+    user = patient_account_create(activation=activation, email=email, password="x" * 20)
+    TOTP.activate(user, TOTP_SECRET)
+    patient.refresh_from_db()
+    return user
+
+
 def make_proxy(
     patient: Patient,
     holder: User,

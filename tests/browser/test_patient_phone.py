@@ -121,15 +121,7 @@ def test_every_patient_page_fits_a_phone(
     page.set_default_timeout(15_000)
     urls = patient_pages(alice)
     assert len(urls) >= 12  # the resolver gave the pages, documents included
-    too_wide = []
-    for url in urls:
-        response = page.goto(base + url)
-        assert response is not None and response.status == 200, url
-        width = page.evaluate("document.documentElement.scrollWidth")
-        if width > PHONE["width"]:
-            too_wide.append(f"{url}: {width} px")
-        name = url.strip("/").replace("/", "_")[:60] or "home"
-        screenshot(page, f"patient/phone-{language}-{name}")
+    too_wide = _fits_a_phone(page, base, urls, f"patient/phone-{language}")
     # The cards name their fields: the script copied the headers (the CSP let it run).
     page.goto(base + "/mon-dmp/acces/")
     assert page.locator("main td[data-label]").count() > 0
@@ -143,4 +135,66 @@ def test_every_patient_page_fits_a_phone(
         name = url.strip("/").replace("/", "_")[:60] or "home"
         screenshot(page, f"patient/desktop-{language}-{name}")
     context.close()
+    assert not too_wide, "\n".join(too_wide)
+
+
+def _fits_a_phone(page: Any, base: str, urls: list[str], shot: str) -> list[str]:
+    """Each URL answers 200 and scrolls no wider than the phone; the URLs that do."""
+    too_wide = []
+    for url in urls:
+        response = page.goto(base + url)
+        assert response is not None and response.status == 200, url
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide.append(f"{url}: {width} px")
+        screenshot(page, f"{shot}-{url.strip('/').replace('/', '_')[:60] or 'home'}")
+    return too_wide
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_family_pages_fit_a_phone(
+    live_server: Any, browser: Any, alice: Patient, doctor: Professional, language: str
+) -> None:
+    """The family page of a patient who gave a proxy and of a parent (and the child's DMP with
+    its banner), the professional's representatives page, the review at 18: 390 px."""
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    from records.services.family import majority_end
+    from tests.cast import LEA_TRAITS, TOTP_SECRET, make_minor, make_proxy, make_user, take_over
+    from tests.records.helpers import report
+
+    husband = make_user("paul.dupont@test.example", first_name="Paul", last_name="Dupont")
+    parent = make_user("bob.parent@test.example", first_name="Jean-Baptiste", last_name="Leroy")
+    for user in (husband, parent):
+        TOTP.activate(user, TOTP_SECRET)
+    make_proxy(alice, husband)
+    lea = make_minor(opened_by=doctor, parents=[parent])
+    report(doctor, lea, title="Consultation — rappel DTCaP : bonne tolérance, prochain à 25 ans")
+    assert alice.user is not None
+    base = live_server.url
+    too_wide: list[str] = []
+    representatives = f"/pro/dmp/{lea.public_id}/representants/"
+
+    def visit(user: User, urls: list[str], *, acting: Patient | None = None) -> None:
+        context = browser.new_context(locale=language, viewport=PHONE)
+        context.add_cookies([{"name": "django_language", "value": language, "url": base}])
+        _log_in(context, base, user)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        if acting is not None:  # choose the child on the family page, as a parent does
+            page.goto(base + "/mon-dmp/famille/")
+            page.locator(f"button[name=dmp][value='{acting.public_id}']").click()
+            page.wait_for_url("**/mon-dmp/")
+        too_wide.extend(_fits_a_phone(page, base, urls, f"family/phone-{language}-{user.pk}"))
+        context.close()
+
+    visit(alice.user, ["/mon-dmp/famille/"])
+    visit(parent, ["/mon-dmp/famille/"])
+    visit(parent, ["/mon-dmp/", "/mon-dmp/notifications/"], acting=lea)
+    visit(doctor.user, [representatives])
+    # Léa comes of age and takes over: her first login leads to the review.
+    birthday = LEA_TRAITS.birth_date.replace(year=LEA_TRAITS.birth_date.year + 18)
+    majority_end(today=birthday)
+    grown = take_over(lea, doctor=doctor, email="lea@test.example")
+    visit(grown, ["/mon-dmp/majorite/"])
     assert not too_wide, "\n".join(too_wide)

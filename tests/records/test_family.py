@@ -28,6 +28,7 @@ from tests.cast import (
     make_professional,
     make_proxy,
     make_user,
+    take_over,
     without_csrf,
 )
 from tests.records.helpers import allergy, lab, pdf_bytes, report
@@ -499,20 +500,10 @@ def test_at_18_the_representatives_access_ends_and_lea_is_invited(
 def test_lea_takes_over_and_reviews_what_her_parents_could_see(
     doctor: Professional, lea: Patient, family: dict[str, Entry], parents: tuple[User, User]
 ) -> None:
-    from records.services.lifecycle import (
-        activation_code_check,
-        activation_code_issue,
-        patient_account_create,
-    )
-
     Mandate.objects.filter(patient=lea).update(
         ended_at=timezone.now(), ended_reason=MandateEnd.MAJORITY
     )
-    code = activation_code_issue(actor=doctor.user, patient=lea)
-    activation = activation_code_check(code=code, birth_date=LEA_TRAITS.birth_date)
-    user = patient_account_create(
-        activation=activation, email="lea@test.example", password="x" * 20
-    )
+    user = take_over(lea, doctor=doctor, email="lea@test.example")
     page = _client(user).get("/mon-dmp/majorite/")
     assert page.status_code == 200
     text = page.content.decode()
@@ -523,19 +514,9 @@ def test_lea_takes_over_and_reviews_what_her_parents_could_see(
 def test_at_18_every_login_leads_lea_to_the_review_until_she_says_it_is_done(
     doctor: Professional, lea: Patient, family: dict[str, Entry], parents: tuple[User, User]
 ) -> None:
-    from records.services.lifecycle import (
-        activation_code_check,
-        activation_code_issue,
-        patient_account_create,
-    )
-
     birthday = LEA_TRAITS.birth_date.replace(year=LEA_TRAITS.birth_date.year + 18)
     majority_end(today=birthday)
-    code = activation_code_issue(actor=doctor.user, patient=lea)
-    activation = activation_code_check(code=code, birth_date=LEA_TRAITS.birth_date)
-    user = patient_account_create(
-        activation=activation, email="lea@test.example", password="x" * 20
-    )
+    user = take_over(lea, doctor=doctor, email="lea@test.example")
     client = _client(user)
     for page in ("/mon-dmp/", "/mon-dmp/documents/", "/mon-dmp/famille/"):
         response = client.get(page)
@@ -576,27 +557,12 @@ def test_a_parent_cannot_mark_the_review_done_for_the_young_adult(
     assert Mandate.objects.filter(patient=lea, reviewed_at__isnull=True).count() == 2
 
 
-def _with_account(doctor: Professional, patient: Patient, email: str) -> User:
-    from records.services.lifecycle import (
-        activation_code_check,
-        activation_code_issue,
-        patient_account_create,
-    )
-
-    code = activation_code_issue(actor=doctor.user, patient=patient)
-    assert patient.birth_date is not None
-    activation = activation_code_check(code=code, birth_date=patient.birth_date)
-    user = patient_account_create(activation=activation, email=email, password="x" * 20)
-    patient.refresh_from_db()
-    return user
-
-
 def test_acting_for_the_child_the_notifications_are_the_childs_never_a_secret_ones(
     doctor: Professional, lea: Patient, parents: tuple[User, User], storage: None
 ) -> None:
     from records.services.care import notify
 
-    lea_user = _with_account(doctor, lea, "lea.minor@test.example")
+    lea_user = take_over(lea, doctor=doctor, email="lea.minor@test.example")
     report(doctor, lea, title="Certificat de sport")
     report(doctor, lea, title="Consultation IVG", secret=True)
     report(doctor, lea, title="Entretien addictologie", hidden_from_representatives=True)
