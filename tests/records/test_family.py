@@ -741,3 +741,42 @@ def test_a_representatives_entry_page_costs_what_the_patients_does(
 
 
 TIMELINE = 5  # session, user, the DMP (own_dmp: dmp_for), the event, the page of entries
+
+
+def test_the_review_and_the_childs_notifications_cost_the_same_for_1_or_many_rows(
+    doctor: Professional,
+    lea: Patient,
+    parents: tuple[User, User],
+    django_assert_num_queries: Any,
+    storage: None,
+) -> None:
+    grown = take_over(lea, doctor=doctor, email="lea.rows@test.example")
+    report(doctor, lea, title="Consultation 0")
+    parent = _client(parents[0])
+    _act_for(parent, lea)
+    parent.get("/mon-dmp/notifications/")  # warm
+    with django_assert_num_queries(NOTIFICATIONS):
+        assert parent.get("/mon-dmp/notifications/").status_code == 200
+    for number in range(1, 16):
+        report(doctor, lea, title=f"Consultation {number}")
+    with django_assert_num_queries(NOTIFICATIONS):
+        listing = parent.get("/mon-dmp/notifications/")
+    assert len(listing.context["notifications"]) == 16
+    # At 18, the review: the same for 16 entries as for 1.
+    majority_end(today=LEA_TRAITS.birth_date.replace(year=LEA_TRAITS.birth_date.year + 18))
+    Mandate.objects.filter(patient=lea).update(reviewed_at=timezone.now())  # no redirect here
+    client = _client(grown)
+    Entry.objects.filter(patient=lea).exclude(title="Consultation 0").update(secret=True)
+    client.get("/mon-dmp/majorite/")  # warm
+    with django_assert_num_queries(REVIEW):
+        assert client.get("/mon-dmp/majorite/").status_code == 200
+    Entry.objects.filter(patient=lea).update(secret=False, hidden_from_representatives=False)
+    with django_assert_num_queries(REVIEW):
+        page = client.get("/mon-dmp/majorite/")
+    assert "Consultation 15" in page.content.decode()
+
+
+# session, user, the DMP acted for (own_dmp: dmp_for), the page of notifications
+NOTIFICATIONS = 4
+# session, user, the own DMP, the event, the former representatives, the entries
+REVIEW = 6
