@@ -100,6 +100,8 @@ def my_access(request: AuthenticatedHttpRequest) -> HttpResponse:
             "blocked": team.blocked,
             "revoked": team.revoked,
             "emergencies": team.emergencies,
+            # A read-only proxy sees who has access, and is offered no change (refused).
+            "may_act": dmp.may_act,
         },
     )
 

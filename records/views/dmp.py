@@ -397,6 +397,7 @@ def my_dmp(request: AuthenticatedHttpRequest) -> HttpResponse:
             # The archive and closing the DMP are the patient's own acts, never of someone
             # speaking for them (the services refuse them): not offered.
             "own": dmp.mode == AccessMode.PATIENT,
+            "may_act": dmp.may_act,  # not a read-only proxy
         },
     )
 

@@ -645,6 +645,7 @@ def _acting(user: User, patient: Patient) -> User:
 def test_no_action_is_offered_that_would_be_refused(
     doctor: Professional,
     alice: Patient,
+    authorised_doctor: Professional,
     husband: User,
     lea: Patient,
     family: dict[str, Entry],
@@ -657,6 +658,12 @@ def test_no_action_is_offered_that_would_be_refused(
     page = proxy.get(f"/document/{cr.public_id}/").content.decode()
     assert "Masquer ce document" not in page
     assert "/masquer/" not in page
+    access_page = proxy.get("/mon-dmp/acces/").content.decode()
+    assert authorised_doctor.user.last_name in access_page
+    assert "/mon-dmp/acces/modifier/" not in access_page  # no authorise, block, revoke
+    proxy_home = proxy.get("/mon-dmp/").content.decode()
+    assert "/mon-dmp/mesures/nouveau/" not in proxy_home
+    assert "/mon-dmp/parametres/" not in proxy_home
     # A representative masks (offered), but neither downloads nor closes the DMP.
     parent = _client(parents[0])
     _act_for(parent, lea)
@@ -672,6 +679,8 @@ def test_no_action_is_offered_that_would_be_refused(
     assert alice.user is not None
     own = _client(alice.user).get("/mon-dmp/").content.decode()
     assert "/mon-dmp/telecharger/" in own and "/mon-dmp/fermer/" in own
+    assert "/mon-dmp/mesures/nouveau/" in own and "/mon-dmp/parametres/" in own
+    assert "/mon-dmp/acces/modifier/" in _client(alice.user).get("/mon-dmp/acces/").content.decode()
     own_entry = _client(alice.user).get(f"/document/{cr.public_id}/").content.decode()
     assert "Masquer ce document" in own_entry
 
