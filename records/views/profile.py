@@ -270,10 +270,17 @@ def entry_verify(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> Http
 # --- The patient's forms --------------------------------------------------------------------------
 
 
-def _own_open_dmp(request: AuthenticatedHttpRequest, detail: str) -> access.DmpAccess:
+def _own_open_dmp(
+    request: AuthenticatedHttpRequest, detail: str, *, writes: bool = False
+) -> access.DmpAccess:
+    """The DMP of the patient pages (the patient's, or the one acted for). A page that only
+    writes (``writes``), or any POST, is refused (403) to a read-only proxy: the services would
+    refuse it; the pages that also show (vaccinations, documents) hide their forms then."""
     dmp = access.own_dmp(request.user)
     if not dmp.patient.is_open:
         raise Http404("closed DMP")
+    if not dmp.may_act and (writes or request.method == "POST"):
+        raise AccessDenied("a read-only proxy does not write")
     if request.method == "GET":
         read_traced(
             actor=request.user,
@@ -290,7 +297,7 @@ def _own_open_dmp(request: AuthenticatedHttpRequest, detail: str) -> access.DmpA
 @require_http_methods(["GET", "POST"])
 def my_measure_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient enters a measure (shown as entered by the patient)."""
-    dmp = _own_open_dmp(request, "saisie d'une mesure")
+    dmp = _own_open_dmp(request, "saisie d'une mesure", writes=True)
     form = MeasureForm(request.POST or None, initial={"measured_on": timezone.localdate()})
     return _profile_form(
         request,
@@ -333,6 +340,7 @@ def my_vaccinations(request: AuthenticatedHttpRequest) -> HttpResponse:
         "calendar": vaccination_calendar_for(scope, patient, timezone.localdate()),
         "vaccinations": vaccinations,
         "form": form,
+        "may_act": dmp.may_act,
     }
     return render(request, "records/my_vaccinations.html", context)
 
@@ -343,7 +351,7 @@ def my_vaccinations(request: AuthenticatedHttpRequest) -> HttpResponse:
 def my_wishes(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The patient's wishes: directives anticipées, personne de confiance, organ donation,
     emergency contacts (each change a new version)."""
-    dmp = _own_open_dmp(request, "volontés")
+    dmp = _own_open_dmp(request, "volontés", writes=True)
     current = (
         access.entries_for(request.user, dmp.patient)
         .filter(kind=EntryKind.WISHES, status=EntryStatus.CURRENT)
@@ -497,7 +505,7 @@ def my_documents(request: AuthenticatedHttpRequest) -> HttpResponse:
         .select_related("patient_document")
         .order_by("-deposited_at", "-pk")[:200]
     )
-    context = {"patient": patient, "form": form, "documents": documents}
+    context = {"patient": patient, "form": form, "documents": documents, "may_act": dmp.may_act}
     return render(request, "records/my_documents.html", context, status=status)
 
 

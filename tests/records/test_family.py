@@ -661,9 +661,18 @@ def test_no_action_is_offered_that_would_be_refused(
     access_page = proxy.get("/mon-dmp/acces/").content.decode()
     assert authorised_doctor.user.last_name in access_page
     assert "/mon-dmp/acces/modifier/" not in access_page  # no authorise, block, revoke
+    assert "/mon-dmp/parametres/" not in access_page
     proxy_home = proxy.get("/mon-dmp/").content.decode()
     assert "/mon-dmp/mesures/nouveau/" not in proxy_home
-    assert "/mon-dmp/parametres/" not in proxy_home
+    assert "/mon-dmp/parametres/" not in proxy_home and "/mon-dmp/volontes/" not in proxy_home
+    for writes_only in ("/mon-dmp/mesures/nouveau/", "/mon-dmp/volontes/"):
+        assert proxy.get(writes_only).status_code == 403
+    vaccinations = proxy.get("/mon-dmp/vaccinations/")
+    assert vaccinations.status_code == 200
+    assert "Déclarer une vaccination" not in vaccinations.content.decode()
+    documents = proxy.get("/mon-dmp/mes-documents/")
+    assert documents.status_code == 200 and "Ajouter un document" not in documents.content.decode()
+    assert proxy.post("/mon-dmp/mes-documents/", {}).status_code == 403
     # A representative masks (offered), but neither downloads nor closes the DMP.
     parent = _client(parents[0])
     _act_for(parent, lea)
@@ -680,6 +689,9 @@ def test_no_action_is_offered_that_would_be_refused(
     own = _client(alice.user).get("/mon-dmp/").content.decode()
     assert "/mon-dmp/telecharger/" in own and "/mon-dmp/fermer/" in own
     assert "/mon-dmp/mesures/nouveau/" in own and "/mon-dmp/parametres/" in own
+    assert "/mon-dmp/volontes/" in own
+    alice_vaccinations = _client(alice.user).get("/mon-dmp/vaccinations/").content.decode()
+    assert "Déclarer une vaccination" in alice_vaccinations
     assert "/mon-dmp/acces/modifier/" in _client(alice.user).get("/mon-dmp/acces/").content.decode()
     own_entry = _client(alice.user).get(f"/document/{cr.public_id}/").content.decode()
     assert "Masquer ce document" in own_entry
