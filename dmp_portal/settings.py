@@ -353,6 +353,12 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # The OHIF viewer's prebuilt dist/ (bin/install-ohif), served behind login at /ohif/ when there.
 DMP_OHIF_DIR = env_str("DMP_OHIF_DIR", str(VAR_DIR / "ohif" / "dist"))
 
+# The ANS's CDA validation material (ansforge/TestContenuCDA-3-0: CDA_extended.xsd and the
+# CI-SIS schematrons; no licence, so not shipped; .ci/run fetches it). When there, every CDA
+# document deposited must pass the schema, the header schematron and its volet's (CR-BIO);
+# absent, those are not checked (the deposit form says so). records.cda.ans.
+DMP_ANS_CDA_DIR = env_str("DMP_ANS_CDA_DIR", str(VAR_DIR / "ans-cda"))
+
 # Imaging uploads: size caps (bytes). Files awaiting an identity confirmation are staged in
 # the private storage (imaging.uploads.STAGING_PREFIX), seen by every web server.
 DMP_IMAGING_MAX_UPLOAD_BYTES = env_int(

@@ -17,11 +17,20 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from records import pdf
+from records.cda import read as cda_read
 
-__all__ = ["encode", "pdf_refusals", "pdf_validation_error", "render"]
+__all__ = [
+    "cda_validation_error",
+    "encode",
+    "pdf_refusals",
+    "pdf_validation_error",
+    "refusals",
+    "render",
+]
 
 FACT = "fact"
 PDF_REFUSED = "pdf_refused"
+CDA_REFUSED = "cda_refused"
 
 
 def encode(code: str, **params: Any) -> str:
@@ -56,6 +65,9 @@ def render(detail: str) -> str | None:
     if fact.get(FACT) == PDF_REFUSED:
         why = str(params.pop("why", ""))
         return _("dépôt refusé : %(reason)s") % {"reason": pdf.message(why, params)}
+    if fact.get(FACT) == CDA_REFUSED:
+        why = str(params.pop("why", ""))
+        return _("dépôt refusé : %(reason)s") % {"reason": cda_read.message(why, params)}
     return None
 
 
@@ -67,13 +79,29 @@ def pdf_validation_error(error: pdf.PdfError, sentence: str = "") -> ValidationE
     return refused
 
 
-def pdf_refusals(errors: list[ValidationError]) -> list[str]:
-    """The facts to trace for a form's refused PDF, from its errors (one per refusal)."""
+def cda_validation_error(error: cda_read.CdaError) -> ValidationError:
+    """A refused CDA document's error: its sentence, the facts kept with it (``refusals``
+    finds them for the trail). The ANS's quoted assertions are kept short enough to fit."""
+    refused = ValidationError(str(error), code=error.code)
+    refused.cda_facts = {"why": error.code, **error.params}  # type: ignore[attr-defined]
+    return refused
+
+
+def refusals(errors: list[ValidationError]) -> list[str]:
+    """The facts to trace for a form's refused file (PDF or CDA), from its errors (one per
+    refusal)."""
     found = []
     for error in errors:
+        cda = getattr(error, "cda_facts", None)
+        if cda is not None:
+            found.append(encode(CDA_REFUSED, **cda))
+            continue
         facts = getattr(error, "pdf_facts", None)
         if facts is None and error.code == "empty":  # Django's FileField: an empty file
             facts = {"why": "empty"}
         if facts is not None:
             found.append(encode(PDF_REFUSED, **facts))
     return found
+
+
+pdf_refusals = refusals  # the name its first callers know

@@ -7,11 +7,10 @@ from __future__ import annotations
 import unicodedata
 import uuid
 
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from identity.models import Patient, User
-from records import reference
+from records import facts, reference
 from records.cda import codes
 from records.cda.read import CdaDocument, CdaError, parse_cda
 from records.models import Entry
@@ -35,15 +34,6 @@ def _same_patient(document: CdaDocument, patient: Patient) -> bool:
     return document.birth_date is not None and document.birth_date == patient.birth_date
 
 
-def _other_patient() -> ValidationError:
-    return ValidationError(
-        _(
-            "Ce document CDA concerne un autre patient (INS, nom de naissance ou date de "
-            "naissance différents de ceux de ce DMP) : rien n'a été enregistré."
-        )
-    )
-
-
 def _referenced(document: CdaDocument, patient: Patient) -> Entry | None:
     """The entry of this DMP the document replaces (RPLC), if any. Its set, its parent or its
     own id naming a document of another DMP is refused (a replace attack)."""
@@ -59,14 +49,9 @@ def _referenced(document: CdaDocument, patient: Patient) -> Entry | None:
     found = {entry.public_id: entry for entry in Entry.objects.filter(public_id__in=wanted)}
     for entry in found.values():
         if entry.patient_id != patient.pk:
-            raise ValidationError(
-                _(
-                    "Ce document CDA se rattache à un document d'un autre DMP (setId ou "
-                    "document remplacé) : refusé, rien n'a été enregistré."
-                )
-            )
+            raise CdaError("other_dmp")
     if ids["self"] is not None and ids["self"] in found:
-        raise ValidationError(_("Ce document CDA est déjà dans le DMP."))
+        raise CdaError("already_there")
     parent = found.get(ids["parent"]) if ids["parent"] is not None else None
     return parent
 
@@ -80,24 +65,23 @@ def cda_deposit(
 ) -> Entry:
     """Deposit the CDA R2 document ``data`` in ``patient``'s DMP, as its author ``actor``.
 
-    Raises ``ValidationError`` (reader's language) and stores nothing when the file is not a
-    safe, readable CDA R2 N1/N3, names another patient, or ties itself to another DMP's
-    document; then whatever ``report_deposit``/``lab_report_deposit`` refuse.
+    Raises ``ValidationError`` (reader's language, with the refusal's facts for the trail:
+    ``records.facts.refusals``) and stores nothing when the file is not a safe, readable CDA
+    R2 N1/N3, fails the ANS's schema or schematrons (when the deployment has them:
+    ``records.cda.ans``), names another patient, or ties itself to another DMP's document;
+    then whatever ``report_deposit``/``lab_report_deposit`` refuse.
     """
     try:
         document = parse_cda(data)
+        if not _same_patient(document, patient):
+            raise CdaError("other_patient")
+        replaces = _referenced(document, patient)
+        try:
+            reference.document_type(document.document_type)
+        except LookupError:
+            raise CdaError("unknown_type", code=document.document_type[:64]) from None
     except CdaError as error:
-        raise ValidationError(str(error)) from None
-    if not _same_patient(document, patient):
-        raise _other_patient()
-    replaces = _referenced(document, patient)
-    try:
-        reference.document_type(document.document_type)
-    except LookupError:
-        raise ValidationError(
-            _("Type de document CDA inconnu (code LOINC %(code)s).")
-            % {"code": document.document_type}
-        ) from None
+        raise facts.cda_validation_error(error) from None
     if document.level == 3:
         rows = [
             ObservationInput(

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from identity.auth import AuthenticatedHttpRequest, professional_required
 from records import cda
+from records.cda import ans
 from records.cda.read import MAX_CDA_BYTES
 from records.models import AccessAction, EntryKind
 from records.services import care as care_services
@@ -64,9 +65,20 @@ class CdaUploadForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["fichier"].help_text = _("Fichier XML, %(size)s Mo au plus.") % {
-            "size": MAX_CDA_BYTES // (1024 * 1024)
-        }
+        size = {"size": MAX_CDA_BYTES // (1024 * 1024)}
+        if ans.material() is not None:
+            checked = _(
+                "Fichier XML, %(size)s Mo au plus. Il est vérifié avec le schéma CDA et les "
+                "schématrons du CI-SIS publiés par l'ANS (en-tête, et volet CR-BIO pour la "
+                "biologie) : un document qui ne les respecte pas est refusé."
+            )
+        else:
+            checked = _(
+                "Fichier XML, %(size)s Mo au plus. Ce portail n'a pas le matériel de "
+                "validation de l'ANS : le schéma CDA et les schématrons du CI-SIS ne sont pas "
+                "vérifiés (seuls l'en-tête lu, le patient et le PDF le sont)."
+            )
+        self.fields["fichier"].help_text = checked % size
 
 
 @never_cache

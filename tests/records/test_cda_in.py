@@ -4,6 +4,7 @@ files are refused with a clear message and leave nothing behind (rows and stored
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +23,13 @@ from records.content import Observation
 from records.models import Entry
 from records.services.cda import cda_deposit
 from records.services.content import ObservationInput
-from tests.records.cda_ans import CR_BIO, HEADER, schematron_failures
+from tests.records.cda_ans import (
+    CR_BIO,
+    HEADER,
+    require_ans,
+    schema_errors,
+    schematron_failures,
+)
 from tests.records.conftest import logged_in, stored_files
 from tests.records.helpers import lab, pdf_bytes, report
 
@@ -36,6 +43,18 @@ def _fresh_ids(document: bytes, *, keep_set: bool = False) -> bytes:
     if not keep_set:
         root.find("h:setId", NS).set("root", codes.uuid_oid(uuid.uuid4()))  # type: ignore[union-attr]
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _with_replaced(root: etree._Element, parent_id: uuid.UUID) -> bytes:
+    """The document made a replacement (RPLC) of ``parent_id``, where the schema puts it."""
+    related = etree.Element(f"{{{codes.HL7}}}relatedDocument", typeCode="RPLC")
+    parent = etree.SubElement(related, f"{{{codes.HL7}}}parentDocument")
+    etree.SubElement(parent, f"{{{codes.HL7}}}id", root=codes.uuid_oid(parent_id))
+    after = root.find("h:componentOf", NS)
+    if after is None:
+        after = root.find("h:component", NS)
+    after.addprevious(related)  # type: ignore[union-attr]
+    return bytes(etree.tostring(root))
 
 
 def _fetched(entry: Entry) -> Entry:
@@ -202,10 +221,7 @@ def test_a_set_id_of_another_patients_document_is_refused(
     _refused(doctor, alice, etree.tostring(root), "autre DMP", private_storage)
     # The same through relatedDocument RPLC.
     root = etree.fromstring(_fresh_ids(_cda_of(report(doctor, alice))))
-    related = etree.SubElement(root, f"{{{codes.HL7}}}relatedDocument", typeCode="RPLC")
-    parent = etree.SubElement(related, f"{{{codes.HL7}}}parentDocument")
-    etree.SubElement(parent, f"{{{codes.HL7}}}id", root=codes.uuid_oid(bobs.public_id))
-    _refused(doctor, alice, etree.tostring(root), "autre DMP", private_storage)
+    _refused(doctor, alice, _with_replaced(root, bobs.public_id), "autre DMP", private_storage)
 
 
 @pytest.mark.django_db
@@ -214,40 +230,82 @@ def test_a_replacement_of_this_dmps_report_becomes_its_new_version(
 ) -> None:
     first = report(doctor, alice)
     root = etree.fromstring(_fresh_ids(_cda_of(first), keep_set=True))
-    related = etree.SubElement(root, f"{{{codes.HL7}}}relatedDocument", typeCode="RPLC")
-    parent = etree.SubElement(related, f"{{{codes.HL7}}}parentDocument")
-    etree.SubElement(parent, f"{{{codes.HL7}}}id", root=codes.uuid_oid(first.public_id))
-    entry = cda_deposit(actor=doctor.user, patient=alice, data=etree.tostring(root))
+    entry = cda_deposit(
+        actor=doctor.user, patient=alice, data=_with_replaced(root, first.public_id)
+    )
     assert entry.replaces == first
     first.refresh_from_db()
     assert first.status == "replaced"
 
 
+def _titled_bilan(doctor: Professional, alice: Patient) -> bytes:
+    """A CR-BIO whose title is not the one the volet fixes: it passes the CDA schema and the
+    header schematron, not the CR-BIO volet's."""
+    root = etree.fromstring(_fresh_ids(_cda_of(lab(doctor, alice))))
+    root.find("h:title", NS).text = "Bilan"  # type: ignore[union-attr]
+    return bytes(etree.tostring(root))
+
+
 @pytest.mark.django_db
-def test_a_schema_valid_document_failing_the_schematron(
+def test_a_schema_valid_document_failing_the_schematron_is_refused_nothing_stored(
     doctor: Professional, alice: Patient, private_storage: Path
 ) -> None:
-    """A CR-BIO whose title is not the one the volet fixes passes the schema but not the
-    CR-BIO schematron: the test suite's validator reports it (the deposit itself does not
-    run the schematrons: saxonche is a test dependency only)."""
-    root = etree.fromstring(_cda_of(lab(doctor, alice)))
-    root.find("h:title", NS).text = "Bilan"  # type: ignore[union-attr]
-    failures = schematron_failures(etree.tostring(root), CR_BIO)
-    assert any("title" in failure.text for failure in failures)
+    data = _titled_bilan(doctor, alice)
+    assert schema_errors(data) == []
+    assert schematron_failures(data, HEADER) == []
+    assert any("title" in failure.text for failure in schematron_failures(data, CR_BIO))
+    before = _counts(private_storage)
+    with pytest.raises(ValidationError) as refused:
+        cda_deposit(actor=doctor.user, patient=alice, data=data)
+    said = " ".join(refused.value.messages)
+    assert "ne respecte pas les règles du CI-SIS (volet CR-BIO)" in said
+    assert "rien n'a été enregistré" in said and "title" in said
+    _nothing_stored(before, private_storage)
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
+        cda_deposit(actor=doctor.user, patient=alice, data=data)
+    assert "does not follow the CI-SIS rules (CR-BIO volet)" in " ".join(refused.value.messages)
+    _nothing_stored(before, private_storage)
 
 
 @pytest.mark.django_db
-def test_with_the_schema_configured_a_schema_invalid_document_is_refused(
-    doctor: Professional, alice: Patient, private_storage: Path, settings: Any
+def test_a_header_failing_the_ci_sis_header_schematron_is_refused(
+    doctor: Professional, alice: Patient, private_storage: Path
 ) -> None:
-    from tests.records.cda_ans import require_ans
+    """A report whose confidentiality code is outside the CI-SIS value set: schema-valid (any
+    code is), refused by the header schematron."""
+    root = etree.fromstring(_fresh_ids(_cda_of(report(doctor, alice))))
+    root.find("h:confidentialityCode", NS).set("code", "X")  # type: ignore[union-attr]
+    data = bytes(etree.tostring(root))
+    assert schema_errors(data) == []
+    _refused(doctor, alice, data, "(en-tête CI-SIS)", private_storage)
 
-    settings.DMP_CDA_SCHEMA = str(require_ans() / "infrastructure" / "cda" / "CDA_extended.xsd")
+
+@pytest.mark.django_db
+def test_a_schema_invalid_document_is_refused(
+    doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    require_ans()
     root = etree.fromstring(_fresh_ids(_cda_of(report(doctor, alice))))
     title = root.find("h:title", NS)
     root.remove(title)  # type: ignore[arg-type]
     root.append(title)  # type: ignore[arg-type]  # out of the schema's order
     _refused(doctor, alice, etree.tostring(root), "schéma", private_storage)
+
+
+@pytest.mark.django_db
+def test_without_the_ans_material_the_deposit_works_and_the_form_says_what_is_not_checked(
+    doctor: Professional, alice: Patient, private_storage: Path, settings: Any, tmp_path: Path
+) -> None:
+    data = _titled_bilan(doctor, alice)
+    settings.DMP_ANS_CDA_DIR = str(tmp_path)  # no material there (the embedded quick start)
+    entry = cda_deposit(actor=doctor.user, patient=alice, data=data)
+    assert entry.lab_report.observations.count() == 2
+    page = logged_in(doctor.user).get(reverse("records:cda_new", args=[alice.public_id]))
+    assert "ne sont pas vérifiés" in page.content.decode()
+    settings.DMP_ANS_CDA_DIR = str(require_ans())
+    page = logged_in(doctor.user).get(reverse("records:cda_new", args=[alice.public_id]))
+    assert "schématrons du CI-SIS" in page.content.decode()
+    assert "ne sont pas vérifiés" not in page.content.decode()
 
 
 @pytest.mark.django_db
@@ -272,3 +330,42 @@ def test_the_web_form_refuses_in_english_for_an_english_reader(
     assert response.status_code == 302
     entry = Entry.objects.filter(patient=alice, kind="lab_report").latest("id")
     assert response["Location"] == reverse("records:entry_detail", args=[entry.public_id])
+
+
+@pytest.mark.django_db
+def test_the_web_form_shows_a_schematron_refusal_and_the_trail_keeps_its_facts(
+    doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    """The form answers 400 with the refusal, nothing is stored; the trail keeps the facts
+    (not a French sentence), which the patient reads in French, and in English if she
+    chooses."""
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from records.models import AccessAction, AccessEvent
+
+    data = _titled_bilan(doctor, alice)
+    before = _counts(private_storage)
+    url = reverse("records:cda_new", args=[alice.public_id])
+    upload = SimpleUploadedFile("cr.xml", data, "text/xml")
+    response = logged_in(doctor.user).post(url, {"fichier": upload})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "ne respecte pas les règles du CI-SIS (volet CR-BIO)" in page
+    assert "title" in page
+    _nothing_stored(before, private_storage)
+    event = AccessEvent.objects.get(action=AccessAction.DEPOSIT_REFUSED, patient=alice)
+    stored = json.loads(event.detail)
+    assert stored["fact"] == "cda_refused" and stored["why"] == "schematron"
+    assert stored["rules"] == "volet CR-BIO" and "title" in stored["failures"][0]
+
+    patient = Client()
+    patient.force_login(alice.user)
+    history = reverse("records:my_history")
+    french = patient.get(history, {"details": "1"}).content.decode()
+    assert "dépôt refusé : Le document CDA ne respecte pas les règles du CI-SIS" in french
+    patient.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = patient.get(history, {"details": "1"}).content.decode()
+    assert "deposit refused: The CDA document does not follow the CI-SIS rules" in english
+    assert "(CR-BIO volet)" in english
