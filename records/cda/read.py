@@ -74,6 +74,11 @@ MESSAGES = {
     ),
     "already_there": gettext_noop("Ce document CDA est déjà dans le DMP."),
     "unknown_type": gettext_noop("Type de document CDA inconnu (code LOINC %(code)s)."),
+    "bad_confidentiality": gettext_noop(
+        "Code de confidentialité du document CDA inconnu (%(code)s) : seuls N (normal), "
+        "R (restreint : masqué aux professionnels) et V (très restreint : masqué aux "
+        "professionnels et invisible pour le patient jusqu'à l'annonce) sont acceptés."
+    ),
 }
 # The volets' names in the refusal ("rules"), by schematron.
 RULES = {

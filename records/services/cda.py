@@ -16,6 +16,15 @@ from records.cda.read import CdaDocument, CdaError, parse_cda
 from records.models import Entry
 from records.services.content import ObservationInput, lab_report_deposit, report_deposit
 
+# The header's confidentialityCode (HL7 Confidentiality) onto the DMP's visibility flags, as
+# (masked, invisible_to_patient). N: normal. R (restricted): masked from professionals
+# (MASQUE_PS: its author, the médecin traitant and the patient keep it; the DMP lets the
+# depositor mask at the patient's request). V (very restricted): masked, and invisible to the
+# patient until the consultation d'annonce too: the most restricted the DMP knows (its release
+# after a month is the DMP's rule). Never more visible than the author asked: a code outside
+# these three is refused rather than read as N.
+VISIBILITY = {"N": (False, False), "R": (True, False), "V": (True, True)}
+
 
 def _folded(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
@@ -80,8 +89,11 @@ def cda_deposit(
             reference.document_type(document.document_type)
         except LookupError:
             raise CdaError("unknown_type", code=document.document_type[:64]) from None
+        if document.confidentiality not in VISIBILITY:
+            raise CdaError("bad_confidentiality", code=document.confidentiality[:16])
     except CdaError as error:
         raise facts.cda_validation_error(error) from None
+    masked, invisible = VISIBILITY[document.confidentiality]
     if document.level == 3:
         rows = [
             ObservationInput(
@@ -104,6 +116,8 @@ def cda_deposit(
             reported_at=max(document.effective_time.date(), collected.date()),
             observations=rows,
             submission_key=submission_key,
+            masked=masked,
+            invisible_to_patient=invisible,
         )
     if replaces is not None and replaces.kind != "report":
         replaces = None
@@ -117,4 +131,6 @@ def cda_deposit(
         pdf=document.pdf,
         replaces=replaces,
         submission_key=submission_key,
+        masked=masked,
+        invisible_to_patient=invisible,
     )

@@ -369,3 +369,41 @@ def test_the_web_form_shows_a_schematron_refusal_and_the_trail_keeps_its_facts(
     english = patient.get(history, {"details": "1"}).content.decode()
     assert "deposit refused: The CDA document does not follow the CI-SIS rules" in english
     assert "(CR-BIO volet)" in english
+
+
+def _with_confidentiality(document: bytes, code: str) -> bytes:
+    root = etree.fromstring(document)
+    root.find("h:confidentialityCode", NS).set("code", code)  # type: ignore[union-attr]
+    return bytes(etree.tostring(root))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("code", "masked", "invisible"),
+    [("N", False, False), ("R", True, False), ("V", True, True)],
+)
+def test_the_confidentiality_code_sets_the_entrys_visibility(
+    doctor: Professional,
+    alice: Patient,
+    private_storage: Path,
+    code: str,
+    masked: bool,
+    invisible: bool,
+) -> None:
+    """R: masked from professionals; V: masked and invisible to the patient (never more
+    visible than the author asked), for a report and for a CR-BIO."""
+    for source in (report(doctor, alice, pdf=pdf_bytes()), lab(doctor, alice)):
+        data = _with_confidentiality(_fresh_ids(_cda_of(source)), code)
+        entry = cda_deposit(actor=doctor.user, patient=alice, data=data)
+        stored = Entry.objects.get(pk=entry.pk)
+        assert (stored.masked, stored.invisible_to_patient) == (masked, invisible)
+        assert stored.hidden_from_patient_now() == invisible
+
+
+@pytest.mark.django_db
+def test_an_unknown_confidentiality_code_is_refused_even_without_the_ans_material(
+    doctor: Professional, alice: Patient, private_storage: Path, settings: Any, tmp_path: Path
+) -> None:
+    settings.DMP_ANS_CDA_DIR = str(tmp_path)
+    data = _with_confidentiality(_fresh_ids(_cda_of(report(doctor, alice))), "X")
+    _refused(doctor, alice, data, "confidentialité", private_storage)
