@@ -147,7 +147,12 @@ def _assigned(
     organization: bool = True,
 ) -> None:
     assigned = _el(parent, tag)
-    _el(assigned, "id", root=codes.IDNPS_OID, extension=f"8{professional.rpps}")
+    _el(
+        assigned,
+        "id",
+        root=codes.IDNPS_OID,
+        extension=f"{codes.IDNPS_RPPS_PREFIX}{professional.rpps}",
+    )
     code, display = codes.author_code(professional.profession, professional.specialty)
     _el(assigned, "code", code=code, displayName=display, codeSystem=codes.PROFESSION_OID)
     _el(assigned, "addr", nullFlavor="UNK")

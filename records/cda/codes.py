@@ -28,6 +28,7 @@ QUALIFIED_INS_OIDS: Final = frozenset(
     {"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"}
 )
 IDNPS_OID: Final = "1.2.250.1.71.4.2.1"
+IDNPS_RPPS_PREFIX: Final = "8"  # an IDNPS from an RPPS number: "8" + RPPS
 # Health structures (FINESS, SIRET… prefixed), and the portal's own identifier among them.
 STRUCTURE_OID: Final = "1.2.250.1.71.4.2.2"
 PORTAL_STRUCTURE_ID: Final = "DMP-PORTAL"

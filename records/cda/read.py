@@ -147,6 +147,7 @@ class CdaDocument:
     laboratory: str = ""
     service_start: datetime.datetime | None = None  # serviceEvent (specimen for a CR-BIO)
     observations: tuple[CdaObservation, ...] = field(default_factory=tuple)
+    author_name: str = ""
 
 
 def _parser() -> etree.XMLParser:
@@ -351,6 +352,14 @@ def parse_cda(data: bytes) -> CdaDocument:
         "given_names": _text(role, "h:patient/h:name/h:given"),
         "birth_date": parse_time(birth, "birthTime").date() if birth else None,
         "author_idnps": _attr(root, "h:author/h:assignedAuthor/h:id", "extension"),
+        "author_name": " ".join(
+            part
+            for part in (
+                _text(root, "h:author/h:assignedAuthor/h:assignedPerson/h:name/h:given"),
+                _text(root, "h:author/h:assignedAuthor/h:assignedPerson/h:name/h:family"),
+            )
+            if part
+        )[:200],
     }
     start = _attr(root, "h:documentationOf/h:serviceEvent/h:effectiveTime/h:low", "value")
     common["service_start"] = parse_time(start, "serviceEvent") if start else None

@@ -82,7 +82,7 @@ def _author(entry: Entry) -> XdsAuthor | None:
     if lab is not None:
         structure = lab.laboratory
     return XdsAuthor(
-        idnps=f"8{professional.rpps}",
+        idnps=f"{codes.IDNPS_RPPS_PREFIX}{professional.rpps}",
         name=professional.display_name,
         profession=_coded(profession),
         specialty=_coded(specialty),

@@ -7,9 +7,10 @@ from __future__ import annotations
 import unicodedata
 import uuid
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
-from identity.models import Patient, User
+from identity.models import Patient, Professional, User
 from records import facts, reference
 from records.cda import codes
 from records.cda.read import CdaDocument, CdaError, parse_cda
@@ -41,6 +42,18 @@ def _same_patient(document: CdaDocument, patient: Patient) -> bool:
     if _folded(document.birth_name) != _folded(patient.birth_name):
         return False
     return document.birth_date is not None and document.birth_date == patient.birth_date
+
+
+def _declared_author(document: CdaDocument, depositor: Professional | None) -> tuple[str, str]:
+    """The header's author (IDNPS, name) when it is not the depositor, else blanks. A real DMP
+    takes documents deposited for a colleague (a secretary's or a replacement's deposit, a
+    report of the hospital): the declared author is kept as declared and shown with the
+    entry; the depositor stays the entry's ``author`` (who answers for the deposit)."""
+    idnps = document.author_idnps
+    rpps = depositor.rpps if depositor is not None else ""
+    if not idnps or idnps in (f"{codes.IDNPS_RPPS_PREFIX}{rpps}", rpps):
+        return "", ""
+    return idnps[:32], document.author_name[:200]
 
 
 def _referenced(document: CdaDocument, patient: Patient) -> Entry | None:
@@ -94,6 +107,25 @@ def cda_deposit(
     except CdaError as error:
         raise facts.cda_validation_error(error) from None
     masked, invisible = VISIBILITY[document.confidentiality]
+    with transaction.atomic():
+        entry = _stored(document, actor, patient, replaces, submission_key, masked, invisible)
+        declared = _declared_author(document, entry.author)
+        if any(declared):
+            entry.declared_author_idnps, entry.declared_author_name = declared
+            entry.save(update_fields=["declared_author_idnps", "declared_author_name"])
+    return entry
+
+
+def _stored(
+    document: CdaDocument,
+    actor: User,
+    patient: Patient,
+    replaces: Entry | None,
+    submission_key: uuid.UUID | None,
+    masked: bool,
+    invisible: bool,
+) -> Entry:
+    """The document stored by the existing deposits (lab report or report)."""
     if document.level == 3:
         rows = [
             ObservationInput(

@@ -407,3 +407,42 @@ def test_an_unknown_confidentiality_code_is_refused_even_without_the_ans_materia
     settings.DMP_ANS_CDA_DIR = str(tmp_path)
     data = _with_confidentiality(_fresh_ids(_cda_of(report(doctor, alice))), "X")
     _refused(doctor, alice, data, "confidentialité", private_storage)
+
+
+@pytest.mark.django_db
+def test_a_document_authored_by_a_colleague_keeps_its_declared_author_shown_on_the_page(
+    doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    """The depositor deposits a colleague's report: the entry is the depositor's (who answers
+    for the deposit), the author the header declares is kept and shown, in French and
+    English. A document the depositor wrote records no declared author."""
+    root = etree.fromstring(_fresh_ids(_cda_of(report(doctor, alice, pdf=pdf_bytes()))))
+    author = root.find("h:author/h:assignedAuthor", NS)
+    author.find("h:id", NS).set("extension", "810100000017")  # type: ignore[union-attr]
+    author.find("h:assignedPerson/h:name/h:given", NS).text = "Paule"  # type: ignore[union-attr]
+    author.find("h:assignedPerson/h:name/h:family", NS).text = "<Durand>"  # type: ignore[union-attr]
+    entry = cda_deposit(actor=doctor.user, patient=alice, data=etree.tostring(root))
+    stored = Entry.objects.get(pk=entry.pk)
+    assert stored.author == doctor
+    assert (stored.declared_author_idnps, stored.declared_author_name) == (
+        "810100000017",
+        "Paule <Durand>",
+    )
+    url = reverse("records:entry_detail", args=[entry.public_id])
+    client = logged_in(doctor.user)
+    page = client.get(url).content.decode()
+    assert "Auteur (déclaré dans le document CDA)" in page
+    assert "Paule &lt;Durand&gt; (IDNPS 810100000017)" in page
+    assert "Déposé par" in page and doctor.user.last_name in page
+    with translation.override("en"):
+        english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Author (as declared in the CDA document)" in english
+
+    own = cda_deposit(
+        actor=doctor.user, patient=alice, data=_fresh_ids(_cda_of(report(doctor, alice)))
+    )
+    assert Entry.objects.filter(pk=own.pk, declared_author_idnps="").exists()
+    assert (
+        "déclaré dans le document"
+        not in client.get(reverse("records:entry_detail", args=[own.public_id])).content.decode()
+    )
