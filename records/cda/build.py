@@ -126,7 +126,7 @@ def _person_name(parent: etree._Element, professional: Professional) -> None:
 def _organization(parent: etree._Element, tag: str, name: str | None) -> None:
     organization = _el(parent, tag)
     _el(organization, "id", nullFlavor="UNK")  # the portal holds no structure identifier
-    _el(organization, "name", name or codes.PORTAL_NAME)
+    _el(organization, "name", name or codes.portal_identity().name)
     _el(organization, "telecom", nullFlavor="UNK")
     _el(organization, "addr", nullFlavor="UNK")
     _el(
@@ -181,8 +181,9 @@ def _author(root: etree._Element, entry: Entry, structure: str | None) -> None:
 def _custodian(root: etree._Element) -> None:
     custodian = _el(_el(root, "custodian"), "assignedCustodian")
     organization = _el(custodian, "representedCustodianOrganization")
-    _el(organization, "id", root=codes.STRUCTURE_OID, extension=codes.PORTAL_STRUCTURE_ID)
-    _el(organization, "name", codes.PORTAL_NAME)
+    portal = codes.portal_identity()
+    _el(organization, "id", root=codes.STRUCTURE_OID, extension=portal.custodian_id)
+    _el(organization, "name", portal.name)
     _el(organization, "telecom", nullFlavor="NASK")
     _el(organization, "addr", nullFlavor="NASK")
 

@@ -56,6 +56,7 @@ class XdsMetadata:
     masked: bool  # MASQUE_PS: hidden from professionals but its author and the médecin traitant
     invisible_to_patient: bool  # INVISIBLE_PATIENT, until the consultation d'annonce
     entry_public_id: str = field(default="")
+    source_id: str = field(default="")  # the portal's XDS sourceId (codes.portal_identity)
 
 
 def _patient_ids(entry: Entry) -> tuple[tuple[str, str], ...]:
@@ -145,4 +146,5 @@ def xds_metadata(entry: Entry, document: bytes) -> XdsMetadata:
         masked=entry.masked,
         invisible_to_patient=invisible,
         entry_public_id=str(entry.public_id),
+        source_id=codes.portal_identity().source_oid,
     )
