@@ -446,3 +446,27 @@ def test_a_document_authored_by_a_colleague_keeps_its_declared_author_shown_on_t
         "déclaré dans le document"
         not in client.get(reverse("records:entry_detail", args=[own.public_id])).content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_a_cda_file_over_the_cap_is_cut_off_and_traced_as_a_fact(
+    doctor: Professional, alice: Patient, private_storage: Path
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from records.cda.read import MAX_CDA_BYTES
+    from records.models import AccessAction, AccessEvent
+
+    before = _counts(private_storage)
+    upload = SimpleUploadedFile("cr.xml", b"<" + b" " * MAX_CDA_BYTES, "text/xml")
+    url = reverse("records:cda_new", args=[alice.public_id])
+    response = logged_in(doctor.user).post(url, {"fichier": upload})
+    assert response.status_code == 413
+    assert "il n&#x27;a pas été lu" in response.content.decode()
+    _nothing_stored(before, private_storage)
+    event = AccessEvent.objects.get(action=AccessAction.DEPOSIT_REFUSED, patient=alice)
+    assert json.loads(event.detail) == {
+        "fact": "cda_refused",
+        "why": "too_large",
+        "size": MAX_CDA_BYTES // (1024 * 1024),
+    }
