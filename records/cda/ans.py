@@ -108,26 +108,31 @@ def _processor() -> Any:
     return PySaxonProcessor(license=False)
 
 
-@functools.cache
 def _executable(base: Path, schematron: str) -> Any:
-    """The schematron compiled to XSLT, then to an executable (once per process)."""
+    """The schematron compiled to XSLT, then to an executable: once per process (the lock
+    outside the cache, so that a second request waits for the first compile, not redo it)."""
     with _LOCK:
-        _derive_missing_value_set(base)
-        source = base / "schematrons" / schematron
-        engine = base / "schematrons" / "moteur"
-        here = f"{source.parent}/"
-        node = _processor().parse_xml(xml_file_name=str(source))
-        text = ""
-        for step in ("iso_dsdl_include.xsl", "iso_abstract_expand.xsl", "iso_svrl_for_xslt2.xsl"):
-            xslt = _processor().new_xslt30_processor()
-            xslt.set_cwd(here)
-            executable = xslt.compile_stylesheet(stylesheet_file=str(engine / step))
-            executable.set_cwd(here)
-            text = executable.transform_to_string(xdm_node=node)
-            node = _processor().parse_xml(xml_text=text)
+        return _compiled(base, schematron)
+
+
+@functools.cache
+def _compiled(base: Path, schematron: str) -> Any:
+    _derive_missing_value_set(base)
+    source = base / "schematrons" / schematron
+    engine = base / "schematrons" / "moteur"
+    here = f"{source.parent}/"
+    node = _processor().parse_xml(xml_file_name=str(source))
+    text = ""
+    for step in ("iso_dsdl_include.xsl", "iso_abstract_expand.xsl", "iso_svrl_for_xslt2.xsl"):
         xslt = _processor().new_xslt30_processor()
-        xslt.set_cwd(here)  # the base of the compiled XSLT's relative paths (value sets)
-        return xslt.compile_stylesheet(stylesheet_text=text)
+        xslt.set_cwd(here)
+        executable = xslt.compile_stylesheet(stylesheet_file=str(engine / step))
+        executable.set_cwd(here)
+        text = executable.transform_to_string(xdm_node=node)
+        node = _processor().parse_xml(xml_text=text)
+    xslt = _processor().new_xslt30_processor()
+    xslt.set_cwd(here)  # the base of the compiled XSLT's relative paths (value sets)
+    return xslt.compile_stylesheet(stylesheet_text=text)
 
 
 def schematron_failures(base: Path, document: bytes, schematron: str) -> list[Failure]:
