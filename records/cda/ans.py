@@ -19,6 +19,7 @@ header schematron ~20 s, the CR-BIO one ~0.2 s; then a document validates in a f
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import tempfile
 import threading
@@ -38,6 +39,13 @@ HEADER = "profils/structurationMinimale/ASIP-STRUCT-MIN-StrucMin.sch"
 CR_BIO = "CI-SIS_BIO-CR-BIO_2024.01.sch"
 
 _LOCK = threading.RLock()
+log = logging.getLogger(__name__)
+
+
+class Unavailable(RuntimeError):
+    """The material is there but cannot be run (a schematron missing or unreadable, a value
+    set that cannot be written, Saxon failing): the deposit refuses rather than store a
+    document it could not check, and the cause goes to the log."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,13 @@ def _executable(base: Path, schematron: str) -> Any:
     """The schematron compiled to XSLT, then to an executable: once per process (the lock
     outside the cache, so that a second request waits for the first compile, not redo it)."""
     with _LOCK:
-        return _compiled(base, schematron)
+        try:
+            return _compiled(base, schematron)
+        except Exception as error:  # Saxon's own errors, OSError: whatever stops the compile
+            log.error(
+                "CI-SIS schematron %s cannot be compiled from %s: %s", schematron, base, error
+            )
+            raise Unavailable(schematron) from error
 
 
 @functools.cache
@@ -140,8 +154,12 @@ def schematron_failures(base: Path, document: bytes, schematron: str) -> list[Fa
     (role absent or ``error``; warnings and information are not failures), in order."""
     executable = _executable(base, schematron)
     with _LOCK:
-        node = _processor().parse_xml(xml_text=document.decode("utf-8"))
-        report = executable.transform_to_string(xdm_node=node)
+        try:
+            node = _processor().parse_xml(xml_text=document.decode("utf-8"))
+            report = executable.transform_to_string(xdm_node=node)
+        except Exception as error:  # Saxon's dynamic errors (a value set unreadable…)
+            log.error("CI-SIS schematron %s failed to run: %s", schematron, error)
+            raise Unavailable(schematron) from error
     svrl = etree.fromstring(report.encode("utf-8"), etree.XMLParser(resolve_entities=False))
     failures = []
     for failed in svrl.iter(f"{SVRL}failed-assert"):

@@ -49,6 +49,11 @@ MESSAGES = {
         "Le document CDA ne respecte pas les règles du CI-SIS (%(rules)s) ; rien n'a été "
         "enregistré. Premières règles non respectées, telles que l'ANS les énonce : %(failures)s"
     ),
+    "unchecked": gettext_noop(
+        "Le document CDA n'a pas pu être vérifié (le matériel de validation de l'ANS de ce "
+        "portail est illisible) : rien n'a été enregistré. Réessayez plus tard ; "
+        "l'exploitant du portail est prévenu."
+    ),
     "bad_date": gettext_noop("Le document CDA n'a pas de date valide (%(what)s)."),
     "bad_base64": gettext_noop(
         "Le contenu du document CDA (nonXMLBody) n'est pas un base64 valide."
@@ -292,7 +297,10 @@ def _conformant(root: etree._Element) -> None:
     templates = {template.get("root") for template in root.findall("h:templateId", NS)}
     document = etree.tostring(root, encoding="UTF-8")
     for schematron in (ans.HEADER, *([ans.CR_BIO] if codes.TEMPLATE_CR_BIO in templates else [])):
-        failures = ans.schematron_failures(base, document, schematron)
+        try:
+            failures = ans.schematron_failures(base, document, schematron)
+        except ans.Unavailable:
+            raise CdaError("unchecked") from None
         if failures:
             quoted = [_quoted(failure.text) for failure in failures[:SHOWN_FAILURES]]
             raise CdaError("schematron", rules=RULES[schematron], failures=quoted)

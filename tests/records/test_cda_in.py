@@ -470,3 +470,24 @@ def test_a_cda_file_over_the_cap_is_cut_off_and_traced_as_a_fact(
         "why": "too_large",
         "size": MAX_CDA_BYTES // (1024 * 1024),
     }
+
+
+@pytest.mark.django_db
+def test_unreadable_ans_material_refuses_the_deposit_rather_than_store_it_unchecked(
+    doctor: Professional,
+    alice: Patient,
+    private_storage: Path,
+    settings: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The schema is there, the schematrons are not: no 500, no unchecked document stored,
+    the cause in the log."""
+    import shutil
+
+    infrastructure = require_ans() / "infrastructure" / "cda"
+    shutil.copytree(infrastructure, tmp_path / "infrastructure" / "cda")
+    settings.DMP_ANS_CDA_DIR = str(tmp_path)
+    data = _fresh_ids(_cda_of(report(doctor, alice)))
+    _refused(doctor, alice, data, "n'a pas pu être vérifié", private_storage)
+    assert "cannot be compiled" in caplog.text
