@@ -384,6 +384,7 @@ def _with_confidentiality(document: bytes, code: str) -> bytes:
 )
 def test_the_confidentiality_code_sets_the_entrys_visibility(
     doctor: Professional,
+    authorised_doctor: Professional,
     alice: Patient,
     private_storage: Path,
     code: str,
@@ -391,13 +392,20 @@ def test_the_confidentiality_code_sets_the_entrys_visibility(
     invisible: bool,
 ) -> None:
     """R: masked from professionals; V: masked and invisible to the patient (never more
-    visible than the author asked), for a report and for a CR-BIO."""
+    visible than the author asked), for a report and for a CR-BIO: on the stored entry, and
+    in what another authorised professional and the patient are given by the funnel."""
+    from records import access
+
     for source in (report(doctor, alice, pdf=pdf_bytes()), lab(doctor, alice)):
         data = _with_confidentiality(_fresh_ids(_cda_of(source)), code)
         entry = cda_deposit(actor=doctor.user, patient=alice, data=data)
         stored = Entry.objects.get(pk=entry.pk)
         assert (stored.masked, stored.invisible_to_patient) == (masked, invisible)
         assert stored.hidden_from_patient_now() == invisible
+        assert access.entries_for(doctor.user, alice).filter(pk=entry.pk).exists()
+        seen_by_colleague = access.entries_for(authorised_doctor.user, alice).filter(pk=entry.pk)
+        assert seen_by_colleague.exists() == (not masked)
+        assert access.entries_for(alice.user, alice).filter(pk=entry.pk).exists() == (not invisible)
 
 
 @pytest.mark.django_db
