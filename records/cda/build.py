@@ -162,9 +162,32 @@ def _assigned(
         _organization(assigned, "representedOrganization", structure)
 
 
+def _declared_author(author: etree._Element, entry: Entry, structure: str | None) -> None:
+    """A document deposited for a colleague (``records.services.cda``): its author as its
+    header declared it (IDNPS, profession, name), not the depositor."""
+    assigned = _el(author, "assignedAuthor")
+    _el(assigned, "id", root=codes.IDNPS_OID, extension=entry.declared_author_idnps)
+    if entry.declared_author_role_code:
+        _el(
+            assigned,
+            "code",
+            code=entry.declared_author_role_code,
+            displayName=entry.declared_author_role,
+            codeSystem=codes.PROFESSION_OID,
+        )
+    _el(assigned, "addr", nullFlavor="UNK")
+    _el(assigned, "telecom", nullFlavor="UNK")
+    name = _el(_el(assigned, "assignedPerson"), "name")
+    _el(name, "family", entry.declared_author_name or "INCONNU")
+    _organization(assigned, "representedOrganization", structure)
+
+
 def _author(root: etree._Element, entry: Entry, structure: str | None) -> None:
     author = _el(root, "author")
     _el(author, "time", value=cda_time(entry.deposited_at))
+    if entry.author is not None and entry.declared_author_idnps:
+        _declared_author(author, entry, structure)
+        return
     if entry.author is not None:
         _assigned(author, "assignedAuthor", entry.author, structure)
         return

@@ -153,6 +153,7 @@ class CdaDocument:
     service_start: datetime.datetime | None = None  # serviceEvent (specimen for a CR-BIO)
     observations: tuple[CdaObservation, ...] = field(default_factory=tuple)
     author_name: str = ""
+    author_role: tuple[str, str] = ("", "")  # (code, displayName) of assignedAuthor/code
 
 
 def _parser() -> etree.XMLParser:
@@ -360,6 +361,10 @@ def parse_cda(data: bytes) -> CdaDocument:
         "given_names": _text(role, "h:patient/h:name/h:given"),
         "birth_date": parse_time(birth, "birthTime").date() if birth else None,
         "author_idnps": _attr(root, "h:author/h:assignedAuthor/h:id", "extension"),
+        "author_role": (
+            _attr(root, "h:author/h:assignedAuthor/h:code", "code")[:32],
+            _attr(root, "h:author/h:assignedAuthor/h:code", "displayName")[:200],
+        ),
         "author_name": " ".join(
             part
             for part in (

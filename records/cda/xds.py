@@ -82,6 +82,15 @@ def _author(entry: Entry) -> XdsAuthor | None:
     lab = getattr(entry, "lab_report", None) if entry.kind == "lab_report" else None
     if lab is not None:
         structure = lab.laboratory
+    if entry.declared_author_idnps:  # deposited for a colleague: the author it declared
+        role = (entry.declared_author_role_code, entry.declared_author_role)
+        return XdsAuthor(
+            idnps=entry.declared_author_idnps,
+            name=entry.declared_author_name,
+            profession=_coded(role if role[0] else None),
+            specialty=None,
+            institution=structure,
+        )
     return XdsAuthor(
         idnps=f"{codes.IDNPS_RPPS_PREFIX}{professional.rpps}",
         name=professional.display_name,

@@ -25,6 +25,12 @@ from records.services.content import ObservationInput, lab_report_deposit, repor
 # after a month is the DMP's rule). Never more visible than the author asked: a code outside
 # these three is refused rather than read as N.
 VISIBILITY = {"N": (False, False), "R": (True, False), "V": (True, True)}
+DECLARED_AUTHOR_FIELDS = [
+    "declared_author_idnps",
+    "declared_author_name",
+    "declared_author_role_code",
+    "declared_author_role",
+]
 
 
 def _folded(text: str) -> str:
@@ -44,16 +50,20 @@ def _same_patient(document: CdaDocument, patient: Patient) -> bool:
     return document.birth_date is not None and document.birth_date == patient.birth_date
 
 
-def _declared_author(document: CdaDocument, depositor: Professional | None) -> tuple[str, str]:
+def _declared_author(
+    document: CdaDocument, depositor: Professional | None
+) -> tuple[str, str, str, str]:
     """The header's author (IDNPS, name) when it is not the depositor, else blanks. A real DMP
     takes documents deposited for a colleague (a secretary's or a replacement's deposit, a
     report of the hospital): the declared author is kept as declared and shown with the
-    entry; the depositor stays the entry's ``author`` (who answers for the deposit)."""
+    entry and in the documents the portal produces from it (``records.cda.build``); the
+    depositor stays the entry's ``author`` (who answers for the deposit). Returns (IDNPS, name,
+    profession code, profession label)."""
     idnps = document.author_idnps
     rpps = depositor.rpps if depositor is not None else ""
     if not idnps or idnps in (f"{codes.IDNPS_RPPS_PREFIX}{rpps}", rpps):
-        return "", ""
-    return idnps[:32], document.author_name[:200]
+        return "", "", "", ""
+    return idnps[:32], document.author_name[:200], *document.author_role
 
 
 def _referenced(document: CdaDocument, patient: Patient) -> Entry | None:
@@ -111,8 +121,13 @@ def cda_deposit(
         entry = _stored(document, actor, patient, replaces, submission_key, masked, invisible)
         declared = _declared_author(document, entry.author)
         if any(declared):
-            entry.declared_author_idnps, entry.declared_author_name = declared
-            entry.save(update_fields=["declared_author_idnps", "declared_author_name"])
+            (
+                entry.declared_author_idnps,
+                entry.declared_author_name,
+                entry.declared_author_role_code,
+                entry.declared_author_role,
+            ) = declared
+            entry.save(update_fields=DECLARED_AUTHOR_FIELDS)
     return entry
 
 

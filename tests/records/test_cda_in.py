@@ -440,11 +440,21 @@ def test_a_document_authored_by_a_colleague_keeps_its_declared_author_shown_on_t
     client = logged_in(doctor.user)
     page = client.get(url).content.decode()
     assert "Auteur (déclaré dans le document CDA)" in page
-    assert "Paule &lt;Durand&gt; (IDNPS 810100000017)" in page
+    assert "Paule &lt;Durand&gt;, " in page and "(IDNPS 810100000017)" in page
     assert "Déposé par" in page and doctor.user.last_name in page
     with translation.override("en"):
         english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Author (as declared in the CDA document)" in english
+    # The documents the portal produces from it name the declared author, and still pass.
+    out = _cda_of(stored)
+    assert schema_errors(out) == [] and schematron_failures(out, HEADER) == []
+    out_author = etree.fromstring(out).find("h:author/h:assignedAuthor", NS)
+    assert out_author.find("h:id", NS).get("extension") == "810100000017"  # type: ignore[union-attr]
+    declared_role = author.find("h:code", NS)
+    assert out_author.find("h:code", NS).get("code") == declared_role.get("code")  # type: ignore[union-attr]
+    metadata = cda.xds_metadata(_fetched(stored), out)
+    assert metadata.author is not None and metadata.author.idnps == "810100000017"
+    assert metadata.author.name == "Paule <Durand>"
 
     own = cda_deposit(
         actor=doctor.user, patient=alice, data=_fresh_ids(_cda_of(report(doctor, alice)))
