@@ -7,6 +7,7 @@ reads a file.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +41,19 @@ def env_bool(name: str, default: bool = False, *, environ: Mapping[str, str] | N
     raise ImproperlyConfigured(
         f"{name}={value!r} is not a boolean: use one of 1/0, true/false, yes/no, on/off."
     )
+
+
+_OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
+
+
+def env_oid(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """An ISO object identifier (digits and dots, ``2.25.…``); anything else stops start-up."""
+    value = env_str(name, default, environ=environ)
+    if not _OID.match(value) or len(value) > 64:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not an OID (digits separated by dots, at most 64 characters)."
+        )
+    return value
 
 
 def env_int(

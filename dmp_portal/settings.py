@@ -24,6 +24,7 @@ from dmp_portal.env import (
     env_database,
     env_int,
     env_list,
+    env_oid,
     env_oidc_app,
     env_redis_url,
     env_str,
@@ -352,6 +353,21 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # The OHIF viewer's prebuilt dist/ (bin/install-ohif), served behind login at /ohif/ when there.
 DMP_OHIF_DIR = env_str("DMP_OHIF_DIR", str(VAR_DIR / "ohif" / "dist"))
+
+# The ANS's CDA validation material (ansforge/TestContenuCDA-3-0: CDA_extended.xsd and the
+# CI-SIS schematrons; no licence, so not shipped; .ci/run fetches it). When there, every CDA
+# document deposited must pass the schema, the header schematron and its volet's (CR-BIO);
+# absent, those are not checked (the deposit form says so). records.cda.ans.
+DMP_ANS_CDA_DIR = env_str("DMP_ANS_CDA_DIR", str(VAR_DIR / "ans-cda"))
+# The portal's identifiers in the CDA documents and XDS metadata it produces (records.cda): the
+# custodian (a structure identifier under the national structures' OID 1.2.250.1.71.4.2.2, e.g.
+# "3" + the hosting structure's FINESS, and its name) and the sourceId of its XDS submission
+# sets (an OID). The defaults are placeholders a deployment with registered identifiers
+# replaces: a local id, the portal's name, and the portal's OID under the UUID arc 2.25
+# (ISO/IEC 9834-8: unique without registration).
+DMP_CDA_CUSTODIAN_ID = env_str("DMP_CDA_CUSTODIAN_ID", "DMP-PORTAL")
+DMP_CDA_CUSTODIAN_NAME = env_str("DMP_CDA_CUSTODIAN_NAME", "DMP Portal")
+DMP_XDS_SOURCE_OID = env_oid("DMP_XDS_SOURCE_OID", "2.25.119693359917262625933066418302118268177")
 
 # Imaging uploads: size caps (bytes). Files awaiting an identity confirmation are staged in
 # the private storage (imaging.uploads.STAGING_PREFIX), seen by every web server.

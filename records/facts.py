@@ -20,8 +20,16 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from records import pdf
+from records.cda import read as cda_read
 
-__all__ = ["encode", "pdf_refusals", "pdf_validation_error", "render"]
+__all__ = [
+    "cda_validation_error",
+    "encode",
+    "pdf_refusals",
+    "pdf_validation_error",
+    "refusals",
+    "render",
+]
 
 FACT = "fact"
 PDF_REFUSED = "pdf_refused"
@@ -32,6 +40,7 @@ PROXY_GIVEN = "proxy_given"  # holder, until
 MANDATE_ENDED = "mandate_ended"  # holder
 MAJORITY_ENDED = "majority_ended"
 MAJORITY_REVIEWED = "majority_reviewed"
+CDA_REFUSED = "cda_refused"
 
 
 def encode(code: str, **params: Any) -> str:
@@ -66,6 +75,9 @@ def render(detail: str) -> str | None:
     if fact.get(FACT) == PDF_REFUSED:
         why = str(params.pop("why", ""))
         return _("dépôt refusé : %(reason)s") % {"reason": pdf.message(why, params)}
+    if fact.get(FACT) == CDA_REFUSED:
+        why = str(params.pop("why", ""))
+        return _("dépôt refusé : %(reason)s") % {"reason": cda_read.message(why, params)}
     family = _FAMILY.get(str(fact.get(FACT)))
     return family(params) if family is not None else None
 
@@ -109,13 +121,29 @@ def pdf_validation_error(error: pdf.PdfError, sentence: str = "") -> ValidationE
     return refused
 
 
-def pdf_refusals(errors: list[ValidationError]) -> list[str]:
-    """The facts to trace for a form's refused PDF, from its errors (one per refusal)."""
+def cda_validation_error(error: cda_read.CdaError) -> ValidationError:
+    """A refused CDA document's error: its sentence, the facts kept with it (``refusals``
+    finds them for the trail). The ANS's quoted assertions are kept short enough to fit."""
+    refused = ValidationError(str(error), code=error.code)
+    refused.cda_facts = {"why": error.code, **error.params}  # type: ignore[attr-defined]
+    return refused
+
+
+def refusals(errors: list[ValidationError]) -> list[str]:
+    """The facts to trace for a form's refused file (PDF or CDA), from its errors (one per
+    refusal)."""
     found = []
     for error in errors:
+        cda = getattr(error, "cda_facts", None)
+        if cda is not None:
+            found.append(encode(CDA_REFUSED, **cda))
+            continue
         facts = getattr(error, "pdf_facts", None)
         if facts is None and error.code == "empty":  # Django's FileField: an empty file
             facts = {"why": "empty"}
         if facts is not None:
             found.append(encode(PDF_REFUSED, **facts))
     return found
+
+
+pdf_refusals = refusals  # the name its first callers know

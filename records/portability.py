@@ -42,6 +42,7 @@ from django.utils.translation import gettext as _
 from lxml import etree
 
 from identity.models import Patient
+from records.cda import codes
 from records.models import Entry
 
 CHUNK = 1024 * 1024
@@ -66,8 +67,6 @@ SET_UNIQUE_ID = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8"
 SET_SOURCE_ID = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
 HAS_MEMBER = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
 INSC_OID = "1.2.250.1.213.1.4.2"
-# The portal as the source of the submission set (a local OID arc: no registered one yet).
-SOURCE_OID = "1.2.250.1.999.1"
 
 
 class ArchiveFailed(Exception):
@@ -399,7 +398,8 @@ def _submission_set(patient: Patient, members: Iterable[str], now: datetime.date
         "XDSSubmissionSet.uniqueId",
         1,
     )
-    _external(package, SET_SOURCE_ID, "SubmissionSet01", SOURCE_OID, "XDSSubmissionSet.sourceId", 2)
+    source = codes.portal_identity().source_oid  # a setting (DMP_XDS_SOURCE_OID)
+    _external(package, SET_SOURCE_ID, "SubmissionSet01", source, "XDSSubmissionSet.sourceId", 2)
     _external(
         package,
         SET_PATIENT_ID,

@@ -126,7 +126,7 @@ def _person_name(parent: etree._Element, professional: Professional) -> None:
 def _organization(parent: etree._Element, tag: str, name: str | None) -> None:
     organization = _el(parent, tag)
     _el(organization, "id", nullFlavor="UNK")  # the portal holds no structure identifier
-    _el(organization, "name", name or codes.PORTAL_NAME)
+    _el(organization, "name", name or codes.portal_identity().name)
     _el(organization, "telecom", nullFlavor="UNK")
     _el(organization, "addr", nullFlavor="UNK")
     _el(
@@ -147,7 +147,12 @@ def _assigned(
     organization: bool = True,
 ) -> None:
     assigned = _el(parent, tag)
-    _el(assigned, "id", root=codes.IDNPS_OID, extension=f"8{professional.rpps}")
+    _el(
+        assigned,
+        "id",
+        root=codes.IDNPS_OID,
+        extension=f"{codes.IDNPS_RPPS_PREFIX}{professional.rpps}",
+    )
     code, display = codes.author_code(professional.profession, professional.specialty)
     _el(assigned, "code", code=code, displayName=display, codeSystem=codes.PROFESSION_OID)
     _el(assigned, "addr", nullFlavor="UNK")
@@ -157,9 +162,32 @@ def _assigned(
         _organization(assigned, "representedOrganization", structure)
 
 
+def _declared_author(author: etree._Element, entry: Entry, structure: str | None) -> None:
+    """A document deposited for a colleague (``records.services.cda``): its author as its
+    header declared it (IDNPS, profession, name), not the depositor."""
+    assigned = _el(author, "assignedAuthor")
+    _el(assigned, "id", root=codes.IDNPS_OID, extension=entry.declared_author_idnps)
+    if entry.declared_author_role_code:
+        _el(
+            assigned,
+            "code",
+            code=entry.declared_author_role_code,
+            displayName=entry.declared_author_role,
+            codeSystem=codes.PROFESSION_OID,
+        )
+    _el(assigned, "addr", nullFlavor="UNK")
+    _el(assigned, "telecom", nullFlavor="UNK")
+    name = _el(_el(assigned, "assignedPerson"), "name")
+    _el(name, "family", entry.declared_author_name or "INCONNU")
+    _organization(assigned, "representedOrganization", structure)
+
+
 def _author(root: etree._Element, entry: Entry, structure: str | None) -> None:
     author = _el(root, "author")
     _el(author, "time", value=cda_time(entry.deposited_at))
+    if entry.author is not None and entry.declared_author_idnps:
+        _declared_author(author, entry, structure)
+        return
     if entry.author is not None:
         _assigned(author, "assignedAuthor", entry.author, structure)
         return
@@ -176,8 +204,9 @@ def _author(root: etree._Element, entry: Entry, structure: str | None) -> None:
 def _custodian(root: etree._Element) -> None:
     custodian = _el(_el(root, "custodian"), "assignedCustodian")
     organization = _el(custodian, "representedCustodianOrganization")
-    _el(organization, "id", root=codes.STRUCTURE_OID, extension=codes.PORTAL_STRUCTURE_ID)
-    _el(organization, "name", codes.PORTAL_NAME)
+    portal = codes.portal_identity()
+    _el(organization, "id", root=codes.STRUCTURE_OID, extension=portal.custodian_id)
+    _el(organization, "name", portal.name)
     _el(organization, "telecom", nullFlavor="NASK")
     _el(organization, "addr", nullFlavor="NASK")
 

@@ -1,4 +1,5 @@
-"""Codes and identifiers of the CDA R2 documents with the CI-SIS header (pure constants).
+"""Codes and identifiers of the CDA R2 documents with the CI-SIS header (constants; the
+portal's own identifiers come from the settings: ``portal_identity``).
 
 The code systems are the ANS's (TRE_* nomenclatures, JDV_* value sets of the CI-SIS); the
 profession/specialty codes are those of ``JDV_J01_XdsAuthorSpecialty_CISIS`` (TRE_G15 and
@@ -8,6 +9,7 @@ TRE_R38 combined, code system 1.2.250.1.213.1.1.4.5).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any, Final
 
 HL7: Final = "urn:hl7-org:v3"
@@ -28,12 +30,10 @@ QUALIFIED_INS_OIDS: Final = frozenset(
     {"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"}
 )
 IDNPS_OID: Final = "1.2.250.1.71.4.2.1"
-# Health structures (FINESS, SIRET… prefixed), and the portal's own identifier among them.
+IDNPS_RPPS_PREFIX: Final = "8"  # an IDNPS from an RPPS number: "8" + RPPS
+# Health structures (FINESS, SIRET… prefixed); the portal's own identifier among them, its
+# name, and its XDS sourceId are settings (``portal_identity``).
 STRUCTURE_OID: Final = "1.2.250.1.71.4.2.2"
-PORTAL_STRUCTURE_ID: Final = "DMP-PORTAL"
-# The portal as custodian (an OID of the UUID arc 2.25, ISO/IEC 9834-8).
-PORTAL_UUID: Final = uuid.UUID("5a0c1a44-0d6b-4f0e-9b54-2f4d2a6c0d11")
-PORTAL_NAME: Final = "DMP Portal"
 
 # Document templates.
 TEMPLATE_HL7_FR: Final = "2.16.840.1.113883.2.8.2.1"
@@ -145,4 +145,24 @@ def carries_qualified_ins(patient: Any) -> bool:
         and patient.sex in ("F", "M")
         and patient.birth_date
         and patient.birth_place_code
+    )
+
+
+@dataclass(frozen=True)
+class PortalIdentity:
+    """The portal in the documents it produces: the custodian (structure id under
+    ``STRUCTURE_OID``, name) and the XDS sourceId of its submission sets."""
+
+    custodian_id: str
+    name: str
+    source_oid: str
+
+
+def portal_identity() -> PortalIdentity:
+    """From the settings ``DMP_CDA_CUSTODIAN_ID``, ``DMP_CDA_CUSTODIAN_NAME``,
+    ``DMP_XDS_SOURCE_OID`` (documented defaults in ``.env.example``)."""
+    from django.conf import settings
+
+    return PortalIdentity(
+        settings.DMP_CDA_CUSTODIAN_ID, settings.DMP_CDA_CUSTODIAN_NAME, settings.DMP_XDS_SOURCE_OID
     )

@@ -1,5 +1,6 @@
 """Reading a CDA R2 document a professional deposits (N1 with its PDF or text, N3 CR-BIO):
-hostile XML refused before anything is parsed or stored, then the header and body read.
+hostile XML refused before anything is parsed or stored, the ANS's schema and schematrons
+run when the deployment has them (``records.cda.ans``), then the header and body read.
 
 Safety: the size is capped before parsing (``MAX_CDA_BYTES``); a document type declaration
 (the door of external entities and "billion laughs") is refused outright; lxml parses with
@@ -12,19 +13,17 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import functools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from lxml import etree
 
-from records.cda import codes
+from records.cda import ans, codes
 from records.pdf import MAX_PDF_BYTES
+from records.reference import translated
 
 # A PDF at its largest, base64 (4/3), and a header.
 MAX_CDA_BYTES = MAX_PDF_BYTES * 4 // 3 + 1024 * 1024
@@ -35,8 +34,90 @@ _B64_SPACE = re.compile(rb"\s+")
 _TS = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?(?:\.\d+)?([+-]\d{4})?$")
 
 
+# Why a document is refused, by code: the facts (``code`` and ``params``) are what the trail
+# keeps (records.facts); the sentence is written in the reader's language when read.
+MESSAGES = {
+    "too_large": gettext_noop("Le document CDA dépasse %(size)s Mo : il n'a pas été lu."),
+    "doctype": gettext_noop(
+        "Le document CDA contient une déclaration de type (DOCTYPE, entités) : "
+        "refusé, un document CDA n'en a pas."
+    ),
+    "not_xml": gettext_noop("Ce fichier n'est pas un document XML lisible."),
+    "not_cda": gettext_noop("Ce fichier XML n'est pas un document CDA R2 (ClinicalDocument)."),
+    "schema": gettext_noop("Le document CDA n'est pas conforme au schéma CDA R2 (ligne %(line)s)."),
+    "schematron": gettext_noop(
+        "Le document CDA ne respecte pas les règles du CI-SIS (%(rules)s) ; rien n'a été "
+        "enregistré. Premières règles non respectées, telles que l'ANS les énonce : %(failures)s"
+    ),
+    "unchecked": gettext_noop(
+        "Le document CDA n'a pas pu être vérifié (le matériel de validation de l'ANS de ce "
+        "portail est illisible) : rien n'a été enregistré. Réessayez plus tard ; "
+        "l'exploitant du portail est prévenu."
+    ),
+    "bad_date": gettext_noop("Le document CDA n'a pas de date valide (%(what)s)."),
+    "bad_base64": gettext_noop(
+        "Le contenu du document CDA (nonXMLBody) n'est pas un base64 valide."
+    ),
+    "not_number": gettext_noop("Un résultat du document CDA n'est pas un nombre."),
+    "incomplete": gettext_noop("L'en-tête du document CDA est incomplet (manque : %(names)s)."),
+    "bad_version": gettext_noop(
+        "Le numéro de version du document CDA n'est pas un entier positif."
+    ),
+    "bad_body": gettext_noop("Le corps du document CDA n'est ni un PDF ni du texte."),
+    "unsupported": gettext_noop(
+        "Seuls les documents CDA R2 N1 et les comptes rendus de biologie N3 (CR-BIO) sont acceptés."
+    ),
+    "no_result": gettext_noop("Le compte rendu de biologie CDA ne contient aucun résultat."),
+    # Refused by the deposit (records.services.cda), once the document is read.
+    "other_patient": gettext_noop(
+        "Ce document CDA concerne un autre patient (INS, nom de naissance ou date de "
+        "naissance différents de ceux de ce DMP) : rien n'a été enregistré."
+    ),
+    "other_dmp": gettext_noop(
+        "Ce document CDA se rattache à un document d'un autre DMP (setId ou "
+        "document remplacé) : refusé, rien n'a été enregistré."
+    ),
+    "already_there": gettext_noop("Ce document CDA est déjà dans le DMP."),
+    "unknown_type": gettext_noop("Type de document CDA inconnu (code LOINC %(code)s)."),
+    "bad_confidentiality": gettext_noop(
+        "Code de confidentialité du document CDA inconnu (%(code)s) : seuls N (normal), "
+        "R (restreint : masqué aux professionnels) et V (très restreint : masqué aux "
+        "professionnels et invisible pour le patient jusqu'à l'annonce) sont acceptés."
+    ),
+}
+# The volets' names in the refusal ("rules"), by schematron.
+RULES = {
+    ans.HEADER: gettext_noop("en-tête CI-SIS"),
+    ans.CR_BIO: gettext_noop("volet CR-BIO"),
+}
+# How many of the ANS's failed assertions a refusal quotes, and how much of each.
+SHOWN_FAILURES = 3
+SHOWN_FAILURE_CHARS = 110
+
+
+def message(code: str, params: dict[str, Any]) -> str:
+    """The refusal ``code`` with its ``params`` as a sentence in the active language (a text
+    parameter that is a phrase of the catalogue is translated too)."""
+    shown: dict[str, object] = {}
+    for key, value in params.items():
+        if isinstance(value, str):
+            shown[key] = translated(value)
+        elif isinstance(value, list):  # the ANS's own texts: quoted as they are
+            shown[key] = " | ".join(str(item) for item in value)
+        else:
+            shown[key] = value
+    template = MESSAGES.get(code)
+    return translated(template, **shown) if template else code
+
+
 class CdaError(ValueError):
-    """The file is refused (the message, in the reader's language, says why)."""
+    """The file is refused: ``code`` and ``params`` say why (facts, kept in the trail);
+    ``str(error)`` is the sentence in the active language."""
+
+    def __init__(self, code: str, /, **params: Any) -> None:
+        self.code = code
+        self.params = params
+        super().__init__(message(code, params))
 
 
 @dataclass(frozen=True)
@@ -71,6 +152,8 @@ class CdaDocument:
     laboratory: str = ""
     service_start: datetime.datetime | None = None  # serviceEvent (specimen for a CR-BIO)
     observations: tuple[CdaObservation, ...] = field(default_factory=tuple)
+    author_name: str = ""
+    author_role: tuple[str, str] = ("", "")  # (code, displayName) of assignedAuthor/code
 
 
 def _parser() -> etree.XMLParser:
@@ -84,25 +167,10 @@ def _parser() -> etree.XMLParser:
     )
 
 
-def _schema() -> etree.XMLSchema | None:
-    """The CDA schema (``CDA_extended.xsd``) when the deployment has it
-    (``settings.DMP_CDA_SCHEMA``): the ANS's material carries no licence and is not shipped."""
-    location = getattr(settings, "DMP_CDA_SCHEMA", "")
-    if not location or not Path(location).exists():
-        return None
-    return _loaded_schema(str(location))
-
-
-@functools.cache
-def _loaded_schema(location: str) -> etree.XMLSchema:
-    # The schema's own includes are local files: a parser without network.
-    return etree.XMLSchema(etree.parse(location, etree.XMLParser(no_network=True)))
-
-
 def parse_time(value: str | None, what: str) -> datetime.datetime:
     found = _TS.match(value or "")
     if not found:
-        raise CdaError(_("Le document CDA n'a pas de date valide (%(what)s).") % {"what": what})
+        raise CdaError("bad_date", what=what)
     year, month, day, hour, minute, second, zone = found.groups()
     try:
         offset = datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[3:])) if zone else None
@@ -121,9 +189,7 @@ def parse_time(value: str | None, what: str) -> datetime.datetime:
             tzinfo=tz,
         )
     except ValueError:
-        raise CdaError(
-            _("Le document CDA n'a pas de date valide (%(what)s).") % {"what": what}
-        ) from None
+        raise CdaError("bad_date", what=what) from None
 
 
 def _one(root: etree._Element, path: str) -> etree._Element | None:
@@ -146,9 +212,7 @@ def _strict_b64(text: str | None) -> bytes:
     try:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
-        raise CdaError(
-            _("Le contenu du document CDA (nonXMLBody) n'est pas un base64 valide.")
-        ) from None
+        raise CdaError("bad_base64") from None
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -157,7 +221,7 @@ def _decimal(value: str | None) -> Decimal | None:
     try:
         number = Decimal(value or "")
     except InvalidOperation:
-        raise CdaError(_("Un résultat du document CDA n'est pas un nombre.")) from None
+        raise CdaError("not_number") from None
     return number if number.is_finite() else None
 
 
@@ -207,31 +271,44 @@ def _observations(root: etree._Element) -> tuple[CdaObservation, ...]:
 
 def _parse_xml(data: bytes) -> etree._Element:
     if len(data) > MAX_CDA_BYTES:
-        raise CdaError(
-            _("Le document CDA dépasse %(size)s Mo : il n'a pas été lu.")
-            % {"size": MAX_CDA_BYTES // (1024 * 1024)}
-        )
+        raise CdaError("too_large", size=MAX_CDA_BYTES // (1024 * 1024))
     if _DOCTYPE.search(data[:65536]) or b"<!ENTITY" in data or b"<!DOCTYPE" in data:
-        raise CdaError(
-            _(
-                "Le document CDA contient une déclaration de type (DOCTYPE, entités) : "
-                "refusé, un document CDA n'en a pas."
-            )
-        )
+        raise CdaError("doctype")
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError:
-        raise CdaError(_("Ce fichier n'est pas un document XML lisible.")) from None
+        raise CdaError("not_xml") from None
     if root.tag != f"{H}ClinicalDocument":
-        raise CdaError(_("Ce fichier XML n'est pas un document CDA R2 (ClinicalDocument)."))
-    schema = _schema()
-    if schema is not None and not schema.validate(root):
-        first = schema.error_log[0] if schema.error_log else None
-        raise CdaError(
-            _("Le document CDA n'est pas conforme au schéma CDA R2 (ligne %(line)s).")
-            % {"line": first.line if first is not None else "?"}
-        )
+        raise CdaError("not_cda")
+    _conformant(root)
     return root
+
+
+def _conformant(root: etree._Element) -> None:
+    """With the ANS's material (``records.cda.ans``): the CDA schema, then the CI-SIS header
+    schematron, then a CR-BIO's volet; the first that fails refuses the document, quoting
+    its first failed assertions. Saxon reads the tree lxml parsed (no DOCTYPE: refused above),
+    serialised again, never the bytes received."""
+    base = ans.material()
+    if base is None:
+        return
+    errors = ans.schema_errors(base, root)
+    if errors:
+        raise CdaError("schema", line=errors[0].line)
+    templates = {template.get("root") for template in root.findall("h:templateId", NS)}
+    document = etree.tostring(root, encoding="UTF-8")
+    for schematron in (ans.HEADER, *([ans.CR_BIO] if codes.TEMPLATE_CR_BIO in templates else [])):
+        try:
+            failures = ans.schematron_failures(base, document, schematron)
+        except ans.Unavailable:
+            raise CdaError("unchecked") from None
+        if failures:
+            quoted = [_quoted(failure.text) for failure in failures[:SHOWN_FAILURES]]
+            raise CdaError("schematron", rules=RULES[schematron], failures=quoted)
+
+
+def _quoted(text: str) -> str:
+    return text if len(text) <= SHOWN_FAILURE_CHARS else text[: SHOWN_FAILURE_CHARS - 1] + "…"
 
 
 def parse_cda(data: bytes) -> CdaDocument:
@@ -250,13 +327,10 @@ def parse_cda(data: bytes) -> CdaDocument:
         if root.find(path, NS) is None
     ]
     if missing:
-        raise CdaError(
-            _("L'en-tête du document CDA est incomplet (manque : %(names)s).")
-            % {"names": ", ".join(missing)}
-        )
+        raise CdaError("incomplete", names=", ".join(missing))
     role = root.find("h:recordTarget/h:patientRole", NS)
     if role is None:  # checked above; for the type checker
-        raise CdaError(_("Ce fichier XML n'est pas un document CDA R2 (ClinicalDocument)."))
+        raise CdaError("not_cda")
     patient_ids = tuple(
         (identifier.get("root", ""), identifier.get("extension", ""))
         for identifier in role.findall("h:id", NS)
@@ -267,7 +341,7 @@ def parse_cda(data: bytes) -> CdaDocument:
     except ValueError:
         version = 0
     if version < 1:
-        raise CdaError(_("Le numéro de version du document CDA n'est pas un entier positif."))
+        raise CdaError("bad_version")
     replaces = None
     for related in root.findall("h:relatedDocument", NS):
         if related.get("typeCode") == "RPLC":
@@ -287,6 +361,18 @@ def parse_cda(data: bytes) -> CdaDocument:
         "given_names": _text(role, "h:patient/h:name/h:given"),
         "birth_date": parse_time(birth, "birthTime").date() if birth else None,
         "author_idnps": _attr(root, "h:author/h:assignedAuthor/h:id", "extension"),
+        "author_role": (
+            _attr(root, "h:author/h:assignedAuthor/h:code", "code")[:32],
+            _attr(root, "h:author/h:assignedAuthor/h:code", "displayName")[:200],
+        ),
+        "author_name": " ".join(
+            part
+            for part in (
+                _text(root, "h:author/h:assignedAuthor/h:assignedPerson/h:name/h:given"),
+                _text(root, "h:author/h:assignedAuthor/h:assignedPerson/h:name/h:family"),
+            )
+            if part
+        )[:200],
     }
     start = _attr(root, "h:documentationOf/h:serviceEvent/h:effectiveTime/h:low", "value")
     common["service_start"] = parse_time(start, "serviceEvent") if start else None
@@ -304,20 +390,15 @@ def _with_body(root: etree._Element, common: dict[str, Any]) -> CdaDocument:
         if media.startswith("text/plain"):
             text = content.decode("utf-8", "replace") if content is not None else body.text or ""
             return CdaDocument(level=1, text=text, **common)
-        raise CdaError(_("Le corps du document CDA n'est ni un PDF ni du texte."))
+        raise CdaError("bad_body")
     templates = {template.get("root") for template in root.findall("h:templateId", NS)}
     if root.find("h:component/h:structuredBody", NS) is None or not (
         templates & {codes.TEMPLATE_CR_BIO, codes.TEMPLATE_XD_LAB}
     ):
-        raise CdaError(
-            _(
-                "Seuls les documents CDA R2 N1 et les comptes rendus de biologie N3 (CR-BIO) "
-                "sont acceptés."
-            )
-        )
+        raise CdaError("unsupported")
     observations = _observations(root)
     if not observations:
-        raise CdaError(_("Le compte rendu de biologie CDA ne contient aucun résultat."))
+        raise CdaError("no_result")
     laboratory = _text(
         root,
         "h:documentationOf/h:serviceEvent/h:performer/h:assignedEntity/"

@@ -56,6 +56,7 @@ class XdsMetadata:
     masked: bool  # MASQUE_PS: hidden from professionals but its author and the médecin traitant
     invisible_to_patient: bool  # INVISIBLE_PATIENT, until the consultation d'annonce
     entry_public_id: str = field(default="")
+    source_id: str = field(default="")  # the portal's XDS sourceId (codes.portal_identity)
 
 
 def _patient_ids(entry: Entry) -> tuple[tuple[str, str], ...]:
@@ -81,8 +82,17 @@ def _author(entry: Entry) -> XdsAuthor | None:
     lab = getattr(entry, "lab_report", None) if entry.kind == "lab_report" else None
     if lab is not None:
         structure = lab.laboratory
+    if entry.declared_author_idnps:  # deposited for a colleague: the author it declared
+        role = (entry.declared_author_role_code, entry.declared_author_role)
+        return XdsAuthor(
+            idnps=entry.declared_author_idnps,
+            name=entry.declared_author_name,
+            profession=_coded(role if role[0] else None),
+            specialty=None,
+            institution=structure,
+        )
     return XdsAuthor(
-        idnps=f"8{professional.rpps}",
+        idnps=f"{codes.IDNPS_RPPS_PREFIX}{professional.rpps}",
         name=professional.display_name,
         profession=_coded(profession),
         specialty=_coded(specialty),
@@ -145,4 +155,5 @@ def xds_metadata(entry: Entry, document: bytes) -> XdsMetadata:
         masked=entry.masked,
         invisible_to_patient=invisible,
         entry_public_id=str(entry.public_id),
+        source_id=codes.portal_identity().source_oid,
     )

@@ -7,15 +7,30 @@ from __future__ import annotations
 import unicodedata
 import uuid
 
-from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils.translation import gettext as _
 
-from identity.models import Patient, User
-from records import reference
+from identity.models import Patient, Professional, User
+from records import facts, reference
 from records.cda import codes
 from records.cda.read import CdaDocument, CdaError, parse_cda
 from records.models import Entry
 from records.services.content import ObservationInput, lab_report_deposit, report_deposit
+
+# The header's confidentialityCode (HL7 Confidentiality) onto the DMP's visibility flags, as
+# (masked, invisible_to_patient). N: normal. R (restricted): masked from professionals
+# (MASQUE_PS: its author, the médecin traitant and the patient keep it; the DMP lets the
+# depositor mask at the patient's request). V (very restricted): masked, and invisible to the
+# patient until the consultation d'annonce too: the most restricted the DMP knows (its release
+# after a month is the DMP's rule). Never more visible than the author asked: a code outside
+# these three is refused rather than read as N.
+VISIBILITY = {"N": (False, False), "R": (True, False), "V": (True, True)}
+DECLARED_AUTHOR_FIELDS = [
+    "declared_author_idnps",
+    "declared_author_name",
+    "declared_author_role_code",
+    "declared_author_role",
+]
 
 
 def _folded(text: str) -> str:
@@ -35,13 +50,20 @@ def _same_patient(document: CdaDocument, patient: Patient) -> bool:
     return document.birth_date is not None and document.birth_date == patient.birth_date
 
 
-def _other_patient() -> ValidationError:
-    return ValidationError(
-        _(
-            "Ce document CDA concerne un autre patient (INS, nom de naissance ou date de "
-            "naissance différents de ceux de ce DMP) : rien n'a été enregistré."
-        )
-    )
+def _declared_author(
+    document: CdaDocument, depositor: Professional | None
+) -> tuple[str, str, str, str]:
+    """The header's author (IDNPS, name) when it is not the depositor, else blanks. A real DMP
+    takes documents deposited for a colleague (a secretary's or a replacement's deposit, a
+    report of the hospital): the declared author is kept as declared and shown with the
+    entry and in the documents the portal produces from it (``records.cda.build``); the
+    depositor stays the entry's ``author`` (who answers for the deposit). Returns (IDNPS, name,
+    profession code, profession label)."""
+    idnps = document.author_idnps
+    rpps = depositor.rpps if depositor is not None else ""
+    if not idnps or idnps in (f"{codes.IDNPS_RPPS_PREFIX}{rpps}", rpps):
+        return "", "", "", ""
+    return idnps[:32], document.author_name[:200], *document.author_role
 
 
 def _referenced(document: CdaDocument, patient: Patient) -> Entry | None:
@@ -59,14 +81,9 @@ def _referenced(document: CdaDocument, patient: Patient) -> Entry | None:
     found = {entry.public_id: entry for entry in Entry.objects.filter(public_id__in=wanted)}
     for entry in found.values():
         if entry.patient_id != patient.pk:
-            raise ValidationError(
-                _(
-                    "Ce document CDA se rattache à un document d'un autre DMP (setId ou "
-                    "document remplacé) : refusé, rien n'a été enregistré."
-                )
-            )
+            raise CdaError("other_dmp")
     if ids["self"] is not None and ids["self"] in found:
-        raise ValidationError(_("Ce document CDA est déjà dans le DMP."))
+        raise CdaError("already_there")
     parent = found.get(ids["parent"]) if ids["parent"] is not None else None
     return parent
 
@@ -80,24 +97,50 @@ def cda_deposit(
 ) -> Entry:
     """Deposit the CDA R2 document ``data`` in ``patient``'s DMP, as its author ``actor``.
 
-    Raises ``ValidationError`` (reader's language) and stores nothing when the file is not a
-    safe, readable CDA R2 N1/N3, names another patient, or ties itself to another DMP's
-    document; then whatever ``report_deposit``/``lab_report_deposit`` refuse.
+    Raises ``ValidationError`` (reader's language, with the refusal's facts for the trail:
+    ``records.facts.refusals``) and stores nothing when the file is not a safe, readable CDA
+    R2 N1/N3, fails the ANS's schema or schematrons (when the deployment has them:
+    ``records.cda.ans``), names another patient, or ties itself to another DMP's document;
+    then whatever ``report_deposit``/``lab_report_deposit`` refuse.
     """
     try:
         document = parse_cda(data)
+        if not _same_patient(document, patient):
+            raise CdaError("other_patient")
+        replaces = _referenced(document, patient)
+        try:
+            reference.document_type(document.document_type)
+        except LookupError:
+            raise CdaError("unknown_type", code=document.document_type[:64]) from None
+        if document.confidentiality not in VISIBILITY:
+            raise CdaError("bad_confidentiality", code=document.confidentiality[:16])
     except CdaError as error:
-        raise ValidationError(str(error)) from None
-    if not _same_patient(document, patient):
-        raise _other_patient()
-    replaces = _referenced(document, patient)
-    try:
-        reference.document_type(document.document_type)
-    except LookupError:
-        raise ValidationError(
-            _("Type de document CDA inconnu (code LOINC %(code)s).")
-            % {"code": document.document_type}
-        ) from None
+        raise facts.cda_validation_error(error) from None
+    masked, invisible = VISIBILITY[document.confidentiality]
+    with transaction.atomic():
+        entry = _stored(document, actor, patient, replaces, submission_key, masked, invisible)
+        declared = _declared_author(document, entry.author)
+        if any(declared):
+            (
+                entry.declared_author_idnps,
+                entry.declared_author_name,
+                entry.declared_author_role_code,
+                entry.declared_author_role,
+            ) = declared
+            entry.save(update_fields=DECLARED_AUTHOR_FIELDS)
+    return entry
+
+
+def _stored(
+    document: CdaDocument,
+    actor: User,
+    patient: Patient,
+    replaces: Entry | None,
+    submission_key: uuid.UUID | None,
+    masked: bool,
+    invisible: bool,
+) -> Entry:
+    """The document stored by the existing deposits (lab report or report)."""
     if document.level == 3:
         rows = [
             ObservationInput(
@@ -120,6 +163,8 @@ def cda_deposit(
             reported_at=max(document.effective_time.date(), collected.date()),
             observations=rows,
             submission_key=submission_key,
+            masked=masked,
+            invisible_to_patient=invisible,
         )
     if replaces is not None and replaces.kind != "report":
         replaces = None
@@ -133,4 +178,6 @@ def cda_deposit(
         pdf=document.pdf,
         replaces=replaces,
         submission_key=submission_key,
+        masked=masked,
+        invisible_to_patient=invisible,
     )

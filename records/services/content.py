@@ -308,6 +308,7 @@ def lab_report_deposit(
     submission_key: uuid.UUID | None = None,
     hidden_from_representatives: bool = False,
     secret: bool = False,
+    masked: bool = False,
 ) -> Entry:
     """Deposit a lab report and its results (1 to 300 rows) in ``patient``'s DMP.
 
@@ -353,6 +354,7 @@ def lab_report_deposit(
             title=title,
             act_date=specimen_day,
             summary=_lab_summary(built),
+            masked=masked,
             invisible_to_patient=invisible_to_patient,
             abnormal=any(observation.abnormal for observation in built),
             hidden_from_representatives=hidden_from_representatives,
@@ -451,6 +453,7 @@ def report_deposit(
     submission_key: uuid.UUID | None = None,
     hidden_from_representatives: bool = False,
     secret: bool = False,
+    masked: bool = False,
 ) -> Entry:
     """Deposit a report (text body and/or PDF); with ``replaces``, as its new version.
 
@@ -489,6 +492,7 @@ def report_deposit(
                 title=title,
                 act_date=act_date,
                 summary=_report_summary(body, info.pages if info else _pages(kept)),
+                masked=masked,
                 invisible_to_patient=invisible_to_patient,
                 replaces=replaces,
                 hidden_from_representatives=hidden_from_representatives,

@@ -20,8 +20,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from identity.auth import AuthenticatedHttpRequest, professional_required
-from records import cda
-from records.cda.read import MAX_CDA_BYTES
+from records import cda, facts
+from records.cda import ans
+from records.cda.read import MAX_CDA_BYTES, CdaError
 from records.models import AccessAction, EntryKind
 from records.services import care as care_services
 from records.services import cda as cda_services
@@ -62,11 +63,31 @@ class CdaUploadForm(forms.Form):
         label=gettext_lazy("Document CDA R2 (N1 ou compte rendu de biologie N3)")
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, too_large: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["fichier"].help_text = _("Fichier XML, %(size)s Mo au plus.") % {
-            "size": MAX_CDA_BYTES // (1024 * 1024)
-        }
+        # The upload cap dropped the file while it streamed in: the refusal says so (413).
+        self.too_large = too_large
+        self.fields["fichier"].required = not too_large
+        size = {"size": MAX_CDA_BYTES // (1024 * 1024)}
+        if ans.material() is not None:
+            checked = _(
+                "Fichier XML, %(size)s Mo au plus. Il est vérifié avec le schéma CDA et les "
+                "schématrons du CI-SIS publiés par l'ANS (en-tête, et volet CR-BIO pour la "
+                "biologie) : un document qui ne les respecte pas est refusé."
+            )
+        else:
+            checked = _(
+                "Fichier XML, %(size)s Mo au plus. Ce portail n'a pas le matériel de "
+                "validation de l'ANS : le schéma CDA et les schématrons du CI-SIS ne sont pas "
+                "vérifiés (seuls l'en-tête lu, le patient et le PDF le sont)."
+            )
+        self.fields["fichier"].help_text = checked % size
+
+    def clean(self) -> dict[str, Any] | None:
+        if self.too_large:
+            too_large = CdaError("too_large", size=MAX_CDA_BYTES // (1024 * 1024))
+            raise facts.cda_validation_error(too_large)
+        return super().clean()
 
 
 @never_cache
@@ -77,29 +98,24 @@ def cda_new(request: AuthenticatedHttpRequest, public_id: uuid.UUID) -> HttpResp
     """A professional deposits a CDA R2 document (N1, or N3 CR-BIO) in the DMP."""
     dmp = form_dmp(request, public_id)
     patient = dmp.patient
-    form = CdaUploadForm(request.POST or None, request.FILES or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if upload_too_large(request):
-            form.add_error(
-                None,
-                _("Le document CDA dépasse %(size)s Mo : il n'a pas été lu.")
-                % {"size": MAX_CDA_BYTES // (1024 * 1024)},
-            )
-            status = 413
-        elif form.is_valid():
-            data = form.cleaned_data["fichier"].read()
-            try:
-                entry = cda_services.cda_deposit(actor=request.user, patient=patient, data=data)
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(request, _("Le document est déposé dans le DMP."))
-                return redirect("records:entry_detail", entry_id=entry.public_id)
-        if form.errors:
-            trace_refused_file(
-                request, patient, [e for errors in form.errors.as_data().values() for e in errors]
-            )
+    if request.method != "POST":
+        form = CdaUploadForm()
+        return render(request, "records/cda_form.html", {"patient": patient, "form": form})
+    posted, files = request.POST, request.FILES  # read the body: the cap decides as it streams
+    too_large = upload_too_large(request)
+    form = CdaUploadForm(posted, files, too_large=too_large)
+    status = 413 if too_large else 400
+    if form.is_valid():
+        data = form.cleaned_data["fichier"].read()
+        try:
+            entry = cda_services.cda_deposit(actor=request.user, patient=patient, data=data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Le document est déposé dans le DMP."))
+            return redirect("records:entry_detail", entry_id=entry.public_id)
+    trace_refused_file(
+        request, patient, [e for errors in form.errors.as_data().values() for e in errors]
+    )
     context = {"patient": patient, "form": form}
     return render(request, "records/cda_form.html", context, status=status)

@@ -1,6 +1,7 @@
-"""A doctor in a hurry on "Mes patients", and a worried patient reading why a deposit was
-refused: desktop and a 390 px phone, French and English, no horizontal scroll. Screenshots go
-to test-results/screenshots/pro2/ (the proof of issue 16, not committed)."""
+"""A doctor in a hurry on "Mes patients", then on "Déposer un document CDA" with a document the
+CI-SIS schematron refuses, and a worried patient reading why a deposit was refused: desktop and
+a 390 px phone, French and English, no horizontal scroll. Screenshots go to
+test-results/screenshots/pro2/ (the proofs of issues 16 and 11, not committed)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ def test_my_patients_and_a_refusal_in_the_history_fit_every_screen(
             assert width <= viewport["width"], f"{url}: {width} px"
             name = url.strip("/").replace("/", "_").replace("?", "-")[:40] or "home"
             screenshot(page, f"pro2/after-{device}-{language}-{name}")
+        if who == busy_doctor.user:
+            _cda_refusal_fits(page, base, alice, busy_doctor, viewport, f"{device}-{language}")
         body = page.content()
         if who == alice.user:
             page.locator("details").first.evaluate("el => el.open = true")
@@ -84,3 +87,30 @@ def test_my_patients_and_a_refusal_in_the_history_fit_every_screen(
             refusal = "deposit refused" if language == "en" else "dépôt refusé"
             assert refusal in body
         context.close()
+
+
+def _cda_refusal_fits(
+    page: Any, base: str, alice: Patient, doctor: Professional, viewport: Any, name: str
+) -> None:
+    """The CDA deposit form, a CR-BIO failing its volet's schematron submitted: the refusal
+    (the ANS's first failed assertions quoted) in the reader's language, and no scroll."""
+    from tests.records.cda_ans import require_ans
+    from tests.records.test_cda_in import _titled_bilan
+
+    require_ans()
+    data = _titled_bilan(doctor, alice)
+    response = page.goto(base + reverse("records:cda_new", args=[alice.public_id]))
+    assert response is not None and response.status == 200
+    page.set_input_files(
+        "input[type=file]", files=[{"name": "cr-bio.xml", "mimeType": "text/xml", "buffer": data}]
+    )
+    with page.expect_navigation(timeout=120_000) as sent:  # the first deposit compiles (~20 s)
+        page.locator("main form button[type=submit]").click()
+    assert sent.value is not None and sent.value.status == 400
+    said = page.locator("main").inner_text()
+    english = "does not follow the CI-SIS rules (CR-BIO volet)"
+    french = "ne respecte pas les règles du CI-SIS (volet CR-BIO)"
+    assert (english if "-en" in name else french) in said, said
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"], f"CDA refusal: {width} px"
+    screenshot(page, f"pro2/cda-refused-{name}")

@@ -168,3 +168,33 @@ def test_export_of_many_entries_is_a_constant_number_of_queries(
             len({cda.xds_metadata(e, d).unique_id for e, d in zip(rows, documents, strict=True)})
             == 6
         )
+
+
+@pytest.mark.django_db
+def test_the_portals_identifiers_are_settings(
+    doctor: Professional, alice: Patient, settings: Any
+) -> None:
+    """The custodian and the XDS sourceId come from the settings (placeholders by default,
+    registered identifiers in production); a sourceId that is not an OID stops start-up."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from dmp_portal.env import env_oid
+
+    settings.DMP_CDA_CUSTODIAN_ID = "3750000000"
+    settings.DMP_CDA_CUSTODIAN_NAME = "Hébergeur régional"
+    settings.DMP_XDS_SOURCE_OID = "1.2.250.1.213.9.9"
+    entry = _fetched(lab(doctor, alice))
+    document = cda.document_as_cda(entry)
+    _valid(document, HEADER)
+    organization = etree.fromstring(document).find(
+        "h:custodian/h:assignedCustodian/h:representedCustodianOrganization", NS
+    )
+    assert organization is not None
+    assert organization.find("h:id", NS).get("extension") == "3750000000"  # type: ignore[union-attr]
+    assert organization.findtext("h:name", namespaces=NS) == "Hébergeur régional"
+    assert cda.xds_metadata(entry, document).source_id == "1.2.250.1.213.9.9"
+
+    assert env_oid("X", "2.25.1", environ={}) == "2.25.1"
+    for wrong in ("1.2.250.1.999.", "urn:oid:1.2.3", "2.25.01", "DMP"):
+        with pytest.raises(ImproperlyConfigured):
+            env_oid("DMP_XDS_SOURCE_OID", "2.25.1", environ={"DMP_XDS_SOURCE_OID": wrong})

@@ -4,6 +4,7 @@ CI-SIS format code): the same checks as the web form, nothing stored when refuse
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ from identity.models import Patient, Professional
 from records.cda import codes
 from records.content import Observation
 from records.models import Entry
+from tests.records.conftest import stored_files
 from tests.records.fhir.conftest import Api
 from tests.records.helpers import lab
-from tests.records.test_cda_in import HOSTILE, _cda_of, _fresh_ids
+from tests.records.test_cda_in import HOSTILE, _cda_of, _fresh_ids, _titled_bilan
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +69,31 @@ def test_hostile_or_unformatted_cda_is_refused_nothing_stored(
     no_format = api.post("DocumentReference", _document(alice, incoming, None))
     assert no_format.status_code == 422
     assert Entry.objects.count() == before + 1  # only the lab report made for the test
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_cda_failing_the_schematron_is_an_operation_outcome_nothing_stored(
+    alice: Patient,
+    doctor: Professional,
+    token_for: Callable[..., str],
+    private_storage: Path,
+    language: str,
+) -> None:
+    data = _titled_bilan(doctor, alice)
+    api = Api(token_for(doctor.user), language=language)
+    before = (
+        Entry.objects.count(),
+        Observation.objects.count(),
+        len(stored_files(private_storage)),
+    )
+    refused = api.post("DocumentReference", _document(alice, data, codes.FORMAT_CR_BIO))
+    assert refused.status_code == 422
+    outcome = refused.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    said = json.dumps(outcome, ensure_ascii=False)
+    expected = (
+        "CI-SIS rules (CR-BIO volet)" if language == "en" else "règles du CI-SIS (volet CR-BIO)"
+    )
+    assert expected in said and "title" in said
+    after = (Entry.objects.count(), Observation.objects.count(), len(stored_files(private_storage)))
+    assert after == before
