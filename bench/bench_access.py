@@ -88,7 +88,14 @@ def _url(name: str) -> str:
 
 
 def _env(name: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": _url(name), "DMP_EMBEDDED": "1"}
+    # Each database signs its own trail: heads of one checked against another's would fail.
+    checkpoints = REPO_ROOT / "var" / "bench-checkpoints" / name
+    return {
+        **os.environ,
+        "DATABASE_URL": _url(name),
+        "DMP_EMBEDDED": "1",
+        "DMP_TRAIL_CHECKPOINT_DIR": str(checkpoints),
+    }
 
 
 def _manage(name: str, *args: str) -> None:
