@@ -125,7 +125,9 @@ def _how_held(user: User, patient_ref: str = "pk", prefix: str = "") -> dict[str
     """How a verified professional holds the DMP at ``OuterRef(patient_ref)``, as three
     annotations (``prefix`` reaches the patient's fields from the queried model)."""
     emergencies = _active_emergencies(user).filter(patient=OuterRef(patient_ref))
-    normal = Q(_dmp_grant(user, patient_ref)) | Q(**{f"{prefix}medecin_traitant__user": user})
+    # The professional's id, not a join on their user: the join read every professional.
+    traitant = {f"{prefix}medecin_traitant_id": user.professional.pk}
+    normal = Q(_dmp_grant(user, patient_ref)) | Q(**traitant)
     return {
         "_normal": ExpressionWrapper(normal, output_field=BooleanField()),
         "_first_access_pending": Exists(
@@ -266,7 +268,7 @@ def _patients_in_scope(user: User | AnonymousUser) -> QuerySet[Patient]:
             patient=OuterRef("pk"), professional__user=user, status=CareRelationStatus.BLOCKED
         )
     )
-    traitant = Q(medecin_traitant__user=user)
+    traitant = Q(medecin_traitant_id=user.professional.pk)  # a column, not a join per row
     normal = Q(_dmp_grant(user)) | traitant
     emergency = Q(Exists(_active_emergencies(user).filter(patient=OuterRef("pk"))))
     return Patient.objects.open().filter(normal | emergency).exclude(Q(blocked) & ~traitant)
@@ -349,7 +351,7 @@ def _held(user: User) -> QuerySet[Any]:
         )
         .values("content_object_id")
         .union(
-            Patient.objects.filter(medecin_traitant__user=user).values("pk"),
+            Patient.objects.filter(medecin_traitant_id=user.professional.pk).values("pk"),
             _active_emergencies(user).values("patient_id"),
             all=True,  # IN ignores repeats: no need to remove them first
         )
@@ -593,7 +595,9 @@ def dmp_lookup(
 # --- Scope: entries ------------------------------------------------------------------------
 
 
-def _entry_scope(user: User | AnonymousUser, patient: Patient | None = None) -> Q | None:
+def _entry_scope(
+    user: User | AnonymousUser, patient: Patient | None = None, among: list[int] | None = None
+) -> Q | None:
     """The rules as one filter on Entry for ``user``; None when they may see nothing."""
     if not user.is_authenticated or not user.is_active:
         return None
@@ -627,18 +631,26 @@ def _entry_scope(user: User | AnonymousUser, patient: Patient | None = None) -> 
     if patient is not None:  # one DMP: the scope is decided once per query, not per entry
         in_scope = Q(Exists(_patients_in_scope(user).filter(pk=patient.pk)))
     else:
-        in_scope = Q(Exists(_patients_in_scope(user).filter(pk=OuterRef("patient_id"))))
+        dmps = _patients_in_scope(user).filter(pk=OuterRef("patient_id"))
+        if among is not None:  # a few DMPs: PostgreSQL would otherwise read the whole scope
+            dmps = dmps.filter(pk__in=among)
+        in_scope = Q(Exists(dmps))
     return in_scope & ~Q(document_type__in=denied_types) & (Q(masked=False) | Q(masked_grant))
 
 
-def entries_for(user: User | AnonymousUser, patient: Patient | None = None) -> QuerySet[Entry]:
-    """The entries ``user`` may read (of ``patient`` when given), as one query."""
-    scope = _entry_scope(user, patient)
+def entries_for(
+    user: User | AnonymousUser, patient: Patient | None = None, *, among: list[int] | None = None
+) -> QuerySet[Entry]:
+    """The entries ``user`` may read (of ``patient`` when given, or of the DMPs whose ids are
+    ``among``: a page of "Mes patients"), as one query."""
+    scope = _entry_scope(user, patient, among)
     if scope is None:
         return Entry.objects.none()
     entries = Entry.objects.filter(scope)
     if patient is not None:
         entries = entries.filter(patient=patient)
+    if among is not None:
+        entries = entries.filter(patient__in=among)
     return entries
 
 

@@ -177,8 +177,7 @@ def new_since_last_access(user: User, patients: list[Patient]) -> dict[int, dict
         LastLook.objects.filter(patient=OuterRef("patient_id"), user=user).values("at")[:1]
     )
     counts = (
-        access.entries_for(user)
-        .filter(patient__in=[patient.pk for patient in patients])
+        access.entries_for(user, among=[patient.pk for patient in patients])
         .annotate(_since=last_access)
         .filter(Q(_since__isnull=True) | Q(deposited_at__gt=F("_since")))
         .exclude(author__user=user)  # their own deposits are not news to them

@@ -106,6 +106,9 @@ def test_what_is_new_since_the_last_access_counts_only_readable_entries_per_kind
     assert "Compte rendu : 2" in body
     assert "Résultats de biologie : 1" in body
     assert "Allergie ou intolérance : 1" in body
+    english = logged_in(authorised_doctor.user).get(HOME, HTTP_ACCEPT_LANGUAGE="en")
+    assert "Report: 2" in english.content.decode()  # English puts no space before a colon
+    assert "Le début du nom ou du prénom" in body  # how to search, said by the field
     # The médecin traitant, who deposited them, has nothing new: their own deposits are accesses.
     assert "rien de nouveau" in home(doctor.user)
 
