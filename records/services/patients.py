@@ -108,31 +108,33 @@ def _page_rows(user: User, query: str, sort: str, offset: int, limit: int) -> Qu
     range of the same index). By last access, on PostgreSQL: the DMPs looked at, walked
     newest first from the index of ``LastLook``, then those never looked at, walked by name
     from ``Listed``, each part limited, glued by UNION ALL (the second part is read only
-    when the first runs out). Elsewhere (SQLite) the same order in one sorted query."""
+    when the first runs out). On SQLite, the same two walks chose the candidates of a page,
+    sorted among themselves."""
     end = offset + limit
     listed = access.my_listed(user).filter(_named(query))
 
-    def rows(**scope: Any) -> QuerySet[Patient]:
-        patients = access.my_patients(user, **scope)
-        if query and "among" not in scope:
-            patients = patients.filter(pk__in=listed.values("patient_id"))
+    def rows(keys: QuerySet[Any, Any]) -> QuerySet[Patient]:
+        patients = access.my_patients(user, among=keys)
         return _named_rows(user, patients).order_by(*SORTS[sort], "pk")
 
     if sort in _WALK_BY_NAME:
         keys = listed.order_by(*_WALK_BY_NAME[sort]).values("patient_id")[offset:end]
-        return rows(among=keys)
+        return rows(keys)
+    walk = ("-at" if sort == "-acces" else "at", "patient_id")
+    looks = access.my_looks(user).order_by(*walk)
+    if query:
+        looks = looks.filter(patient__in=listed.values("patient_id"))
+    unseen = access.my_listed_unseen(user).filter(_named(query))
+    looked_keys = looks.values("patient_id")[:end]
+    never_keys = unseen.order_by("name_key", "patient_id").values("patient_id")[:end]
     if connection.features.supports_slicing_ordering_in_compound:
-        walk = ("-at" if sort == "-acces" else "at", "patient_id")
-        looks = access.my_looks(user).order_by(*walk)
-        if query:
-            looks = looks.filter(patient__in=listed.values("patient_id"))
-        looked = rows(among=looks.values("patient_id")[:end])[:end]
-        unseen = access.my_listed_unseen(user).filter(_named(query))
-        never = rows(among=unseen.order_by("name_key", "patient_id").values("patient_id")[:end])
-        never = never[:end]
+        looked, never = rows(looked_keys)[:end], rows(never_keys)[:end]
         first, then = (looked, never) if sort == "-acces" else (never, looked)
         return first.union(then, all=True)[offset:end]
-    return rows()[offset:end]
+    # SQLite: no LIMIT inside a UNION; the two walks as two bounded sets of keys (an index
+    # lookup each), the page sorted among their 2 × ``end`` rows at most.
+    candidates = Q(pk__in=looked_keys) | Q(pk__in=never_keys)
+    return rows(Patient.objects.filter(candidates).values("pk"))[offset:end]
 
 
 def _named_rows(user: User, patients: QuerySet[Patient]) -> QuerySet[Patient]:

@@ -167,8 +167,18 @@ def test_constant_queries_whatever_the_number_of_dmps(
     assert len(rows(body)) == 6
 
 
-@pytest.mark.parametrize("params", [{}, {"tri": "-nom"}, {"q": "du"}, {"tri": "-nom", "q": "Du"}])
-def test_sorted_by_name_the_page_costs_the_same_for_one_dmp_and_many(
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"tri": "-nom"},
+        {"q": "du"},
+        {"tri": "-nom", "q": "Du"},
+        {"tri": "-acces"},
+        {"tri": "acces"},
+    ],
+)
+def test_a_sorted_page_costs_the_same_for_one_dmp_and_many(
     alice: Patient,
     doctor: Professional,
     django_assert_num_queries: Any,
@@ -176,18 +186,24 @@ def test_sorted_by_name_the_page_costs_the_same_for_one_dmp_and_many(
     params: dict[str, str],
 ) -> None:
     # 1 session, 2 user, 3 second factor, 4 the page's rows (their keys walked from the
-    # Listed index, in order), 5 what is new on them. Pages of 3, 1 DMP then 7.
+    # Listed index by name, or from LastLook's by date), 5 what is new on them. Pages of 3,
+    # 1 DMP then 7.
     monkeypatch.setattr(patients_service, "PAGE_SIZE", 3)
     client: Client = logged_in(doctor.user)
     client.get(HOME, params)  # warm: session, content types
     with django_assert_num_queries(5):
         assert rows(client.get(HOME, params).content.decode()) == ["DUPONT Alice Marie"]
-    for serial in range(1, 7):
-        another_patient(doctor, f"DUNOM{serial}", "Prénom", serial)
+    others = [another_patient(doctor, f"DUNOM{serial}", "Prénom", serial) for serial in range(1, 7)]
+    for looked in (others[5], others[1]):  # DUNOM6, then DUNOM2: looked at, newest last
+        client.get(reverse("records:patient_home", args=[looked.public_id]))
     with django_assert_num_queries(5):
         body = client.get(HOME, params).content.decode()
     if params.get("tri") == "-nom":
         assert rows(body) == ["DUPONT Alice Marie", "DUNOM6 Prénom", "DUNOM5 Prénom"]
+    elif params.get("tri") == "-acces":  # the newest looks, then the others by name
+        assert rows(body) == ["DUNOM2 Prénom", "DUNOM6 Prénom", "DUNOM1 Prénom"]
+    elif params.get("tri") == "acces":  # never looked at (by name) first, then the oldest look
+        assert rows(body) == ["DUNOM1 Prénom", "DUNOM3 Prénom", "DUNOM4 Prénom"]
     else:
         assert rows(body) == ["DUNOM1 Prénom", "DUNOM2 Prénom", "DUNOM3 Prénom"]
 
