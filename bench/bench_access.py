@@ -27,7 +27,11 @@ Usage (from the repository root; PostgreSQL on 127.0.0.1:5432, user postgres)::
       the cost of an access change must not depend on what the professional already holds.
 
    e. ``patients`` / ``recent``: the professional's home, "Mes patients" (page 1, sorted by
-      name / by last access, most recent first).
+      name / by last access, most recent first): 25 rows for the heavy professional, 3 for
+      the typical one;
+   f. ``patients3`` / ``recent3``: the same pages cut to 3 rows for both (``PAGE_SIZE``
+      set in-process around the call): the same page, so heavy ÷ typical measures what
+      holding 5 000 DMPs costs, not 22 more rows to render.
 
    Time is ``time.perf_counter()`` around the test client's call (server time: the client runs
    the whole Django stack in-process, no network); queries are counted with
@@ -74,7 +78,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVER = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 DATABASES = {"1pct": ("dmp_bench_1pct", 0.01), "full": ("dmp_bench_full", 1.0)}
 USERS = ("typical", "heavy")
-OPERATIONS = ("timeline", "entry", "history", "authorise", "revoke", "patients", "recent")
+OPERATIONS = (
+    "timeline",
+    "entry",
+    "history",
+    "authorise",
+    "revoke",
+    "patients",
+    "recent",
+    "patients3",
+    "recent3",
+)
+EQUAL_ROWS = 3  # patients3 / recent3: pages of the typical professional's 3 DMPs, for both
 FULL_OVER_1PCT = 1.15
 HEAVY_OVER_TYPICAL = 1.10
 TIMELINE_QUERY = "?tout=on"
@@ -88,7 +103,14 @@ def _url(name: str) -> str:
 
 
 def _env(name: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": _url(name), "DMP_EMBEDDED": "1"}
+    # Each database signs its own trail: heads of one checked against another's would fail.
+    checkpoints = REPO_ROOT / "var" / "bench-checkpoints" / name
+    return {
+        **os.environ,
+        "DATABASE_URL": _url(name),
+        "DMP_EMBEDDED": "1",
+        "DMP_TRAIL_CHECKPOINT_DIR": str(checkpoints),
+    }
 
 
 def _manage(name: str, *args: str) -> None:
@@ -243,6 +265,22 @@ def _get(client: Any, url: str) -> Measure:
     return call
 
 
+def _in_pages_of(rows: int, action: Measure) -> Measure:
+    """``action`` with "Mes patients" showing ``rows`` rows a page: both professionals then
+    see pages of the same size, and what remains of heavy ÷ typical is the number of DMPs
+    held (the default page shows 25 rows to the heavy one, 3 to the typical one)."""
+    from records.services import patients
+
+    def call() -> Any:
+        size, patients.PAGE_SIZE = patients.PAGE_SIZE, rows
+        try:
+            return action()
+        finally:
+            patients.PAGE_SIZE = size
+
+    return call
+
+
 def operations(subjects: Subjects, user: str, urls: dict[str, str]) -> dict[str, Measure]:
     from records.models import AuthorisationReason
     from records.services.care import care_authorise, care_revoke
@@ -251,6 +289,8 @@ def operations(subjects: Subjects, user: str, urls: dict[str, str]) -> dict[str,
     return {
         "patients": _get(subjects.clients[user], urls["patients"]),
         "recent": _get(subjects.clients[user], urls["recent"]),
+        "patients3": _in_pages_of(EQUAL_ROWS, _get(subjects.clients[user], urls["patients"])),
+        "recent3": _in_pages_of(EQUAL_ROWS, _get(subjects.clients[user], urls["recent"])),
         "timeline": _get(subjects.clients[user], urls["timeline"]),
         "entry": _get(subjects.clients[user], urls["entry"]),
         "history": _get(subjects.clients["patient"], urls["history"]),

@@ -66,6 +66,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from identity.errors import EMERGENCY_READ_ONLY, TYPE_NOT_ALLOWED, AccessDenied
 from identity.models import DmpStatus, Patient, PatientUserObjectPermission, Professional, User
 from records.content import Allergy, Observation
+from records.looks import first_names_key, name_key
 from records.models import (
     AccessAction,
     AccessEvent,
@@ -77,6 +78,7 @@ from records.models import (
     Entry,
     EntryUserObjectPermission,
     LastLook,
+    Listed,
     Mandate,
     Notification,
     NotificationKind,
@@ -124,7 +126,9 @@ def _how_held(user: User, patient_ref: str = "pk", prefix: str = "") -> dict[str
     """How a verified professional holds the DMP at ``OuterRef(patient_ref)``, as three
     annotations (``prefix`` reaches the patient's fields from the queried model)."""
     emergencies = _active_emergencies(user).filter(patient=OuterRef(patient_ref))
-    normal = Q(_dmp_grant(user, patient_ref)) | Q(**{f"{prefix}medecin_traitant__user": user})
+    # The professional's id, not a join on their user: the join read every professional.
+    traitant = {f"{prefix}medecin_traitant_id": user.professional.pk}
+    normal = Q(_dmp_grant(user, patient_ref)) | Q(**traitant)
     return {
         "_normal": ExpressionWrapper(normal, output_field=BooleanField()),
         "_first_access_pending": Exists(
@@ -265,30 +269,25 @@ def _patients_in_scope(user: User | AnonymousUser) -> QuerySet[Patient]:
             patient=OuterRef("pk"), professional__user=user, status=CareRelationStatus.BLOCKED
         )
     )
-    traitant = Q(medecin_traitant__user=user)
+    traitant = Q(medecin_traitant_id=user.professional.pk)  # a column, not a join per row
     normal = Q(_dmp_grant(user)) | traitant
     emergency = Q(Exists(_active_emergencies(user).filter(patient=OuterRef("pk"))))
     return Patient.objects.open().filter(normal | emergency).exclude(Q(blocked) & ~traitant)
 
 
-def my_patients(
-    user: User, *, looked: bool | None = None, among: QuerySet[Any, Any] | None = None
-) -> QuerySet[Patient]:
+def my_patients(user: User, *, among: QuerySet[Any, Any] | None = None) -> QuerySet[Patient]:
     """The DMPs a verified professional may read now, for their "Mes patients" list: each row
     annotated with ``last_access`` (when they last looked at it, ``records.looks.LastLook``:
     the newest ``LOOKED_AT_THE_DMP`` event of the trail by them on that DMP, None if never),
     ``relation_reason`` (their authorisation, if any) and the annotations of ``patients_for``
     (read by ``how_listed``). Empty for anyone else.
 
-    ``looked``: only the DMPs they have (True) or have not (False) looked at. ``among``: only
-    these (a page's keys, chosen by ``my_patients_keys`` or ``my_looks``)."""
+    ``among``: only these (a page's keys, chosen by walking ``my_listed`` or ``my_looks``)."""
     if not getattr(user, "is_verified_professional", False):
         return Patient.objects.none()
     patients = patients_for(user).annotate(
         look=FilteredRelation("last_looks", condition=Q(last_looks__user=user))
     )
-    if looked is not None:
-        patients = patients.filter(look__isnull=not looked)
     patients = patients.annotate(
         last_access=F("look__at"),
         relation_reason=Subquery(
@@ -311,21 +310,35 @@ def my_looks(user: User) -> QuerySet[LastLook]:
     if not getattr(user, "is_verified_professional", False):
         return LastLook.objects.none()
     in_scope = _patients_in_scope(user).filter(pk=OuterRef("patient_id"))
-    return LastLook.objects.filter(user=user).filter(Exists(in_scope))
+    rows = LastLook.objects.filter(user=user).alias(_in_scope=Subquery(in_scope.values("pk")[:1]))
+    return rows.filter(_in_scope__isnull=False)  # asked per row: see my_listed
 
 
-def my_patients_keys(user: User) -> QuerySet[Patient]:
-    """``my_patients`` without its annotations, for choosing a page's rows by name among
-    thousands: the same DMPs (the user's own rows, open, not blocked but for the médecin
-    traitant: what ``patients_for`` adds to them), each tested by a hashed set, not by
-    subqueries per row."""
+def my_listed(user: User) -> QuerySet[Listed]:
+    """The user's ``Listed`` rows on the DMPs of ``my_patients``, for walking them by name
+    (the index (user, name_key): each row checked as the walk reaches it, a page's worth and
+    no more, however many DMPs the user holds)."""
     if not getattr(user, "is_verified_professional", False):
-        return Patient.objects.none()
-    blocked = CareRelation.objects.filter(
-        professional__user=user, status=CareRelationStatus.BLOCKED
-    ).values("patient_id")
-    traitant = Q(medecin_traitant=user.professional)  # a column, not a join per row
-    return Patient.objects.open().filter(pk__in=_held(user)).exclude(Q(pk__in=blocked) & ~traitant)
+        return Listed.objects.none()
+    in_scope = _patients_in_scope(user).filter(pk=OuterRef("patient_id"))
+    rows = Listed.objects.filter(user=user).alias(_in_scope=Subquery(in_scope.values("pk")[:1]))
+    return rows.filter(_in_scope__isnull=False)  # asked per row: see below
+
+
+def my_listed_unseen(user: User) -> QuerySet[Listed]:
+    """``my_listed`` without the DMPs the user ever looked at ("Mes patients" by last access
+    lists them before or after the others, by name)."""
+    looked = LastLook.objects.filter(user=user, patient=OuterRef("patient_id"))
+    return my_listed(user).exclude(Exists(looked))
+
+
+# Why a scalar subquery IS NOT NULL rather than EXISTS, for a walk in index order that stops
+# after a page (my_listed): PostgreSQL turns ``WHERE EXISTS`` into a semi-join or a hashed
+# subplan, which computes the whole scope first (the 5 000 DMPs of a heavy professional, a
+# scan of the patients), then sorts. A scalar subquery it can do neither with: each row is
+# probed by primary key as the walk reaches it. And ``IS NOT NULL`` of an expression is
+# estimated true for 99.5 % of rows (``= (subquery)`` for 0.5 %, which made the planner
+# expect to walk every row, and compile the query with JIT: 250 ms).
 
 
 def _held(user: User) -> QuerySet[Any]:
@@ -339,7 +352,7 @@ def _held(user: User) -> QuerySet[Any]:
         )
         .values("content_object_id")
         .union(
-            Patient.objects.filter(medecin_traitant__user=user).values("pk"),
+            Patient.objects.filter(medecin_traitant_id=user.professional.pk).values("pk"),
             _active_emergencies(user).values("patient_id"),
             all=True,  # IN ignores repeats: no need to remove them first
         )
@@ -583,7 +596,9 @@ def dmp_lookup(
 # --- Scope: entries ------------------------------------------------------------------------
 
 
-def _entry_scope(user: User | AnonymousUser, patient: Patient | None = None) -> Q | None:
+def _entry_scope(
+    user: User | AnonymousUser, patient: Patient | None = None, among: list[int] | None = None
+) -> Q | None:
     """The rules as one filter on Entry for ``user``; None when they may see nothing."""
     if not user.is_authenticated or not user.is_active:
         return None
@@ -617,18 +632,26 @@ def _entry_scope(user: User | AnonymousUser, patient: Patient | None = None) -> 
     if patient is not None:  # one DMP: the scope is decided once per query, not per entry
         in_scope = Q(Exists(_patients_in_scope(user).filter(pk=patient.pk)))
     else:
-        in_scope = Q(Exists(_patients_in_scope(user).filter(pk=OuterRef("patient_id"))))
+        dmps = _patients_in_scope(user).filter(pk=OuterRef("patient_id"))
+        if among is not None:  # a few DMPs: PostgreSQL would otherwise read the whole scope
+            dmps = dmps.filter(pk__in=among)
+        in_scope = Q(Exists(dmps))
     return in_scope & ~Q(document_type__in=denied_types) & (Q(masked=False) | Q(masked_grant))
 
 
-def entries_for(user: User | AnonymousUser, patient: Patient | None = None) -> QuerySet[Entry]:
-    """The entries ``user`` may read (of ``patient`` when given), as one query."""
-    scope = _entry_scope(user, patient)
+def entries_for(
+    user: User | AnonymousUser, patient: Patient | None = None, *, among: list[int] | None = None
+) -> QuerySet[Entry]:
+    """The entries ``user`` may read (of ``patient`` when given, or of the DMPs whose ids are
+    ``among``: a page of "Mes patients"), as one query."""
+    scope = _entry_scope(user, patient, among)
     if scope is None:
         return Entry.objects.none()
     entries = Entry.objects.filter(scope)
     if patient is not None:
         entries = entries.filter(patient=patient)
+    if among is not None:
+        entries = entries.filter(patient__in=among)
     return entries
 
 
@@ -867,13 +890,43 @@ def export_for(user: User | AnonymousUser, public_id: uuid.UUID | str) -> DmpExp
 
 
 def dmp_grant(*, patient: Patient, user: User) -> None:
-    """Give ``user`` (a professional's account) DMP-level read access: one row, O(1)."""
+    """Give ``user`` (a professional's account) DMP-level read access: one row, O(1), and
+    the DMP in their "Mes patients" (``dmp_list``)."""
     assign_perm(VIEW_DMP, user, patient)
+    dmp_list(patient=patient, user=user)
+
+
+def dmp_list(*, patient: Patient, user: User) -> None:
+    """Put the DMP in ``user``'s "Mes patients" under its name (``records.looks.Listed``):
+    with every grant, and when they become its médecin traitant or enter in emergency. One
+    upsert; it lists, it grants nothing (``my_listed`` keeps what the rules allow)."""
+    names = {
+        "birth_name": patient.birth_name,
+        "used_name": patient.used_name,
+        "first_names": patient.first_names,
+    }
+    row = Listed(
+        user=user,
+        patient=patient,
+        name_key=name_key(**names),
+        first_names_key=first_names_key(**names),
+    )
+    Listed.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["user", "patient"],
+        update_fields=["name_key", "first_names_key"],
+    )
 
 
 def dmp_revoke(*, patient: Patient, user: User) -> None:
-    """Withdraw the DMP-level grant (the médecin traitant keeps access through that role)."""
+    """Withdraw the DMP-level grant (the médecin traitant keeps access through that role),
+    and the DMP from their "Mes patients" unless they hold it otherwise (médecin traitant,
+    emergency): revoked rows would be walked and skipped on every page."""
     remove_perm(VIEW_DMP, user, patient)
+    Listed.objects.filter(user=user, patient=patient).exclude(
+        patient__medecin_traitant__user=user
+    ).exclude(Exists(_active_emergencies(user).filter(patient=OuterRef("patient_id")))).delete()
 
 
 def dmp_revoke_all(*, patient: Patient) -> dict[str, int]:
@@ -883,7 +936,8 @@ def dmp_revoke_all(*, patient: Patient) -> dict[str, int]:
     _count, per_entry = EntryUserObjectPermission.objects.filter(
         content_object__patient=patient
     ).delete()
-    return {**dmp_level, **per_entry}
+    _count, listed = Listed.objects.filter(patient=patient).delete()  # they hold its name
+    return {**dmp_level, **per_entry, **listed}
 
 
 def masked_entry_grant(*, entry: Entry) -> None:

@@ -437,7 +437,12 @@ class HistoryFilterForm(forms.Form):
 class MyPatientsForm(forms.Form):
     """The professional's "Mes patients" list: search by name, sort, page."""
 
-    q = forms.CharField(label=_("Nom du patient"), max_length=100, required=False)
+    q = forms.CharField(
+        label=_("Nom du patient"),
+        max_length=100,
+        required=False,
+        help_text=_("Le début du nom ou du prénom : « dup », « alice du »."),
+    )
     tri = forms.ChoiceField(
         label=_("Trier par"),
         required=False,

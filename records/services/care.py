@@ -393,6 +393,7 @@ def emergency_declare(
             started_at=now,
             expires_at=now + EMERGENCY_DURATION,
         )
+        access.dmp_list(patient=patient, user=actor)
         trail.record_access(
             actor=actor,
             patient=patient,

@@ -341,6 +341,8 @@ def medecin_traitant_set(
                 patient=patient, professional=professional, status=CareRelationStatus.BLOCKED
             ).update(status=CareRelationStatus.REVOKED, since=timezone.now())
         access.masked_entries_resync(patient=patient)
+        if professional is not None:
+            access.dmp_list(patient=patient, user=professional.user)
         _transition(
             patient,
             TransitionKind.MEDECIN_TRAITANT_CHANGED,

@@ -15,22 +15,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, Lower, NullIf
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 
 from identity.models import Patient, User
 from records import access
-from records.models import AccessMode, EntryKind, LastLook
-from records.search import words_in
+from records.looks import fold
+from records.models import AccessMode, EntryKind, LastLook, Listed
 
 PAGE_SIZE = 25
-_NAME = Lower(Coalesce(NullIf("used_name", Value("")), "birth_name"))  # as display_name
+_NAME = F("listed_name")  # records.looks.name_key, annotated on the page's rows
 SORTS = {
-    "nom": (_NAME.asc(), Lower("first_names").asc()),
-    "-nom": (_NAME.desc(), Lower("first_names").desc()),
-    "-acces": (F("last_access").desc(nulls_last=True),),
-    "acces": (F("last_access").asc(nulls_first=True),),
+    "nom": (_NAME.asc(),),
+    "-nom": (_NAME.desc(),),
+    "-acces": (F("last_access").desc(nulls_last=True), _NAME.asc()),
+    "acces": (F("last_access").asc(nulls_first=True), _NAME.asc()),
 }
+_WALK_BY_NAME = {"nom": ("name_key", "patient_id"), "-nom": ("-name_key", "-patient_id")}
 DEFAULT_SORT = "nom"
 
 
@@ -102,29 +102,69 @@ def _page_rows(user: User, query: str, sort: str, offset: int, limit: int) -> Qu
     """``limit`` rows of the list from ``offset``, in one query, the annotations computed for
     these rows only.
 
-    By name: the page's keys chosen first, in a subquery that reads only the names of the DMPs
-    held. By last access, on PostgreSQL: the DMPs looked at, walked newest first from the index
-    of ``LastLook`` (the page's rows only, however many DMPs are held), then those never looked
-    at, each part limited, glued by UNION ALL (the second part is read only when the first runs
-    out). Elsewhere (SQLite) the same order in one sorted query."""
-    named = words_in(("birth_name", "used_name", "first_names"), query)
-    order: tuple[Any, ...] = (*SORTS[sort], "pk")
+    By name: the page's keys are the first rows of the user's ``Listed`` rows walked in the
+    order of their index (user, name_key), each checked by the funnel as the walk reaches it:
+    a page's worth of rows read, however many DMPs are held. A name typed starts a name (a
+    range of the same index). By last access, on PostgreSQL: the DMPs looked at, walked
+    newest first from the index of ``LastLook``, then those never looked at, walked by name
+    from ``Listed``, each part limited, glued by UNION ALL (the second part is read only
+    when the first runs out). On SQLite, the same two walks chose the candidates of a page,
+    sorted among themselves."""
     end = offset + limit
-    if sort in ("nom", "-nom"):
-        keys = access.my_patients_keys(user).filter(named).order_by(*order).values("pk")
-        return access.my_patients(user, among=keys[offset:end]).order_by(*order)
+    listed = access.my_listed(user).filter(_named(query))
+
+    def rows(keys: QuerySet[Any, Any]) -> QuerySet[Patient]:
+        patients = access.my_patients(user, among=keys)
+        return _named_rows(user, patients).order_by(*SORTS[sort], "pk")
+
+    if sort in _WALK_BY_NAME:
+        keys = listed.order_by(*_WALK_BY_NAME[sort]).values("patient_id")[offset:end]
+        return rows(keys)
+    walk = ("-at" if sort == "-acces" else "at", "patient_id")
+    looks = access.my_looks(user).order_by(*walk)
+    if query:
+        looks = looks.filter(patient__in=listed.values("patient_id"))
+    unseen = access.my_listed_unseen(user).filter(_named(query))
+    looked_keys = looks.values("patient_id")[:end]
+    never_keys = unseen.order_by("name_key", "patient_id").values("patient_id")[:end]
     if connection.features.supports_slicing_ordering_in_compound:
-        walk = ("-at" if sort == "-acces" else "at", "patient_id")
-        patient_named = words_in(
-            ("patient__birth_name", "patient__used_name", "patient__first_names"), query
-        )
-        looks = access.my_looks(user).filter(patient_named).order_by(*walk)
-        looked = access.my_patients(user, among=looks.values("patient_id")[:end])
-        never = access.my_patients(user, looked=False).filter(named).order_by("pk")[:end]
-        looked = looked.order_by(*order)[:end]
+        looked, never = rows(looked_keys)[:end], rows(never_keys)[:end]
         first, then = (looked, never) if sort == "-acces" else (never, looked)
         return first.union(then, all=True)[offset:end]
-    return access.my_patients(user).filter(named).order_by(*order)[offset:end]
+    # SQLite: no LIMIT inside a UNION; the two walks as two bounded sets of keys (an index
+    # lookup each), the page sorted among their 2 × ``end`` rows at most.
+    candidates = Q(pk__in=looked_keys) | Q(pk__in=never_keys)
+    return rows(Patient.objects.filter(candidates).values("pk"))[offset:end]
+
+
+def _named_rows(user: User, patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Each row with the name it is listed under (for the order of a page by name)."""
+    return patients.annotate(
+        listed_name=Subquery(
+            Listed.objects.filter(user=user, patient=OuterRef("pk")).values("name_key")[:1]
+        )
+    )
+
+
+def _named(query: str) -> Q:
+    """A typed name, as a doctor in a hurry types it: every word starts a word of the name,
+    the first one starts the name shown ("dup", "dupont al") or the first names ("zoé",
+    "alice dupont"): two ranges of the user's rows in the indexes, the other words checked
+    on the rows found."""
+    if not query.strip():
+        return Q()
+    first, *others = fold(query).split() or [""]
+    if not first:  # punctuation only ("%", "-"): no name is made of that
+        return Q(pk__in=[])
+    condition = Q(name_key__gte=first, name_key__lt=first + _LAST) | Q(
+        first_names_key__gte=first, first_names_key__lt=first + _LAST
+    )
+    for word in others:
+        condition &= Q(name_key__startswith=word) | Q(name_key__contains=f" {word}")
+    return condition
+
+
+_LAST = "\uffff"  # after every character a folded name holds: [typed, typed + _LAST) is a prefix
 
 
 def new_since_last_access(user: User, patients: list[Patient]) -> dict[int, dict[str, int]]:
@@ -139,8 +179,7 @@ def new_since_last_access(user: User, patients: list[Patient]) -> dict[int, dict
         LastLook.objects.filter(patient=OuterRef("patient_id"), user=user).values("at")[:1]
     )
     counts = (
-        access.entries_for(user)
-        .filter(patient__in=[patient.pk for patient in patients])
+        access.entries_for(user, among=[patient.pk for patient in patients])
         .annotate(_since=last_access)
         .filter(Q(_since__isnull=True) | Q(deposited_at__gt=F("_since")))
         .exclude(author__user=user)  # their own deposits are not news to them

@@ -5,6 +5,7 @@ per kind, searchable by name, sortable, paginated, in a constant number of queri
 from __future__ import annotations
 
 import datetime
+import html
 import re
 from typing import Any
 
@@ -51,7 +52,8 @@ def rows(body: str) -> list[str]:
     table = body.split('class="my-patients-table', 1)
     if len(table) < 2:
         return []
-    return re.findall(r'<th scope="row"[^>]*><a href="[^"]+">([^<]+)</a>', table[1])
+    names = re.findall(r'<th scope="row"[^>]*><a href="[^"]+">([^<]+)</a>', table[1])
+    return [html.unescape(name) for name in names]
 
 
 def home(user: User, **params: Any) -> str:
@@ -104,6 +106,9 @@ def test_what_is_new_since_the_last_access_counts_only_readable_entries_per_kind
     assert "Compte rendu : 2" in body
     assert "Résultats de biologie : 1" in body
     assert "Allergie ou intolérance : 1" in body
+    english = logged_in(authorised_doctor.user).get(HOME, HTTP_ACCEPT_LANGUAGE="en")
+    assert "Report: 2" in english.content.decode()  # English puts no space before a colon
+    assert "Le début du nom ou du prénom" in body  # how to search, said by the field
     # The médecin traitant, who deposited them, has nothing new: their own deposits are accesses.
     assert "rien de nouveau" in home(doctor.user)
 
@@ -160,3 +165,85 @@ def test_constant_queries_whatever_the_number_of_dmps(
     with django_assert_num_queries(5):
         body = client.get(HOME).content.decode()
     assert len(rows(body)) == 6
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"tri": "-nom"},
+        {"q": "du"},
+        {"tri": "-nom", "q": "Du"},
+        {"tri": "-acces"},
+        {"tri": "acces"},
+    ],
+)
+def test_a_sorted_page_costs_the_same_for_one_dmp_and_many(
+    alice: Patient,
+    doctor: Professional,
+    django_assert_num_queries: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    params: dict[str, str],
+) -> None:
+    # 1 session, 2 user, 3 second factor, 4 the page's rows (their keys walked from the
+    # Listed index by name, or from LastLook's by date), 5 what is new on them. Pages of 3,
+    # 1 DMP then 7.
+    monkeypatch.setattr(patients_service, "PAGE_SIZE", 3)
+    client: Client = logged_in(doctor.user)
+    client.get(HOME, params)  # warm: session, content types
+    with django_assert_num_queries(5):
+        assert rows(client.get(HOME, params).content.decode()) == ["DUPONT Alice Marie"]
+    others = [another_patient(doctor, f"DUNOM{serial}", "Prénom", serial) for serial in range(1, 7)]
+    for looked in (others[5], others[1]):  # DUNOM6, then DUNOM2: looked at, newest last
+        client.get(reverse("records:patient_home", args=[looked.public_id]))
+    with django_assert_num_queries(5):
+        body = client.get(HOME, params).content.decode()
+    if params.get("tri") == "-nom":
+        assert rows(body) == ["DUPONT Alice Marie", "DUNOM6 Prénom", "DUNOM5 Prénom"]
+    elif params.get("tri") == "-acces":  # the newest looks, then the others by name
+        assert rows(body) == ["DUNOM2 Prénom", "DUNOM6 Prénom", "DUNOM1 Prénom"]
+    elif params.get("tri") == "acces":  # never looked at (by name) first, then the oldest look
+        assert rows(body) == ["DUNOM1 Prénom", "DUNOM3 Prénom", "DUNOM4 Prénom"]
+    else:
+        assert rows(body) == ["DUNOM1 Prénom", "DUNOM2 Prénom", "DUNOM3 Prénom"]
+
+
+def test_names_are_found_as_a_doctor_in_a_hurry_types_them(
+    alice: Patient, doctor: Professional
+) -> None:
+    elodie = another_patient(doctor, "O'BRIEN-SÉGUIN", "Élodie Anne", 3)
+    assert rows(home(doctor.user, q="obrien")) == ["O'BRIEN-SÉGUIN Élodie Anne"]
+    assert rows(home(doctor.user, q="O’Brien Séguin")) == ["O'BRIEN-SÉGUIN Élodie Anne"]
+    assert rows(home(doctor.user, q="ELODIE")) == ["O'BRIEN-SÉGUIN Élodie Anne"]
+    assert rows(home(doctor.user, q="élodie seg")) == ["O'BRIEN-SÉGUIN Élodie Anne"]
+    assert rows(home(doctor.user, q="du alice")) == ["DUPONT Alice Marie"]
+    assert rows(home(doctor.user, q="Alice Marie Dupont")) == ["DUPONT Alice Marie"]
+    assert rows(home(doctor.user, q="lice")) == []  # a word's start, not any part of it
+    assert rows(home(doctor.user, q="%")) == rows(home(doctor.user, q="_")) == []
+    # The same search whatever the order asked.
+    logged_in(doctor.user).get(reverse("records:patient_home", args=[elodie.public_id]))
+    assert rows(home(doctor.user, q="é", tri="-acces")) == ["O'BRIEN-SÉGUIN Élodie Anne"]
+    assert rows(home(doctor.user, q="d", tri="acces")) == ["DUPONT Alice Marie"]
+
+
+def test_the_list_follows_authorisations_the_medecin_traitant_and_the_purge(
+    alice: Patient,
+    doctor: Professional,
+    authorised_doctor: Professional,
+    stranger_doctor: Professional,
+) -> None:
+    from records.models import Listed
+    from records.services.care import care_revoke
+    from records.services.lifecycle import medecin_traitant_set
+
+    assert rows(home(authorised_doctor.user)) == ["DUPONT Alice Marie"]
+    care_revoke(actor=alice.user, patient=alice, professional=authorised_doctor)
+    assert rows(home(authorised_doctor.user)) == []
+    assert not Listed.objects.filter(user=authorised_doctor.user).exists()  # nothing to skip
+
+    medecin_traitant_set(actor=alice.user, patient=alice, professional=stranger_doctor)
+    body = home(stranger_doctor.user)
+    assert rows(body) == ["DUPONT Alice Marie"] and "Médecin traitant" in body
+    # The former médecin traitant, who opened the DMP, holds it by that authorisation.
+    assert rows(home(doctor.user)) == ["DUPONT Alice Marie"]
+    assert Listed.objects.filter(patient=alice).count() == 2

@@ -88,6 +88,7 @@ from records.models import (
     EntryStatus,
     EntryUserObjectPermission,
     LastLook,
+    Listed,
     TrailNode,
 )
 from records.reference import DOCUMENT_TYPES
@@ -825,6 +826,9 @@ class Command(BaseCommand):
             fill = importlib.import_module("records.migrations.0015_pro_last_look")
             sql = SimpleNamespace(quote_name=connection.ops.quote_name, execute=wrapper.execute)
             fill.fill_from_the_trail(apps, sql)
+            # Who lists which DMP under which name ("Mes patients" by name), as migration
+            # 0017 fills it (records.access.dmp_list keeps it up to date after).
+            importlib.import_module("records.migrations.0017_pro_listed").fill(apps, sql)
             _designated_logins()
             for model in SEQUENCED:
                 table = model._meta.db_table
@@ -834,7 +838,7 @@ class Command(BaseCommand):
                 )
         trail.heads_anchor()  # the head signed above, once committed
         analyse = time.perf_counter()
-        analysed: tuple[type[Model], ...] = (*SEQUENCED, LastLook)
+        analysed: tuple[type[Model], ...] = (*SEQUENCED, LastLook, Listed)
         with connection.cursor() as cursor:
             for model in analysed:
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
