@@ -7,12 +7,16 @@ page shows English labels whatever the language of the professional who deposite
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from django import template
 from django.urls import reverse
+from django.utils import dateformat
+from django.utils.formats import get_format
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -150,3 +154,50 @@ def event_detail(event: Any, documents: Any) -> str:
     """An access event's document (by title) and detail, in the reader's language."""
     parts = [visits.document_title(event, documents), visits.detail_text(event.detail)]
     return " — ".join(part for part in parts if part)
+
+
+@register.simple_tag
+def history_rows(visit: Any) -> SafeString:
+    """The raw events of one visit of the access history (``records.visits.Visit``), drawn in
+    Python: the same markup the template loop drew, at a fraction of its cost (a window holds
+    up to a thousand events; the loop formatted two dates, translated two labels and reversed
+    one URL for each). Every text is escaped (``html.escape``, as Django's ``escape``); each
+    label is translated and escaped once per visit."""
+    proof_url = reverse("records:my_history_proof", kwargs={"event_id": _URL_SLOT})
+    date, action, mode, proof = (escape(_(label)) for label in ("Date", "Action", "Mode", "Preuve"))
+    short_format = get_format("SHORT_DATETIME_FORMAT")
+    # Events come in bursts: a format without seconds is formatted once per minute shown.
+    per_minute = not set(short_format) & set("suvUcr")
+    shown_at: dict[Any, str] = {}
+    labels: dict[tuple[str, str], str] = {}  # (field, value) -> escaped label
+
+    def label(event: Any, field: str) -> str:
+        key = (field, getattr(event, field))
+        if key not in labels:
+            labels[key] = escape(str(getattr(event, f"get_{field}_display")()))
+        return labels[key]
+
+    sealing = download = ""  # translated only when a row shows them
+    lines = []
+    for event in visit.events:
+        at = localtime(event.at)
+        minute = at.replace(second=0, microsecond=0) if per_minute else at
+        if minute not in shown_at:
+            shown_at[minute] = escape(dateformat.format(at, short_format))
+        detail = event_detail(event, visit.documents)
+        if event.leaf_index is None:
+            sealing = sealing or escape(_("en cours de scellement"))
+            sealed = f'<span class="helptext">{sealing}</span>'
+        else:
+            download = download or escape(_("Télécharger"))
+            href = escape(proof_url.replace(_URL_SLOT, str(event.public_id)))
+            sealed = f'<a href="{href}" download>{download}</a>'
+        shown = f'<br><span class="helptext">{escape(detail)}</span>' if detail else ""
+        lines.append(
+            f'<tr>\n<td data-label="{date}"><time datetime="{escape(at.isoformat())}">'
+            f"{shown_at[minute]}</time></td>\n"
+            f'<td data-label="{action}">{label(event, "action")}{shown}</td>\n'
+            f'<td data-label="{mode}">{label(event, "mode")}</td>\n'
+            f'<td data-label="{proof}">{sealed}</td>\n</tr>\n'
+        )
+    return mark_safe("".join(lines))  # noqa: S308 - every text escaped above
