@@ -10,11 +10,14 @@ the real pages (password, then TOTP) as dr.martin and as Alice, then requests ea
 funnel's fetch (``dmp_for`` / ``entry_for`` / ``own_dmp``: query building and SQL), the traced
 read (``read_traced``, of which the trail's ``record_access``), the template rendering, and
 the rest (middleware: session, user, second factor, timeouts, logs; the page's own queries).
-Also the number of SQL statements and PostgreSQL's planning time for the page's SELECTs (each
-planned again on every request: the statements are sent with their values, not prepared; a
-lab report's entry query, 25 joins with the scope's EXISTS pulled up, plans in tens of
-milliseconds while it runs in one). For information: absolute times drift with the machine's
-load; compare parts within one run.
+Last, the one-query Fortunes page (``DMP_BENCH_PAGES``) as the baseline, and each page's
+ratio to it (the ratio ``bench_http.py`` measures, without the network and wrk).
+Also the number of SQL statements and PostgreSQL's planning time for the page's SELECTs, as
+if each were planned afresh (EXPLAIN): a lab report's entry query, 25 joins with the scope's
+EXISTS pulled up, plans in tens of milliseconds while it runs in one. The portal prepares a
+statement repeated on a connection (``DATABASE_PREPARE_THRESHOLD``), so after its first
+requests on a connection that planning is no longer paid (the warm-up covers it). For
+information: absolute times drift with the machine's load; compare parts within one run.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ def main() -> int:
         DMP_EMBEDDED="1",
         DMP_LOG_LEVEL="WARNING",
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{args.database}",
+        DMP_BENCH_PAGES="1",
     )
     import django
 
@@ -111,6 +115,7 @@ def main() -> int:
         ("timeline (50 rows)", "dr.martin", f"/pro/dmp/{alice.public_id}/documents/?tout=on"),
         ("lab report", "dr.martin", f"/document/{lab.public_id}/"),
         ("access history", "alice.dupont", "/mon-dmp/historique/"),
+        ("Fortunes baseline", "", "/_bench/fortunes/"),
     ]
     clients = {}
     for who in ("dr.martin", "alice.dupont"):
@@ -122,9 +127,10 @@ def main() -> int:
         client.post("/accounts/2fa/authenticate/", {"code": totp_code()})
         clients[who] = client
     print(f"ms per request, {args.requests} requests each, in-process (no network)")
+    totals: dict[str, float] = {}
     for name, who, url in pages:
-        client = clients[who]
-        for _ in range(5):  # warm-up
+        client = clients[who] if who else Client(HTTP_HOST="127.0.0.1")
+        for _ in range(8):  # warm-up: prepared after 2, PostgreSQL's generic plan after 5 more
             assert client.get(url).status_code == 200, f"{name}: not 200"
         statements: list[tuple[str, Any]] = []
         with connection.execute_wrapper(_counting(statements)):
@@ -135,6 +141,7 @@ def main() -> int:
         for _ in range(args.requests):
             client.get(url)
         total = (time.perf_counter() - started) * 1000 / args.requests
+        totals[name] = total
         parts = {label: value * 1000 / args.requests for label, value in PARTS.items()}
         rest = total - sum(v for k, v in parts.items() if not k.startswith(" "))
         shown = ", ".join(f"{label.strip()} {value:.1f}" for label, value in parts.items())
@@ -142,6 +149,11 @@ def main() -> int:
             f"{name:<20} total {total:6.1f} | {shown}, rest {rest:.1f} "
             f"| {len(statements)} statements, planned in {_planning_ms(statements):.1f} ms"
         )
+    baseline = totals["Fortunes baseline"]
+    print(
+        "Fortunes ÷ page, in-process (bench_http.py's ratio without network and load generator): "
+        + ", ".join(f"{name} {baseline / total:.3f}" for name, total in totals.items() if total)
+    )
     return 0
 
 

@@ -200,6 +200,7 @@ def _timeline(
         {
             **dmp_nav(dmp),
             "filters_html": filters_html(request, filters, show_all=bool(data.get("tout"))),
+            "filters": filters,  # its errors, also when its HTML was kept from a former request
             "rows": rows,
             "page": page,
             "has_next": len(fetched) > PAGE_SIZE,

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import datetime
+import html
 
 import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import formats, timezone, translation
 
 from identity.models import Patient, Professional
 from records.models import (
     AccessAction,
     AccessEvent,
+    AccessMode,
     CareRelation,
     CareRelationStatus,
     EmergencyAccess,
     Notification,
 )
+from records.trail import log_integrate, record_access
 from tests.cast import fresh_login, make_professional
 from tests.records.helpers import report
 
@@ -172,6 +176,47 @@ def test_impossible_birth_dates_are_a_form_error(
         reverse("records:activation"), {"code": "AAAA-BBBB-CCCC", "birth_date": day}
     )
     assert response.context["form"].errors["birth_date"]
+
+
+def test_history_rows_show_each_access_escaped_with_its_proof_in_either_language(
+    client: Client, alice: Patient, doctor: Professional
+) -> None:
+    entry = report(doctor, alice, title="Bilan <b>lipidique</b>")
+    sealed = record_access(
+        actor=doctor.user,
+        patient=alice,
+        action=AccessAction.ENTRY_VIEW,
+        entry_public_id=entry.public_id,
+    )
+    log_integrate()
+    record_access(
+        actor=doctor.user,
+        patient=alice,
+        action=AccessAction.DOWNLOAD,
+        entry_public_id=entry.public_id,
+        detail="<script>alert(1)</script>",
+    )
+    client.force_login(alice.user)
+    proof = reverse("records:my_history_proof", args=[sealed.public_id])
+    at = timezone.localtime(sealed.at)
+    for lang, download, sealing in (
+        ("fr", "Télécharger", "en cours de scellement"),
+        ("en", "Download", "being sealed"),
+    ):
+        page = client.get(reverse("records:my_history"), HTTP_ACCEPT_LANGUAGE=lang)
+        page = page.content.decode()
+        with translation.override(lang):  # the language's short date format (d/m/Y in French)
+            when = formats.date_format(at, "SHORT_DATETIME_FORMAT")
+            mode = str(AccessMode.NORMAL.label)
+        # The document's title and the event's free text are shown, never interpreted.
+        assert "Bilan &lt;b&gt;lipidique&lt;/b&gt;" in page and "<b>lipidique" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+        # The sealed access has its proof (which downloads); the newer one is being sealed.
+        assert f'<td data-label="Mode">{mode}</td>' in page
+        assert f'<a href="{proof}" download>{download}</a>' in page
+        assert f'<span class="helptext">{sealing}</span>' in page
+        assert f'<time datetime="{at.isoformat()}">{html.escape(when)}</time>' in page, lang
+    assert client.get(proof).status_code == 200
 
 
 @pytest.mark.parametrize("events", [1, 200])
