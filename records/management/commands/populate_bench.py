@@ -828,7 +828,7 @@ class Command(BaseCommand):
             fill.fill_from_the_trail(apps, sql)
             # Who lists which DMP under which name ("Mes patients" by name), as migration
             # 0017 fills it (records.access.dmp_list keeps it up to date after).
-            importlib.import_module("records.migrations.0017_pro_listed").fill(apps, sql)
+            importlib.import_module("records.migrations.0019_pro_listed").fill(apps, sql)
             _designated_logins()
             for model in SEQUENCED:
                 table = model._meta.db_table

@@ -52,7 +52,7 @@ def fill(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("identity", "0004_account_events"),
-        ("records", "0016_export_dmp_export"),
+        ("records", "0018_cda_declared_author"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('records', '0016_export_dmp_export'),
+        ('records', '0017_mandate_reviewed_at'),
     ]
 
     operations = [
