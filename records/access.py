@@ -380,6 +380,9 @@ class DmpAccess:
     mandate_kind: str = ""  # ON_BEHALF: representative, tutor or proxy (records.mandates)
     read_only: bool = False  # ON_BEHALF: a read-only proxy
     kinds: frozenset[str] = frozenset()  # ON_BEHALF: a proxy's entry kinds (empty: all)
+    # The user whose scope a query of this module decided (None: built from no such query).
+    # ``entries_for`` given this DmpAccess by that same user does not decide it again.
+    holder_id: int | None = None
 
     @property
     def is_patient(self) -> bool:
@@ -447,6 +450,7 @@ def _annotation(row: models.Model, name: str) -> Any:
 def _professional_access(
     patient: Patient,
     *,
+    holder: User,
     normal: bool,
     emergency_mode: str | None,
     pending: bool,
@@ -466,6 +470,7 @@ def _professional_access(
         first_access_pending=bool(pending) and mode == AccessMode.NORMAL,
         denied_types=frozenset(denied.split(",")) if denied else frozenset(),
         notify_every_access=bool(every),
+        holder_id=holder.pk,
     )
 
 
@@ -477,6 +482,7 @@ def _access_of(user: User, patient: Patient) -> DmpAccess:
         return _on_behalf(patient, patient)
     return _professional_access(
         patient,
+        holder=user,
         normal=_annotation(patient, "_normal"),
         emergency_mode=_annotation(patient, "_emergency_mode"),
         pending=_annotation(patient, "_first_access_pending"),
@@ -596,13 +602,27 @@ def dmp_lookup(
 # --- Scope: entries ------------------------------------------------------------------------
 
 
+def _scope_decided(user: User | AnonymousUser, dmp: DmpAccess) -> bool:
+    """Whether ``dmp`` is a professional's hold on a DMP that this module's own query decided
+    for ``user`` (``dmp_for``, ``entry_for``, ``dmp_access``, ``how_listed``)."""
+    return (
+        dmp.holder_id is not None
+        and dmp.holder_id == user.pk
+        and dmp.mode in (AccessMode.NORMAL, AccessMode.EMERGENCY, AccessMode.SAMU)
+    )
+
+
 def _entry_scope(
-    user: User | AnonymousUser, patient: Patient | None = None, among: list[int] | None = None
+    user: User | AnonymousUser,
+    patient: Patient | DmpAccess | None = None,
+    among: list[int] | None = None,
 ) -> Q | None:
     """The rules as one filter on Entry for ``user``; None when they may see nothing."""
     if not user.is_authenticated or not user.is_active:
         return None
     if user.is_patient:
+        if isinstance(patient, DmpAccess):
+            patient = patient.patient
         now = timezone.now()
         hidden = Entry.objects.hidden_from_patient(now).values("pk")
         own = Q(patient__user=user, patient__dmp_status=DmpStatus.OPEN)
@@ -629,6 +649,13 @@ def _entry_scope(
             permission__content_type__app_label="records",
         )
     )
+    if isinstance(patient, DmpAccess):
+        if _scope_decided(user, patient):
+            # dmp_for / entry_for decided, in this request, that this DMP is in the user's
+            # scope and which types their profession may not read: not asked again.
+            readable = ~Q(document_type__in=sorted(patient.denied_types))
+            return (readable if patient.denied_types else Q()) & (Q(masked=False) | Q(masked_grant))
+        patient = patient.patient
     if patient is not None:  # one DMP: the scope is decided once per query, not per entry
         in_scope = Q(Exists(_patients_in_scope(user).filter(pk=patient.pk)))
     else:
@@ -640,14 +667,23 @@ def _entry_scope(
 
 
 def entries_for(
-    user: User | AnonymousUser, patient: Patient | None = None, *, among: list[int] | None = None
+    user: User | AnonymousUser,
+    patient: Patient | DmpAccess | None = None,
+    *,
+    among: list[int] | None = None,
 ) -> QuerySet[Entry]:
     """The entries ``user`` may read (of ``patient`` when given, or of the DMPs whose ids are
-    ``among``: a page of "Mes patients"), as one query."""
+    ``among``: a page of "Mes patients"), as one query.
+
+    Given the ``DmpAccess`` that ``dmp_for`` / ``entry_for`` returned to this same user, the
+    DMP's scope (open, granted, not blocked; the profession's refused types) is the one these
+    decided in this request, not built and asked again: the same rows, a cheaper query."""
     scope = _entry_scope(user, patient, among)
     if scope is None:
         return Entry.objects.none()
     entries = Entry.objects.filter(scope)
+    if isinstance(patient, DmpAccess):
+        patient = patient.patient
     if patient is not None:
         entries = entries.filter(patient=patient)
     if among is not None:
@@ -680,6 +716,7 @@ def entry_for(
         return entry, _on_behalf(entry.patient, entry)
     return entry, _professional_access(
         entry.patient,
+        holder=user,
         normal=_annotation(entry, "_normal"),
         emergency_mode=_annotation(entry, "_emergency_mode"),
         pending=_annotation(entry, "_first_access_pending"),
@@ -688,12 +725,12 @@ def entry_for(
     )
 
 
-def allergies_for(user: Any, patient: Patient) -> QuerySet[Allergy]:
+def allergies_for(user: Any, patient: Patient | DmpAccess) -> QuerySet[Allergy]:
     """The allergy rows of ``patient`` that ``user`` may read: those of entries in scope."""
     return Allergy.objects.filter(entry__in=entries_for(user, patient))
 
 
-def observations_for(user: Any, patient: Patient) -> QuerySet[Observation]:
+def observations_for(user: Any, patient: Patient | DmpAccess) -> QuerySet[Observation]:
     """The lab results of ``patient`` that ``user`` may read: those of lab reports in scope
     (a masked or invisible report hides its values, from trends too)."""
     return Observation.objects.filter(lab_report__entry__in=entries_for(user, patient))

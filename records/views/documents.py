@@ -179,8 +179,7 @@ def _timeline(
     care_services.read_traced(
         actor=request.user, dmp=dmp, action=AccessAction.TIMELINE_VIEW, request=request
     )
-    patient = dmp.patient
-    entries = _filtered(access.entries_for(request.user, patient), data)
+    entries = _filtered(access.entries_for(request.user, dmp), data)
     if window_start is not None:
         entries = entries.filter(within_window(window_start))
     page = data.get("page") or 1
@@ -246,13 +245,11 @@ def timeline_patient(request: AuthenticatedHttpRequest) -> HttpResponse:
 # --- Entry detail --------------------------------------------------------------------------------
 
 
-def _versions(user: User, patient: Patient, entry: Entry) -> dict[str, Entry | None]:
+def _versions(user: User, dmp: access.DmpAccess, entry: Entry) -> dict[str, Entry | None]:
     """The previous and next versions the viewer may read (no query when there are none)."""
     if entry.replaces_id is None and entry.status != EntryStatus.REPLACED:
         return {"previous": None, "next": None}  # no version: no query
-    neighbours = access.entries_for(user, patient).filter(
-        Q(pk=entry.replaces_id) | Q(replaces=entry)
-    )
+    neighbours = access.entries_for(user, dmp).filter(Q(pk=entry.replaces_id) | Q(replaces=entry))
     found: dict[str, Entry | None] = {"previous": None, "next": None}
     for other in neighbours.only("public_id", "replaces_id", "title", "act_date", "status"):
         found["previous" if other.pk == entry.replaces_id else "next"] = other
@@ -304,7 +301,7 @@ def entry_detail(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> Http
         "viewers": access.who_can_see(entry) if is_patient else None,
         # The patient, a representative, an acting proxy: never a read-only proxy.
         "can_mask": dmp.may_act,
-        **_versions(request.user, patient, entry),
+        **_versions(request.user, dmp, entry),
         **_kind_context(request.user, patient, entry),
     }
     return render(request, "records/entry_detail.html", context)
@@ -378,7 +375,6 @@ def entry_announce(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> Ht
 def _allergy_card(
     request: AuthenticatedHttpRequest, dmp: access.DmpAccess, *, professional: bool
 ) -> HttpResponse:
-    patient = dmp.patient
     care_services.read_traced(
         actor=request.user,
         dmp=dmp,
@@ -387,7 +383,7 @@ def _allergy_card(
         detail="carte des allergies",
     )
     allergies = list(
-        access.allergies_for(request.user, patient)
+        access.allergies_for(request.user, dmp)
         .filter(
             entry__status=EntryStatus.CURRENT,
             clinical_status=ClinicalStatus.ACTIVE,
@@ -470,7 +466,6 @@ def _trend(
     item = reference.find_analyte(analyte_code)
     if item is None:
         raise Http404("Unknown analyte")
-    patient = dmp.patient
     care_services.read_traced(
         actor=request.user,
         dmp=dmp,
@@ -479,7 +474,7 @@ def _trend(
         detail=f"courbe {item.short_label}",
     )
     observations = list(
-        access.observations_for(request.user, patient)
+        access.observations_for(request.user, dmp)
         .filter(
             lab_report__entry__status=EntryStatus.CURRENT,
             analyte_code__in=item.codes,

@@ -50,7 +50,46 @@ def deposit(author: Professional, patient: Patient, **kwargs: object) -> Entry:
 
 
 def visible(user: User, patient: Patient) -> set[str]:
-    return set(access.entries_for(user, patient).values_list("title", flat=True))
+    """The titles ``user`` reads in ``patient``'s DMP; the same through the ``DmpAccess``
+    that ``dmp_for`` gives them (whose scope ``entries_for`` does not decide again)."""
+    titles = set(access.entries_for(user, patient).values_list("title", flat=True))
+    try:
+        held = access.dmp_for(user, patient.public_id)
+    except Http404:
+        return titles
+    assert set(access.entries_for(user, held).values_list("title", flat=True)) == titles
+    return titles
+
+
+def test_a_dmp_access_reaches_only_the_entries_of_the_user_it_was_decided_for(
+    alice: Patient,
+    doctor: Professional,
+    blocked_doctor: Professional,
+    stranger_doctor: Professional,
+    administrator: User,
+) -> None:
+    deposit(doctor, alice, title="cs")
+    deposit(doctor, alice, title="psy", document_type="68599-0")
+    deposit(doctor, alice, title="masked", masked=True)
+    pharmacist = make_professional("ph2@test.example", profession="pharmacien", specialty="")
+    care_authorise(
+        actor=alice.user, patient=alice, professional=pharmacist, reason=AuthorisationReason.PATIENT
+    )
+    held = access.dmp_for(doctor.user, alice.public_id)  # the médecin traitant: all three
+    assert set(access.entries_for(doctor.user, held).values_list("title", flat=True)) == {
+        "cs",
+        "psy",
+        "masked",
+    }
+    # Someone else given that DmpAccess gets their own scope, decided afresh.
+    for other in (blocked_doctor.user, stranger_doctor.user, administrator):
+        assert not access.entries_for(other, held).exists()
+    assert set(access.entries_for(pharmacist.user, held).values_list("title", flat=True)) == {"cs"}
+    assert set(access.entries_for(alice.user, held).values_list("title", flat=True)) == {
+        "cs",
+        "psy",
+        "masked",
+    }
 
 
 def test_authorised_sees_blocked_and_stranger_do_not(
