@@ -10,6 +10,7 @@ gunicorn worker starts from. Each test compiles the header schematron (~10 s her
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import stat
 from collections.abc import Iterator
@@ -151,3 +152,56 @@ def test_warm_up_without_the_material_does_nothing_and_says_so(
     assert "nothing to prepare" in out.getvalue()
     post_worker_init(SimpleNamespace(notify=lambda: None))
     assert not (tmp_path / "cache").exists()
+
+
+RACER = """
+import os, sys, time
+import django
+django.setup()
+from records.cda import ans
+document = open(sys.argv[1], "rb").read()
+while time.time() < float(sys.argv[2]):  # both processes start generating together
+    time.sleep(0.005)
+failures = ans.schematron_failures(ans.material(), document, ans.CR_BIO)
+print(len(failures), any("title" in failure.text for failure in failures))
+"""
+
+
+@pytest.mark.django_db
+def test_two_processes_generating_at_once_both_validate_and_leave_one_whole_file(
+    doctor: Professional, alice: Patient, private_storage: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    base = require_ans()
+    document = tmp_path / "bilan.xml"
+    document.write_bytes(_titled_bilan(doctor, alice))
+    cache = tmp_path / "cache"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dmp_portal.settings",
+        "DMP_EMBEDDED": "1",
+        "DMP_ANS_CDA_DIR": str(base),
+        "DMP_ANS_CDA_CACHE_DIR": str(cache),
+    }
+    start = str(time.time() + 4)
+    racers = [
+        subprocess.Popen(  # noqa: S603 - this interpreter, the script above
+            [sys.executable, "-c", RACER, str(document), start],
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [racer.communicate(timeout=120) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0], results
+    said = {out.split()[-1] for out, _ in results}
+    assert said == {"True"}  # each validated: the volet's title rule failed, as it should
+    (digest,) = cache.iterdir()
+    assert [path.name for path in digest.iterdir()] == ["CI-SIS_BIO-CR-BIO_2024.01.xsl.cache"]
+    assert _whole(digest / "CI-SIS_BIO-CR-BIO_2024.01.xsl.cache")
