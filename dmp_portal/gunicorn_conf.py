@@ -23,7 +23,8 @@ def post_worker_init(worker: Any) -> None:
     start = time.perf_counter()
     try:
         compiled = ans.warm_up()
-    except ans.Unavailable:
-        return  # logged; the deposit refuses with a clear message, the worker serves the rest
+    except Exception:  # logged; the deposit refuses with a clear message, the rest is served
+        log.exception("CI-SIS schematrons not compiled at worker start")
+        return
     if compiled:
         log.info("CI-SIS schematrons compiled in %.1f s", time.perf_counter() - start)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from dmp_portal.gunicorn_conf import post_worker_init
 from identity.models import Patient, Professional
@@ -205,3 +205,18 @@ def test_two_processes_generating_at_once_both_validate_and_leave_one_whole_file
     (digest,) = cache.iterdir()
     assert [path.name for path in digest.iterdir()] == ["CI-SIS_BIO-CR-BIO_2024.01.xsl.cache"]
     assert _whole(digest / "CI-SIS_BIO-CR-BIO_2024.01.xsl.cache")
+
+
+def test_a_worker_whose_material_cannot_be_run_still_starts_and_logs_why(
+    settings: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The schema is there, the schematrons are not: the worker boots (the deposit will refuse
+    with its clear message), the cause is in the log, and the command fails at deployment."""
+    shutil.copytree(require_ans() / "infrastructure" / "cda", tmp_path / "infrastructure" / "cda")
+    settings.DMP_ANS_CDA_DIR = str(tmp_path)
+    settings.DMP_ANS_CDA_CACHE_DIR = str(tmp_path / "cache")
+    post_worker_init(SimpleNamespace(notify=lambda: None))
+    assert "cannot be compiled" in caplog.text
+    assert "not compiled at worker start" in caplog.text
+    with pytest.raises(CommandError, match="cannot be run"):
+        call_command("warm_ans_cda", stdout=StringIO())
