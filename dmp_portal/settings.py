@@ -359,6 +359,8 @@ DMP_OHIF_DIR = env_str("DMP_OHIF_DIR", str(VAR_DIR / "ohif" / "dist"))
 # document deposited must pass the schema, the header schematron and its volet's (CR-BIO);
 # absent, those are not checked (the deposit form says so). records.cda.ans.
 DMP_ANS_CDA_DIR = env_str("DMP_ANS_CDA_DIR", str(VAR_DIR / "ans-cda"))
+# Never written to: the XSLT generated from its schematrons is kept here (records.cda.ans).
+DMP_ANS_CDA_CACHE_DIR = env_str("DMP_ANS_CDA_CACHE_DIR", str(VAR_DIR / "cache" / "ans-cda"))
 # The portal's identifiers in the CDA documents and XDS metadata it produces (records.cda): the
 # custodian (a structure identifier under the national structures' OID 1.2.250.1.71.4.2.2, e.g.
 # "3" + the hosting structure's FINESS, and its name) and the sourceId of its XDS submission

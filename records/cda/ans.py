@@ -7,18 +7,26 @@ points ``settings.DMP_ANS_CDA_DIR`` at a copy (default ``var/ans-cda``, which ``
 fills). Without it ``material()`` is None and the deposit checks what it always checks (safe
 XML, the header the portal reads, the patient, the PDF) but neither schema nor schematron.
 
-Schematrons are compiled in memory once per process (ISO include → abstract expansion →
-SVRL for XSLT 2, the ISO skeleton shipped in the material's ``schematrons/moteur``), with the
-``.sch``'s directory as base so that its relative paths to the value sets resolve; nothing is
-written into the material but one value set the header schematron reads and the repository
-lacks (``_derive_missing_value_set``). Measured here (2 shared cores, loaded): compiling the
-header schematron ~20 s, the CR-BIO one ~0.2 s; then a document validates in a few ms to
-~50 ms (see the issue note). Saxon's executables are not thread-safe: one lock serialises them.
+Schematrons are compiled once per process, in two steps (measured on 2 shared cores, loaded,
+the header schematron): the ISO skeleton turns the ``.sch`` into XSLT (include → abstract
+expansion → SVRL for XSLT 2, the skeleton shipped in the material's ``schematrons/moteur``;
+~3–5 s, a 10 MB XSLT), then Saxon compiles that XSLT (~7–11 s; the CR-BIO one ~0.2 s in all).
+The generated XSLT is kept in ``settings.DMP_ANS_CDA_CACHE_DIR`` (default ``var/cache/ans-cda``)
+under a digest of the material's schematrons, written atomically and checked against its own
+SHA-256 when read (a truncated or altered file is generated again): a new process, a restart,
+another worker only compile. Saxon-HE cannot save a compiled stylesheet (SEF export is
+Saxon-EE), so each process still compiles: ``warm_up()`` does it before a gunicorn worker takes
+requests (``dmp_portal/gunicorn_conf.py``) and ``manage.py warm_ans_cda`` fills the cache at
+deployment. Nothing is written into the material, which may be read-only and shared: the one
+value set the header schematron reads and the repository lacks is derived into the cache
+(``_missing_value_set``). A document then validates in a few ms to ~50 ms. Saxon's executables
+are not thread-safe (and hold the GIL while they compile): one lock serialises them.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import tempfile
@@ -78,19 +86,53 @@ def schema_errors(base: Path, root: etree._Element) -> list[etree._LogEntry]:
         return list(schema.error_log)
 
 
-def _derive_missing_value_set(base: Path) -> None:
+MISSING_VALUE_SET = "voc-1.2.250.1.213.1.1.5.471-DYNAMIC.xml"
+MISSING_VALUE_SET_REFERENCE = f"doc('include/{MISSING_VALUE_SET}')"
+
+
+def cache_dir() -> Path:
+    """Where the generated XSLT and the derived value set are kept (never the material)."""
+    return Path(settings.DMP_ANS_CDA_CACHE_DIR)
+
+
+@functools.cache
+def _material_digest(base: Path) -> str:
+    """SHA-256 of every file of the material's ``schematrons`` (paths and contents) and of the
+    value set derived below: what the generated XSLT depends on (~0.3 s, once per process)."""
+    digest = hashlib.sha256()
+    schematrons = base / "schematrons"
+    for path in sorted(schematrons.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(schematrons)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    digest.update((base / "jeuxDeValeurs" / "JDV_J07_XdsTypeCode_CISIS.xml").read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """``data`` at ``target`` through a temporary file of the same directory and a rename: a
+    reader sees the old file or the new one, never half of one; two writers racing both
+    leave a whole file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _missing_value_set(base: Path) -> str | None:
     """The header schematron reads the document types from an ART-DECOR export
     (``voc-1.2.250.1.213.1.1.5.471-DYNAMIC.xml``) that the ANS repository does not ship; the
     same value set (JDV_J07_XdsTypeCode_CISIS, id 1.2.250.1.213.1.1.5.471) is in its
-    ``jeuxDeValeurs`` as SVS: the concepts are copied over, nothing added. Written once,
-    atomically (several processes may start at once)."""
-    target = (
-        base
-        / "schematrons/profils/structurationMinimale/include"
-        / "voc-1.2.250.1.213.1.1.5.471-DYNAMIC.xml"
-    )
-    if target.exists():
-        return
+    ``jeuxDeValeurs`` as SVS: the concepts are copied over, nothing added, into the cache
+    (rewritten when it differs from what it should hold). Its ``file:`` URI, or None when the
+    material has the file itself."""
+    if (base / "schematrons" / HEADER).parent.joinpath("include", MISSING_VALUE_SET).exists():
+        return None
     svs = etree.parse(str(base / "jeuxDeValeurs" / "JDV_J07_XdsTypeCode_CISIS.xml"))
     sets = etree.Element("valueSets")
     value_set = etree.SubElement(sets, "valueSet", id="1.2.250.1.213.1.1.5.471")
@@ -103,10 +145,11 @@ def _derive_missing_value_set(base: Path) -> None:
             codeSystem=concept.get("codeSystem", ""),
             displayName=concept.get("displayName", ""),
         )
-    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-    with os.fdopen(handle, "wb") as out:
-        out.write(etree.tostring(sets, xml_declaration=True, encoding="UTF-8"))
-    os.replace(temporary, target)
+    data = etree.tostring(sets, xml_declaration=True, encoding="UTF-8")
+    target = cache_dir() / _material_digest(base) / MISSING_VALUE_SET
+    if not target.is_file() or target.read_bytes() != data:
+        _write_atomically(target, data)
+    return target.resolve().as_uri()
 
 
 @functools.cache
@@ -129,9 +172,35 @@ def _executable(base: Path, schematron: str) -> Any:
             raise Unavailable(schematron) from error
 
 
-@functools.cache
-def _compiled(base: Path, schematron: str) -> Any:
-    _derive_missing_value_set(base)
+def warm_up(base: Path | None = None) -> list[str]:
+    """Compile every schematron the deposit runs (the generated XSLT from the cache, made
+    when missing): what a gunicorn worker does before it takes requests, and ``manage.py
+    warm_ans_cda`` at deployment. The schematrons compiled; none without the material."""
+    found = material(base)
+    if found is None:
+        return []
+    _schema(found)
+    for schematron in (HEADER, CR_BIO):
+        _executable(found, schematron)
+    return [HEADER, CR_BIO]
+
+
+def _generated_path(base: Path, schematron: str) -> Path:
+    name = schematron.replace("/", "_").removesuffix(".sch")
+    return cache_dir() / _material_digest(base) / f"{name}.xsl.cache"
+
+
+def _generated(base: Path, schematron: str) -> str:
+    """The XSLT the ISO skeleton makes of ``schematron``: read from the cache when the file
+    there is whole (its first line is the SHA-256 of the rest), else generated and kept."""
+    cached = _generated_path(base, schematron)
+    try:
+        head, _, body = cached.read_bytes().partition(b"\n")
+        if head.decode("ascii") == hashlib.sha256(body).hexdigest():
+            return body.decode("utf-8")
+        log.warning("CI-SIS schematron cache %s is damaged: generated again", cached)
+    except (OSError, UnicodeDecodeError):
+        pass  # not there yet (or unreadable): generated below
     source = base / "schematrons" / schematron
     engine = base / "schematrons" / "moteur"
     here = f"{source.parent}/"
@@ -144,8 +213,19 @@ def _compiled(base: Path, schematron: str) -> Any:
         executable.set_cwd(here)
         text = executable.transform_to_string(xdm_node=node)
         node = _processor().parse_xml(xml_text=text)
+    body = text.encode("utf-8")
+    _write_atomically(cached, hashlib.sha256(body).hexdigest().encode("ascii") + b"\n" + body)
+    return text
+
+
+@functools.cache
+def _compiled(base: Path, schematron: str) -> Any:
+    text = _generated(base, schematron)
+    derived = _missing_value_set(base)
+    if derived is not None:  # the value set the material lacks, read from the cache
+        text = text.replace(MISSING_VALUE_SET_REFERENCE, f"doc('{derived}')")
     xslt = _processor().new_xslt30_processor()
-    xslt.set_cwd(here)  # the base of the compiled XSLT's relative paths (value sets)
+    xslt.set_cwd(f"{(base / 'schematrons' / schematron).parent}/")  # the value sets' base
     return xslt.compile_stylesheet(stylesheet_text=text)
 
 
