@@ -19,11 +19,19 @@ from identity.errors import AccessDenied
 from identity.models import Patient, Professional, User
 from records import access
 from records.mandates import Mandate, MandateEnd, MandateKind, MandateProof
-from records.models import AccessEvent, AccessMode, DmpExport, Entry, Notification
+from records.models import (
+    AccessEvent,
+    AccessMode,
+    DmpExport,
+    Entry,
+    Notification,
+    NotificationPreference,
+)
 from records.services.care import care_block
 from records.services.family import majority_end, proxy_grant, representative_add
 from tests.cast import (
     LEA_TRAITS,
+    fresh_login,
     make_minor,
     make_professional,
     make_proxy,
@@ -635,6 +643,62 @@ def test_a_proxys_history_holds_the_traces_of_its_kinds_only(
     assert csv.status_code == 200
     rows = b"".join(csv.streaming_content).decode()  # type: ignore[attr-defined]
     assert "CR cardiologie" in rows and "Laboratoire Pasteur" not in rows
+
+
+def _fresh(user: User) -> Client:
+    """A client freshly logged in (password, second factor, re-authentication)."""
+    _client(user)  # the second factor every patient has
+    client = Client()
+    fresh_login(client, user)
+    return client
+
+
+def test_the_settings_are_refused_to_a_read_only_proxy_and_nothing_changes(
+    alice: Patient, husband: User, doctor: Professional
+) -> None:
+    make_proxy(alice, husband)  # read-only
+    proxy = _fresh(husband)
+    _act_for(proxy, alice)
+    assert proxy.get("/mon-dmp/parametres/").status_code == 403
+    for form in (
+        {"form": "oppositions", "opposes_bris_de_glace": "on", "opposes_samu": "on"},
+        {"form": "traitant", "rpps": doctor.rpps},
+        {"form": "notifications", "accesses": "every", "in_portal": "on"},
+    ):
+        assert proxy.post("/mon-dmp/parametres/", form).status_code == 403
+    alice.refresh_from_db()
+    assert not alice.opposes_bris_de_glace and not alice.opposes_samu
+    assert not NotificationPreference.objects.exists()
+    assert not AccessEvent.objects.filter(actor=husband, detail="paramètres").exists()
+
+
+def test_acting_for_the_child_the_notification_choice_is_the_childs(
+    doctor: Professional, lea: Patient, parents: tuple[User, User]
+) -> None:
+    # Léa has no account yet: nothing is notified to anyone, no choice is offered.
+    parent = _fresh(parents[0])
+    _act_for(parent, lea)
+    page = parent.get("/mon-dmp/parametres/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="notifications"' not in page and 'name="opposes_samu"' in page
+    choice = {"form": "notifications", "accesses": "every", "in_portal": "on"}
+    assert parent.post("/mon-dmp/parametres/", choice).status_code == 403
+    assert not NotificationPreference.objects.exists()
+    # Once she has her account, the parent's choice is hers (her notifications, read by the
+    # parent for her, follow it); the parent's own stays as it was, the trace is on her trail.
+    lea_user = take_over(lea, doctor=doctor, email="lea.minor@test.example")
+    assert 'id="notifications"' in parent.get("/mon-dmp/parametres/").content.decode()
+    assert parent.post("/mon-dmp/parametres/", choice).status_code == 302
+    preference = NotificationPreference.objects.get()
+    assert preference.user == lea_user
+    assert (preference.accesses, preference.by_email, preference.in_portal) == (
+        "every",
+        False,
+        True,
+    )
+    event = AccessEvent.objects.filter(actor=parents[0], detail="notifications").get()
+    assert event.patient == lea and event.mode == AccessMode.ON_BEHALF
+    # The parent's own choice (for their own notifications) was never touched.
+    assert not NotificationPreference.objects.filter(user=parents[0]).exists()
 
 
 def _acting(user: User, patient: Patient) -> User:
