@@ -701,6 +701,33 @@ def test_acting_for_the_child_the_notification_choice_is_the_childs(
     assert not NotificationPreference.objects.filter(user=parents[0]).exists()
 
 
+def test_a_read_only_proxy_is_not_offered_deleting_a_document_the_patient_added(
+    alice: Patient, husband: User, storage: None
+) -> None:
+    from records.services.profile import patient_document_add
+
+    assert alice.user is not None
+    added = patient_document_add(
+        actor=alice.user,
+        patient=alice,
+        title="Ordonnance lunettes",
+        category="prescription",
+        upload=pdf_bytes(),
+    )
+    make_proxy(alice, husband, kinds=("patient_document",))
+    proxy = _client(husband)
+    _act_for(proxy, alice)
+    page = proxy.get(f"/document/{added.public_id}/")
+    assert page.status_code == 200 and "Ordonnance lunettes" in page.content.decode()
+    assert "Supprimer ce document" not in page.content.decode()
+    assert "/supprimer/" not in page.content.decode()
+    assert proxy.post(f"/document/{added.public_id}/supprimer/").status_code == 403
+    assert Entry.objects.filter(pk=added.pk).exists()
+    # Alice herself is offered it, in English too.
+    own = _client(alice.user).get(f"/document/{added.public_id}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Delete this document" in own.content.decode()
+
+
 def _acting(user: User, patient: Patient) -> User:
     user.acting_for = str(patient.public_id)  # type: ignore[attr-defined]
     return user
