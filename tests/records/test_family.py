@@ -728,6 +728,19 @@ def test_a_read_only_proxy_is_not_offered_deleting_a_document_the_patient_added(
     assert "Delete this document" in own.content.decode()
 
 
+def test_the_proxys_end_date_on_the_family_page_is_in_the_readers_format(
+    alice: Patient, husband: User
+) -> None:
+    make_proxy(alice, husband)
+    Mandate.objects.filter(holder=husband).update(ends_on=datetime.date(2027, 3, 5))
+    assert alice.user is not None
+    client = _client(alice.user)
+    english = client.get("/mon-dmp/famille/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "March 5, 2027" in english and "05/03/2027" not in english
+    french = client.get("/mon-dmp/famille/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "5 mars 2027" in french
+
+
 def _acting(user: User, patient: Patient) -> User:
     user.acting_for = str(patient.public_id)  # type: ignore[attr-defined]
     return user
