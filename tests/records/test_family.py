@@ -545,6 +545,40 @@ def test_at_18_every_login_leads_lea_to_the_review_until_she_says_it_is_done(
     assert "vérifié, accéder à mon DMP" not in later.get("/mon-dmp/majorite/").content.decode()
 
 
+def test_at_18_the_review_never_redirects_the_api_to_an_html_page(
+    doctor: Professional, lea: Patient, family: dict[str, Entry], administrator: User
+) -> None:
+    from oauth2_provider.models import Application
+
+    from tests.records.fhir.conftest import PATIENT_SCOPES, mint_token
+
+    birthday = LEA_TRAITS.birth_date.replace(year=LEA_TRAITS.birth_date.year + 18)
+    majority_end(today=birthday)
+    user = take_over(lea, doctor=doctor, email="lea@test.example")
+    client = _client(user)  # the review is pending in this session
+    assert client.get("/mon-dmp/")["Location"] == "/mon-dmp/majorite/"
+    software = Application.objects.create(
+        name="Appli santé",
+        user=administrator,
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="https://appli.example/retour",
+    )
+    token = mint_token(user, software, PATIENT_SCOPES)
+    # Her health app, with its token, from the same browser session: FHIR as always.
+    fhir = client.get(f"/fhir/Patient/{lea.public_id}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert fhir.status_code == 200 and fhir["Content-Type"].startswith("application/fhir+json")
+    assert fhir.json()["id"] == str(lea.public_id)
+    # Without a token, FHIR's own answer (401, JSON); DICOMweb (the viewer's, on the session)
+    # answers its JSON: never the review's HTML.
+    bare = client.get(f"/fhir/Patient/{lea.public_id}")
+    assert bare.status_code == 401 and "json" in bare["Content-Type"]
+    studies = client.get("/dicomweb/studies")
+    assert studies.status_code == 200 and studies["Content-Type"] == "application/dicom+json"
+    # The pages people read are still led to the review.
+    assert client.get("/mon-dmp/documents/")["Location"] == "/mon-dmp/majorite/"
+
+
 def test_a_patient_never_represented_is_not_led_to_any_review(alice: Patient) -> None:
     assert alice.user is not None
     assert _client(alice.user).get("/mon-dmp/").status_code == 200
