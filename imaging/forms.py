@@ -3,6 +3,7 @@ the forms carry the choices: which imaging report to attach, confirm or cancel."
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django import forms
@@ -10,7 +11,10 @@ from django.utils.translation import gettext_lazy as _
 
 from identity.models import Patient, User
 from imaging.access import report_choices
+from records.forms.content import MinorFlags, MinorFlagsForm, minor_flags_of
 from records.models import Entry
+
+MINOR_FLAGS = ("hidden_from_representatives", "secret")
 
 
 class ReportChoiceField(forms.ModelChoiceField[Entry]):
@@ -30,11 +34,22 @@ def _report_field(actor: User, patient: Patient) -> ReportChoiceField:
 
 
 class UploadForm(forms.Form):
-    """The report to attach; the files themselves come from ``request.FILES["files"]``."""
+    """The report to attach; the files themselves come from ``request.FILES["files"]``. On a
+    minor's DMP (``minor``), the two flags every deposit form offers there (kept from the
+    legal representatives; the secret consultation): the same fields as ``MinorFlagsForm``'s."""
 
-    def __init__(self, *args: Any, actor: User, patient: Patient, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, actor: User, patient: Patient, minor: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["report"] = _report_field(actor, patient)
+        if minor:
+            for name in MINOR_FLAGS:
+                self.fields[name] = copy.deepcopy(MinorFlagsForm.base_fields[name])
+
+    def minor_flags(self) -> MinorFlags:
+        """The two flags as the services take them (False when not offered)."""
+        return minor_flags_of(self.cleaned_data)
 
 
 class ReportForm(UploadForm):

@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,8 @@ class Staged:
     files: list[tuple[str, str]]  # (display name, file name under the token's prefix)
     mismatches: list[dict[str, Any]]  # what the confirmation page shows
     refused: list[dict[str, str]]  # files refused by validation, reported after the decision
+    # A minor's DMP: the new studies kept from the representatives, or secret (as chosen).
+    flags: dict[str, bool] = field(default_factory=dict)
 
     @contextlib.contextmanager
     def local_copies(self) -> Iterator[list[tuple[str, Path]]]:
@@ -123,6 +125,7 @@ def stage(
     inspection: Inspection,
     mismatches: list[IdentityMismatch],
     refused: list[dict[str, str]],
+    flags: dict[str, bool] | None = None,
 ) -> Staged:
     """Keep the validated files of ``inspection`` (as uploaded) in the private storage until
     the uploader decides. Raises :class:`StagingFailed` (nothing kept) when the storage
@@ -142,7 +145,8 @@ def stage(
         _remove(token, [filename for _name, filename in files] + [f"{len(files)}.dcm"])
         raise StagingFailed from exc
     rows = _mismatch_rows(mismatches)
-    staged = Staged(token, patient_id, report_id, time.time(), files, rows, refused)
+    flags = {name: bool(value) for name, value in (flags or {}).items()}
+    staged = Staged(token, patient_id, report_id, time.time(), files, rows, refused, flags)
     entries = dict(session.get(STAGED_KEY, {}))
     excess = max(len(entries) - (MAX_STAGED_PER_SESSION - 1), 0)
     for old in sorted(entries, key=lambda t: entries[t]["created"])[:excess]:
@@ -155,6 +159,7 @@ def stage(
         "files": files,
         "mismatches": rows,
         "refused": refused,
+        "flags": flags,
     }
     session[STAGED_KEY] = entries
     return staged
@@ -180,6 +185,7 @@ def staged_upload(session: Any, token: str, patient_id: str) -> Staged | None:
         files,
         list(entry.get("mismatches", [])),
         list(entry.get("refused", [])),
+        {str(name): bool(value) for name, value in entry.get("flags", {}).items()},
     )
 
 

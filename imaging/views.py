@@ -64,6 +64,7 @@ from imaging.uploads import (
     staged_upload,
 )
 from records import access
+from records.family import is_minor
 from records.models import AccessAction
 from records.services.care import read_traced
 from records.uploads import CappedUploadHandler
@@ -120,7 +121,9 @@ def _list_context(
         **dmp_nav(dmp),
         "studies": studies_for(request.user, patient),
         "can_upload": can_upload,
-        "form": UploadForm(actor=request.user, patient=patient) if can_upload else None,
+        "form": UploadForm(actor=request.user, patient=patient, minor=is_minor(patient.birth_date))
+        if can_upload
+        else None,
         "results": [],
         **extra,
     }
@@ -205,13 +208,16 @@ def _upload(
     request: AuthenticatedHttpRequest, dmp: access.DmpAccess, files: list[Any], oversized: list[str]
 ) -> HttpResponse:
     patient = dmp.patient
-    form = UploadForm(request.POST, actor=request.user, patient=patient)
+    form = UploadForm(
+        request.POST, actor=request.user, patient=patient, minor=is_minor(patient.birth_date)
+    )
     if not form.is_valid() or not (files or oversized):
         context = _list_context(request, dmp, form=form)
         if not (files or oversized):
             context["upload_error"] = _("Choisissez au moins un fichier DICOM ou une archive ZIP.")
         return render(request, "imaging/study_list.html", context, status=400)
     report = form.cleaned_data["report"]
+    flags = form.minor_flags()
 
     def stage_for_confirmation(inspection: Any, mismatches: Any, refused: Any) -> str:
         staged = stage(
@@ -221,6 +227,7 @@ def _upload(
             inspection=inspection,
             mismatches=mismatches,
             refused=refused,
+            flags={name: bool(value) for name, value in flags.items()},
         )
         return staged.token
 
@@ -233,6 +240,7 @@ def _upload(
             report=report,
             stage=stage_for_confirmation,
             request=request,
+            **flags,
         )
     except StagingFailed:
         context = _list_context(request, dmp, upload_error=_(STAGING_UNAVAILABLE))
@@ -327,6 +335,10 @@ def _confirm_import(
                     paths=paths,
                     report=report,
                     request=request,
+                    hidden_from_representatives=staged.flags.get(
+                        "hidden_from_representatives", False
+                    ),
+                    secret=staged.flags.get("secret", False),
                 )
             finally:
                 discard(request.session, staged.token)

@@ -68,12 +68,16 @@ class ActingForMiddleware:
     # The review itself, the entries it links to (to read and mask them), logging out, the
     # language, static files.
     _REVIEW_ALLOWED = ("/document/", "/accounts/", "/i18n/", "/static/")
+    # Machines' endpoints (FHIR, DICOMweb, OAuth, JSON): a redirect to an HTML page would
+    # break the software or script that called them; they answer as always (their own
+    # authentication and the funnel decide), the review leads only the pages people read.
+    _API = ("/fhir/", "/dicomweb/", "/o/")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.session.get(REVIEW_SESSION_KEY):
+        if request.session.get(REVIEW_SESSION_KEY) and not self._is_api(request):
             review = reverse("records:majority_review")
             if request.path != review and not request.path.startswith(self._REVIEW_ALLOWED):
                 return HttpResponseRedirect(review)
@@ -83,6 +87,14 @@ class ActingForMiddleware:
             if user.is_authenticated:
                 user.acting_for = chosen["id"]
         return self.get_response(request)
+
+    @classmethod
+    def _is_api(cls, request: HttpRequest) -> bool:
+        return (
+            "HTTP_AUTHORIZATION" in request.META
+            or request.path.startswith(cls._API)
+            or request.path.endswith(".json")
+        )
 
 
 def majority_date(birth_date: datetime.date) -> datetime.date:

@@ -195,6 +195,9 @@ class _Import:
     patient: Patient
     report: Entry | None
     mismatched: set[DicomIdentity]
+    # A new study on a minor's DMP: kept from the representatives, or secret (entry_deposit).
+    kept_from_representatives: bool = False
+    secret: bool = False
     studies: dict[str, ImagingStudy] = field(default_factory=dict)
     hidden_studies: set[str] = field(default_factory=set)
     series: dict[tuple[int, str], Series] = field(default_factory=dict)
@@ -262,6 +265,8 @@ class _Import:
             title=title,
             act_date=study_date if study_date and study_date <= today else today,
             summary=f"{info.sop_class_label} · {info.modality}".strip(" ·"),
+            hidden_from_representatives=self.kept_from_representatives,
+            secret=self.secret,
         )
         identity = DicomIdentity.of(info)
         study = ImagingStudy.objects.create(
@@ -446,6 +451,8 @@ def study_import(
     report: Entry | None = None,
     identity_confirmed: bool = False,
     request: HttpRequest | None = None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> ImportResult:
     """Store validated DICOM files in ``patient``'s DMP, grouped Study → Series → Instance.
 
@@ -461,6 +468,8 @@ def study_import(
     per transaction; a file whose rows are not committed is deleted. If the storage or the
     database fails, what was committed is kept, nothing else remains, and the rest is
     reported not stored. Previews are made by a background task once the rows are committed.
+    On a minor's DMP, a new study is kept from the representatives, or secret, as
+    ``entry_deposit`` keeps any entry (``hidden_from_representatives``, ``secret``).
     """
     require_depositor(actor, patient)
     return import_checked(
@@ -470,6 +479,8 @@ def study_import(
         report=report,
         identity_confirmed=identity_confirmed,
         request=request,
+        hidden_from_representatives=hidden_from_representatives,
+        secret=secret,
     )
 
 
@@ -481,6 +492,8 @@ def import_checked(
     report: Entry | None,
     identity_confirmed: bool,
     request: HttpRequest | None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> ImportResult:
     """``study_import`` once the actor's right to deposit is checked."""
     _check_report(actor, patient, report)
@@ -488,6 +501,7 @@ def import_checked(
     if mismatches and not identity_confirmed:
         raise IdentityNotConfirmed(mismatches)
     work = _Import(actor, patient, report, {m.identity for m in mismatches})
+    work.kept_from_representatives, work.secret = hidden_from_representatives, secret
     work.load(candidates)
     halted: str | None = None
     for start in range(0, len(candidates), IMPORT_CHUNK):

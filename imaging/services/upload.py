@@ -54,12 +54,15 @@ def upload_receive(
     report: Entry | None,
     stage: Stager,
     request: HttpRequest | None = None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> UploadOutcome:
     """The imaging upload, HTTP aside: judge every file by its content (ZIP archives
     expanded under their caps), trace the refusals (``refused``: those the byte cap already
     refused), compare the patient identity in the files with the DMP's, then import — or,
     on a mismatch, ``stage`` the judged files (it returns a token) so that the uploader
-    confirms or cancels: nothing is ever attached silently.
+    confirms or cancels: nothing is ever attached silently. The two flags of a minor's DMP
+    go to every new study (``study_import``); ``stage`` keeps them with the files.
 
     Who may: as ``study_import`` (AccessDenied otherwise, before any file is stored).
     """
@@ -79,6 +82,8 @@ def upload_receive(
             report=report,
             identity_confirmed=False,
             request=request,
+            hidden_from_representatives=hidden_from_representatives,
+            secret=secret,
         )
     return UploadOutcome(rows, result=result)
 
@@ -90,6 +95,8 @@ def staged_import(
     paths: Sequence[tuple[str, Path]],
     report: Entry | None,
     request: HttpRequest | None = None,
+    hidden_from_representatives: bool = False,
+    secret: bool = False,
 ) -> tuple[ImportResult, list[dict[str, str]]]:
     """Import files staged for an identity confirmation, once the uploader confirmed: they
     are judged again (the decision is on these bytes). Returns the result and the rows of
@@ -102,5 +109,7 @@ def staged_import(
         report=report,
         identity_confirmed=True,
         request=request,
+        hidden_from_representatives=hidden_from_representatives,
+        secret=secret,
     )
     return result, refusal_rows(inspection.refusals)

@@ -5,6 +5,7 @@ access layer) and from the logged-in user."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any, TypedDict, cast
 
 from django import forms
@@ -108,11 +109,16 @@ class MinorFlagsForm(SubmissionKeyForm):
 
     def minor_flags(self) -> MinorFlags:
         """The two flags as the services take them (False when not offered)."""
-        data = self.cleaned_data
-        return {
-            "hidden_from_representatives": bool(data.get("hidden_from_representatives")),
-            "secret": bool(data.get("secret")),
-        }
+        return minor_flags_of(self.cleaned_data)
+
+
+def minor_flags_of(data: Mapping[str, Any]) -> MinorFlags:
+    """The two flags of a form's cleaned data, as the services take them (False when the form
+    did not offer them)."""
+    return {
+        "hidden_from_representatives": bool(data.get("hidden_from_representatives")),
+        "secret": bool(data.get("secret")),
+    }
 
 
 class LabReportForm(MinorFlagsForm):

@@ -119,13 +119,22 @@ def notifications_mark_read(*, actor: User, notification: Notification | None = 
 def notification_preference_set(
     *, actor: User, patient: Patient, accesses: str, by_email: bool, in_portal: bool
 ) -> NotificationPreference:
-    """The patient chooses which accesses they hear of, and how (traced)."""
+    """The patient chooses which accesses they hear of, and how (traced on their DMP).
+
+    Who may: the patient, or who acts for them (a representative, tutor or acting proxy): the
+    choice is the patient's own, the one their notifications follow, since those are the
+    notifications read on their behalf; never the actor's own. AccessDenied for anyone else,
+    and when the patient has no account (nothing is notified then, there is nothing to choose).
+    """
     require_patient(actor, patient)
+    holder = patient.user
+    if holder is None:
+        raise AccessDenied("no account of their own: nothing is notified to choose about")
     if accesses not in NotifiedAccesses.values:
         raise ValidationError(_("Choix de notification inconnu."), code="accesses")
     with transaction.atomic():
         preference, _created = NotificationPreference.objects.update_or_create(
-            user=actor,
+            user=holder,
             defaults={"accesses": accesses, "by_email": by_email, "in_portal": in_portal},
         )
         trail.record_access(

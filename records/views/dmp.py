@@ -409,6 +409,8 @@ def my_dmp(request: AuthenticatedHttpRequest) -> HttpResponse:
 def my_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Emergency-access oppositions and médecin traitant (re-authentication to change)."""
     dmp = access.own_dmp(request.user)
+    if not dmp.may_act:  # a page that only writes: refused to a read-only proxy (403)
+        raise AccessDenied("a read-only proxy does not change the settings")
     patient = dmp.patient
     if not patient.is_open:
         return redirect("records:my_dmp")
@@ -431,16 +433,8 @@ def my_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
         request.POST if request.POST.get("form") == "traitant" else None,
         initial={"rpps": patient.medecin_traitant.rpps if patient.medecin_traitant else ""},
     )
-    preference = notification_preference_of(request.user)
-    notifications = NotificationsForm(
-        request.POST if request.POST.get("form") == "notifications" else None,
-        initial={
-            "accesses": preference.accesses,
-            "by_email": preference.by_email,
-            "in_portal": preference.in_portal,
-        },
-    )
-    if notifications.is_bound and notifications.is_valid():
+    notifications = _notifications_form(request, patient)
+    if notifications is not None and notifications.is_bound and notifications.is_valid():
         notification_preference_set(
             actor=request.user, patient=patient, **notifications.cleaned_data
         )
@@ -472,6 +466,28 @@ def my_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
             "traitant": traitant,
             "notifications": notifications,
             "has_app": has_second_factor(request.user, request.session),
+        },
+    )
+
+
+def _notifications_form(
+    request: AuthenticatedHttpRequest, patient: Patient
+) -> NotificationsForm | None:
+    """The patient's own notification choices (someone acting for them sets the patient's: the
+    notifications they read for them follow it). None when the patient has no account: nothing
+    is notified, nothing to choose (a POST of it is refused)."""
+    bound = request.POST if request.POST.get("form") == "notifications" else None
+    if patient.user is None:
+        if bound is not None:
+            raise AccessDenied("no account of their own: nothing is notified")
+        return None
+    preference = notification_preference_of(patient.user)
+    return NotificationsForm(
+        bound,
+        initial={
+            "accesses": preference.accesses,
+            "by_email": preference.by_email,
+            "in_portal": preference.in_portal,
         },
     )
 

@@ -301,6 +301,7 @@ def entry_detail(request: AuthenticatedHttpRequest, entry_id: uuid.UUID) -> Http
         "viewers": access.who_can_see(entry) if is_patient else None,
         # The patient, a representative, an acting proxy: never a read-only proxy.
         "can_mask": dmp.may_act,
+        "can_delete": dmp.may_act and entry.kind == EntryKind.PATIENT_DOCUMENT,
         **_versions(request.user, dmp, entry),
         **_kind_context(request.user, patient, entry),
     }

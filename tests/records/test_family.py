@@ -19,11 +19,19 @@ from identity.errors import AccessDenied
 from identity.models import Patient, Professional, User
 from records import access
 from records.mandates import Mandate, MandateEnd, MandateKind, MandateProof
-from records.models import AccessEvent, AccessMode, DmpExport, Entry, Notification
+from records.models import (
+    AccessEvent,
+    AccessMode,
+    DmpExport,
+    Entry,
+    Notification,
+    NotificationPreference,
+)
 from records.services.care import care_block
 from records.services.family import majority_end, proxy_grant, representative_add
 from tests.cast import (
     LEA_TRAITS,
+    fresh_login,
     make_minor,
     make_professional,
     make_proxy,
@@ -537,6 +545,40 @@ def test_at_18_every_login_leads_lea_to_the_review_until_she_says_it_is_done(
     assert "vérifié, accéder à mon DMP" not in later.get("/mon-dmp/majorite/").content.decode()
 
 
+def test_at_18_the_review_never_redirects_the_api_to_an_html_page(
+    doctor: Professional, lea: Patient, family: dict[str, Entry], administrator: User
+) -> None:
+    from oauth2_provider.models import Application
+
+    from tests.records.fhir.conftest import PATIENT_SCOPES, mint_token
+
+    birthday = LEA_TRAITS.birth_date.replace(year=LEA_TRAITS.birth_date.year + 18)
+    majority_end(today=birthday)
+    user = take_over(lea, doctor=doctor, email="lea@test.example")
+    client = _client(user)  # the review is pending in this session
+    assert client.get("/mon-dmp/")["Location"] == "/mon-dmp/majorite/"
+    software = Application.objects.create(
+        name="Appli santé",
+        user=administrator,
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="https://appli.example/retour",
+    )
+    token = mint_token(user, software, PATIENT_SCOPES)
+    # Her health app, with its token, from the same browser session: FHIR as always.
+    fhir = client.get(f"/fhir/Patient/{lea.public_id}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert fhir.status_code == 200 and fhir["Content-Type"].startswith("application/fhir+json")
+    assert fhir.json()["id"] == str(lea.public_id)
+    # Without a token, FHIR's own answer (401, JSON); DICOMweb (the viewer's, on the session)
+    # answers its JSON: never the review's HTML.
+    bare = client.get(f"/fhir/Patient/{lea.public_id}")
+    assert bare.status_code == 401 and "json" in bare["Content-Type"]
+    studies = client.get("/dicomweb/studies")
+    assert studies.status_code == 200 and studies["Content-Type"] == "application/dicom+json"
+    # The pages people read are still led to the review.
+    assert client.get("/mon-dmp/documents/")["Location"] == "/mon-dmp/majorite/"
+
+
 def test_a_patient_never_represented_is_not_led_to_any_review(alice: Patient) -> None:
     assert alice.user is not None
     assert _client(alice.user).get("/mon-dmp/").status_code == 200
@@ -635,6 +677,102 @@ def test_a_proxys_history_holds_the_traces_of_its_kinds_only(
     assert csv.status_code == 200
     rows = b"".join(csv.streaming_content).decode()  # type: ignore[attr-defined]
     assert "CR cardiologie" in rows and "Laboratoire Pasteur" not in rows
+
+
+def _fresh(user: User) -> Client:
+    """A client freshly logged in (password, second factor, re-authentication)."""
+    _client(user)  # the second factor every patient has
+    client = Client()
+    fresh_login(client, user)
+    return client
+
+
+def test_the_settings_are_refused_to_a_read_only_proxy_and_nothing_changes(
+    alice: Patient, husband: User, doctor: Professional
+) -> None:
+    make_proxy(alice, husband)  # read-only
+    proxy = _fresh(husband)
+    _act_for(proxy, alice)
+    assert proxy.get("/mon-dmp/parametres/").status_code == 403
+    for form in (
+        {"form": "oppositions", "opposes_bris_de_glace": "on", "opposes_samu": "on"},
+        {"form": "traitant", "rpps": doctor.rpps},
+        {"form": "notifications", "accesses": "every", "in_portal": "on"},
+    ):
+        assert proxy.post("/mon-dmp/parametres/", form).status_code == 403
+    alice.refresh_from_db()
+    assert not alice.opposes_bris_de_glace and not alice.opposes_samu
+    assert not NotificationPreference.objects.exists()
+    assert not AccessEvent.objects.filter(actor=husband, detail="paramètres").exists()
+
+
+def test_acting_for_the_child_the_notification_choice_is_the_childs(
+    doctor: Professional, lea: Patient, parents: tuple[User, User]
+) -> None:
+    # Léa has no account yet: nothing is notified to anyone, no choice is offered.
+    parent = _fresh(parents[0])
+    _act_for(parent, lea)
+    page = parent.get("/mon-dmp/parametres/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="notifications"' not in page and 'name="opposes_samu"' in page
+    choice = {"form": "notifications", "accesses": "every", "in_portal": "on"}
+    assert parent.post("/mon-dmp/parametres/", choice).status_code == 403
+    assert not NotificationPreference.objects.exists()
+    # Once she has her account, the parent's choice is hers (her notifications, read by the
+    # parent for her, follow it); the parent's own stays as it was, the trace is on her trail.
+    lea_user = take_over(lea, doctor=doctor, email="lea.minor@test.example")
+    assert 'id="notifications"' in parent.get("/mon-dmp/parametres/").content.decode()
+    assert parent.post("/mon-dmp/parametres/", choice).status_code == 302
+    preference = NotificationPreference.objects.get()
+    assert preference.user == lea_user
+    assert (preference.accesses, preference.by_email, preference.in_portal) == (
+        "every",
+        False,
+        True,
+    )
+    event = AccessEvent.objects.filter(actor=parents[0], detail="notifications").get()
+    assert event.patient == lea and event.mode == AccessMode.ON_BEHALF
+    # The parent's own choice (for their own notifications) was never touched.
+    assert not NotificationPreference.objects.filter(user=parents[0]).exists()
+
+
+def test_a_read_only_proxy_is_not_offered_deleting_a_document_the_patient_added(
+    alice: Patient, husband: User, storage: None
+) -> None:
+    from records.services.profile import patient_document_add
+
+    assert alice.user is not None
+    added = patient_document_add(
+        actor=alice.user,
+        patient=alice,
+        title="Ordonnance lunettes",
+        category="prescription",
+        upload=pdf_bytes(),
+    )
+    make_proxy(alice, husband, kinds=("patient_document",))
+    proxy = _client(husband)
+    _act_for(proxy, alice)
+    page = proxy.get(f"/document/{added.public_id}/")
+    assert page.status_code == 200 and "Ordonnance lunettes" in page.content.decode()
+    assert "Supprimer ce document" not in page.content.decode()
+    assert "/supprimer/" not in page.content.decode()
+    assert proxy.post(f"/document/{added.public_id}/supprimer/").status_code == 403
+    assert Entry.objects.filter(pk=added.pk).exists()
+    # Alice herself is offered it, in English too.
+    own = _client(alice.user).get(f"/document/{added.public_id}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Delete this document" in own.content.decode()
+
+
+def test_the_proxys_end_date_on_the_family_page_is_in_the_readers_format(
+    alice: Patient, husband: User
+) -> None:
+    make_proxy(alice, husband)
+    Mandate.objects.filter(holder=husband).update(ends_on=datetime.date(2027, 3, 5))
+    assert alice.user is not None
+    client = _client(alice.user)
+    english = client.get("/mon-dmp/famille/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "March 5, 2027" in english and "05/03/2027" not in english
+    french = client.get("/mon-dmp/famille/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "5 mars 2027" in french
 
 
 def _acting(user: User, patient: Patient) -> User:
