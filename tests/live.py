@@ -100,6 +100,9 @@ def gunicorn(port: int, *, workers: int = 2, threads: int = 1) -> list[str]:
     return [
         str(Path(PYTHON).parent / "gunicorn"),
         "dmp_portal.wsgi:application",
+        # The deployment's settings file (README): its worker hook warms the CDA validator up
+        # when the ANS material is configured, and does nothing otherwise.
+        "--config=python:dmp_portal.gunicorn_conf",
         f"--bind=127.0.0.1:{port}",
         f"--workers={workers}",
         f"--threads={threads}",
