@@ -166,14 +166,18 @@ class Entry(models.Model):
     # deposited for them): the author its header declares, kept as declared (IDNPS and name,
     # not checked against the portal's professionals); ``author`` stays the depositor, who
     # answers for the deposit and holds what an author holds. Blank: the depositor wrote it.
-    declared_author_idnps = models.CharField(_("auteur déclaré (IDNPS)"), max_length=32, blank=True)
-    declared_author_name = models.CharField(_("auteur déclaré"), max_length=200, blank=True)
+    declared_author_idnps = models.CharField(
+        _("auteur déclaré (IDNPS)"), max_length=32, blank=True, default=""
+    )
+    declared_author_name = models.CharField(
+        _("auteur déclaré"), max_length=200, blank=True, default=""
+    )
     # Its profession or specialty as the header codes it (JDV_J01_XdsAuthorSpecialty_CISIS).
     declared_author_role_code = models.CharField(
-        _("profession de l'auteur déclaré (code)"), max_length=32, blank=True
+        _("profession de l'auteur déclaré (code)"), max_length=32, blank=True, default=""
     )
     declared_author_role = models.CharField(
-        _("profession de l'auteur déclaré"), max_length=200, blank=True
+        _("profession de l'auteur déclaré"), max_length=200, blank=True, default=""
     )
     replaces = models.OneToOneField(
         "self",

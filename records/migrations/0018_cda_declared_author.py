@@ -13,21 +13,21 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='entry',
             name='declared_author_idnps',
-            field=models.CharField(blank=True, max_length=32, verbose_name='auteur déclaré (IDNPS)'),
+            field=models.CharField(blank=True, default='', max_length=32, verbose_name='auteur déclaré (IDNPS)'),
         ),
         migrations.AddField(
             model_name='entry',
             name='declared_author_name',
-            field=models.CharField(blank=True, max_length=200, verbose_name='auteur déclaré'),
+            field=models.CharField(blank=True, default='', max_length=200, verbose_name='auteur déclaré'),
         ),
         migrations.AddField(
             model_name='entry',
             name='declared_author_role',
-            field=models.CharField(blank=True, max_length=200, verbose_name="profession de l'auteur déclaré"),
+            field=models.CharField(blank=True, default='', max_length=200, verbose_name="profession de l'auteur déclaré"),
         ),
         migrations.AddField(
             model_name='entry',
             name='declared_author_role_code',
-            field=models.CharField(blank=True, max_length=32, verbose_name="profession de l'auteur déclaré (code)"),
+            field=models.CharField(blank=True, default='', max_length=32, verbose_name="profession de l'auteur déclaré (code)"),
         ),
     ]
