@@ -406,6 +406,10 @@ elif not re.fullmatch(r"[0-9a-f]{64}", DMP_TRAIL_SIGNING_KEY):
 # database's host cannot write (append-only, or shipped elsewhere).
 DMP_TRAIL_CHECKPOINT_DIR = env_str("DMP_TRAIL_CHECKPOINT_DIR", str(VAR_DIR / "trail-checkpoints"))
 
+# The access funnel keeps its one-statement fetches compiled (records/prepared.py); with this
+# on, each fetch also builds its queryset afresh and requires the same SQL (the test suite).
+DMP_FUNNEL_CHECK = env_bool("DMP_FUNNEL_CHECK", False)
+
 # The HTTP benchmark's baseline page (bench/bench_http.py): 404 unless set. Never in production.
 DMP_BENCH_PAGES = env_bool("DMP_BENCH_PAGES", False)
 

@@ -34,8 +34,10 @@ Grants are O(1) rows per (patient, professional), whatever the size of the DMP.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import uuid
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +67,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from identity.errors import EMERGENCY_READ_ONLY, TYPE_NOT_ALLOWED, AccessDenied
 from identity.models import DmpStatus, Patient, PatientUserObjectPermission, Professional, User
+from records import prepared
 from records.content import Allergy, Observation
 from records.looks import first_names_key, name_key
 from records.models import (
@@ -119,7 +122,7 @@ def _dmp_grant(user: User, patient_ref: str = "pk") -> Exists:
 
 
 def _active_emergencies(user: User) -> QuerySet[EmergencyAccess]:
-    return EmergencyAccess.objects.filter(professional__user=user, expires_at__gt=timezone.now())
+    return EmergencyAccess.objects.filter(professional__user=user, expires_at__gt=prepared.now())
 
 
 def _how_held(user: User, patient_ref: str = "pk", prefix: str = "") -> dict[str, Any]:
@@ -176,7 +179,7 @@ def patients_for(user: User | AnonymousUser) -> QuerySet[Patient]:
 
 def _mandates_of(user: User) -> QuerySet[Mandate]:
     """The mandates ``user`` holds today (representative, tutor, proxy)."""
-    return Mandate.objects.active().filter(holder=user)
+    return Mandate.objects.active(prepared.today()).filter(holder=user)
 
 
 def _mandate_held(user: User, patient_ref: str = "pk") -> dict[str, Any]:
@@ -491,18 +494,50 @@ def _access_of(user: User, patient: Patient) -> DmpAccess:
     )
 
 
+def _asker(user: User | AnonymousUser) -> tuple[Any, ...] | None:
+    """Everything the funnel's one-statement fetches read of ``user``: the key of their kept
+    statements (``records.prepared``). None for anyone without clinical access."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_patient:
+        return ("patient", user.pk)
+    if not user.is_verified_professional:
+        return None
+    return ("professional", user.pk, user.professional.pk, user.professional.profession)
+
+
+def _public_id(public_id: uuid.UUID | str) -> uuid.UUID:
+    """A public id as its field reads it; Http404 for a malformed one (as for a missing one)."""
+    try:
+        value = models.UUIDField().to_python(public_id)
+    except (ValidationError, ValueError, TypeError):
+        raise Http404("No such object") from None
+    if not isinstance(value, uuid.UUID):
+        raise Http404("No such object")
+    return value
+
+
 def dmp_for(user: User, public_id: uuid.UUID | str) -> DmpAccess:
     """One DMP in ``user``'s scope by public id, with what they may do (one query).
 
     Http404 when missing *or* out of scope (the same answer).
     """
-    try:
-        patient = (
-            patients_for(user).select_related("medecin_traitant__user").get(public_id=public_id)
-        )
-    except (Patient.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise Http404("No such DMP") from None
-    return _access_of(user, patient)
+    asker = _asker(user)
+    wanted = _public_id(public_id)
+    if asker is None:
+        raise Http404("No such DMP")
+    found = prepared.fetch(
+        ("dmp_for", *asker),
+        lambda values: (
+            patients_for(user)
+            .select_related("medecin_traitant__user")
+            .filter(public_id=values["id"])[:1]
+        ),
+        {"id": wanted},
+    )
+    if not found:
+        raise Http404("No such DMP")
+    return _access_of(user, found[0])
 
 
 def own_dmp(user: User | AnonymousUser) -> DmpAccess:
@@ -623,8 +658,7 @@ def _entry_scope(
     if user.is_patient:
         if isinstance(patient, DmpAccess):
             patient = patient.patient
-        now = timezone.now()
-        hidden = Entry.objects.hidden_from_patient(now).values("pk")
+        hidden = Entry.objects.hidden_from_patient(prepared.now()).values("pk")
         own = Q(patient__user=user, patient__dmp_status=DmpStatus.OPEN)
         # Someone speaking for the patient: their mandate's kinds, never what is kept from
         # the representatives (flagged, or secret: CSP L1111-5).
@@ -691,25 +725,57 @@ def entries_for(
     return entries
 
 
+def entries_kept(
+    user: User,
+    dmp: DmpAccess,
+    shape: tuple[Hashable, ...],
+    refine: Callable[[QuerySet[Entry], prepared.Values], QuerySet[Entry]],
+    values: prepared.Values,
+) -> list[Entry]:
+    """``refine(entries_for(user, dmp), values)``, evaluated through a kept statement
+    (``records.prepared``): a page of the timeline, whose order, slice and fixed filters
+    ``shape`` names, and whose dates are ``values``."""
+    asker = _asker(user)
+    if asker is None:
+        return []
+    held = (dmp.mode, _scope_decided(user, dmp), tuple(sorted(dmp.denied_types)))
+
+    def build(values: prepared.Values) -> QuerySet[Entry]:
+        patient = Patient(pk=values["patient"])  # only its id is read (a kept statement's mark)
+        return refine(entries_for(user, dataclasses.replace(dmp, patient=patient)), values)
+
+    return prepared.fetch(
+        ("entries", shape, held, *asker), build, {**values, "patient": dmp.patient.pk}
+    )
+
+
 def entry_for(
     user: User, public_id: uuid.UUID | str, *, related: tuple[str, ...] = ()
 ) -> tuple[Entry, DmpAccess]:
     """One entry in ``user``'s scope and how they hold its DMP, in one query (``related``
     names the kind rows to join). Http404 when missing *or* forbidden (the same answer)."""
-    entries = entries_for(user).select_related(
-        "patient__medecin_traitant__user", "author__user", *related
-    )
-    professional = getattr(user, "is_verified_professional", False)
-    if professional:
-        # How the DMP is held, computed in the same statement as the entry (the entry's
-        # scope already requires the DMP to be in the professional's scope).
-        entries = entries.annotate(**_how_held(user, "patient_id", "patient__"))
-    elif user.is_patient:
-        entries = entries.annotate(**_mandate_held(user, "patient_id"))
-    try:
-        entry = entries.get(public_id=public_id)
-    except (Entry.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise Http404("No such entry") from None
+    asker = _asker(user)
+    wanted = _public_id(public_id)
+    if asker is None:
+        raise Http404("No such entry")
+    professional = asker[0] == "professional"
+
+    def build(values: prepared.Values) -> QuerySet[Entry]:
+        entries = entries_for(user).select_related(
+            "patient__medecin_traitant__user", "author__user", *related
+        )
+        if professional:
+            # How the DMP is held, computed in the same statement as the entry (the entry's
+            # scope already requires the DMP to be in the professional's scope).
+            entries = entries.annotate(**_how_held(user, "patient_id", "patient__"))
+        else:
+            entries = entries.annotate(**_mandate_held(user, "patient_id"))
+        return entries.filter(public_id=values["id"])[:1]
+
+    found = prepared.fetch(("entry_for", related, *asker), build, {"id": wanted})
+    if not found:
+        raise Http404("No such entry")
+    entry = found[0]
     if not professional:  # the patient's own entries, or those of a DMP they speak for
         if entry.patient.user_id == user.pk:
             return entry, DmpAccess(patient=entry.patient, mode=AccessMode.PATIENT)

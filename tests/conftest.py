@@ -17,6 +17,7 @@ from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
 from identity.models import Patient, Professional, Role, User
+from records import prepared
 from tests.cast import ALICE_NIR, TOTP_SECRET, make_patient, make_professional, make_user
 
 # Properties are checked for what they state, not for how fast one example runs: a loaded
@@ -47,6 +48,16 @@ def _source_language() -> Iterator[None]:
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _funnel_statements_checked(settings: Any) -> Iterator[None]:
+    # Every fetch through a kept statement is compared with its queryset built afresh, and no
+    # test inherits another's statements (ids are reused after a rollback on SQLite).
+    settings.DMP_FUNNEL_CHECK = True
+    prepared.forget()
+    yield
+    prepared.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -179,16 +179,27 @@ def _timeline(
     care_services.read_traced(
         actor=request.user, dmp=dmp, action=AccessAction.TIMELINE_VIEW, request=request
     )
-    entries = _filtered(access.entries_for(request.user, dmp), data)
-    if window_start is not None:
-        entries = entries.filter(within_window(window_start))
     page = data.get("page") or 1
     offset = (page - 1) * PAGE_SIZE
-    # One row more than a page tells whether a next page exists, without a COUNT.
     order = ("act_date", "id") if data.get("tri") == "date" else ("-act_date", "-id")
-    fetched = list(
-        entries.select_related("author__user").order_by(*order)[offset : offset + PAGE_SIZE + 1]
-    )
+    dates = {name: data[name] for name in ("du", "au") if data.get(name)}
+    if window_start is not None:
+        dates["depuis"] = window_start
+
+    def one_page(entries: QuerySet[Entry], dates: dict[str, Any]) -> QuerySet[Entry]:
+        entries = _filtered(entries, {**data, **dates})
+        if "depuis" in dates:
+            entries = entries.filter(within_window(dates["depuis"]))
+        # One row more than a page tells whether a next page exists, without a COUNT.
+        return entries.select_related("author__user").order_by(*order)[
+            offset : offset + PAGE_SIZE + 1
+        ]
+
+    if data.get("auteur") or data.get("q"):  # words typed: not a statement to keep
+        fetched = list(one_page(access.entries_for(request.user, dmp), dates))
+    else:
+        shape = ("timeline", data.get("type") or "", tuple(sorted(dates)), order, offset)
+        fetched = access.entries_kept(request.user, dmp, shape, one_page, dates)
     rows = [
         TimelineRow(entry, professional and entry.hidden_from_patient_now())
         for entry in fetched[:PAGE_SIZE]
