@@ -52,6 +52,16 @@ KEPT_AT_MOST = 256
 
 Values = dict[str, Any]  # UUIDs, ints, dates
 
+# Fixed delays the rules subtract from now() (the release of an entry invisible to the
+# patient, 30 days after its deposit): ``now - delay`` is put back as now is.
+_delays: set[datetime.timedelta] = set()
+
+
+def delay(duration: datetime.timedelta) -> datetime.timedelta:
+    """Declare a fixed delay the rules subtract from ``now()``; returns it."""
+    _delays.add(duration)
+    return duration
+
 
 def now() -> datetime.datetime:
     """The time the funnel's rules compare with (the mark while a statement is prepared)."""
@@ -73,7 +83,8 @@ class _Statement:
     compiler: SQLCompiler  # compiled once: its select, klass_info and annotations are set
     sql: str
     params: tuple[Any, ...]
-    slots: tuple[tuple[int, str], ...]  # (position in params, "now" | "today" | a value's name)
+    slots: tuple[tuple[int, str], ...]  # (position in params, "now", "today", "now - 30 days,
+    # 0:00:00" or a value's name)
 
 
 class _Compiled:
@@ -112,6 +123,8 @@ def _adapted(using: str, at: datetime.datetime, values: Values) -> dict[str, Any
         "now": ops.adapt_datetimefield_value(at),
         "today": ops.adapt_datefield_value(timezone.localdate(at)),
     }
+    for duration in _delays:
+        adapted[f"now - {duration}"] = ops.adapt_datetimefield_value(at - duration)
     for name, value in values.items():
         if isinstance(value, uuid.UUID):
             adapted[name] = value if connection.features.has_native_uuid_field else value.hex
