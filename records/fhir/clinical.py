@@ -177,7 +177,7 @@ def report_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
         detail="FHIR DiagnosticReport",
     )
     rows = list(
-        access.entries_for(client.user, dmp.patient)
+        access.entries_for(client.user, dmp)
         .filter(kind=EntryKind.LAB_REPORT)
         .select_related("patient", "lab_report")
         .prefetch_related("lab_report__observations")
@@ -204,9 +204,7 @@ def observation_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
         request=request,
         detail="FHIR Observation",
     )
-    rows = access.observations_for(client.user, dmp.patient).select_related(
-        "lab_report__entry__patient"
-    )
+    rows = access.observations_for(client.user, dmp).select_related("lab_report__entry__patient")
     if "code" in request.GET:
         rows = rows.filter(analyte_code=request.GET["code"].rpartition("|")[2])
     page = list(
@@ -238,7 +236,7 @@ def allergy_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
         detail="FHIR AllergyIntolerance",
     )
     rows = list(
-        access.entries_for(client.user, dmp.patient)
+        access.entries_for(client.user, dmp)
         .filter(kind=EntryKind.ALLERGY)
         .select_related("patient", "author", "allergy")
         .order_by("-act_date", "-id")[offset : offset + count + 1]

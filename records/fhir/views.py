@@ -282,6 +282,32 @@ def _date_filter(entries: QuerySet[Entry], field: str, values: list[str]) -> Que
 
 
 _STATUS = {"current": EntryStatus.CURRENT, "superseded": EntryStatus.REPLACED}
+# A search for a DMP's page of documents and nothing more: its statement is kept per caller.
+_PLAIN_SEARCH = frozenset(("patient", "subject", "_count", "_offset", "_sort"))
+
+
+def _document_filters(request: HttpRequest, entries: QuerySet[Entry]) -> QuerySet[Entry]:
+    """A document search's filters but the dates (type, category, status, author)."""
+    if "type" in request.GET:
+        entries = entries.filter(document_type=request.GET["type"].rpartition("|")[2])
+    if "category" in request.GET:
+        entries = entries.filter(
+            document_type__in=_category_types(request.GET["category"].rpartition("|")[2])
+        )
+    if "status" in request.GET:
+        status = _STATUS.get(request.GET["status"])
+        if status is None:
+            raise FhirError(400, "invalid", _("status : current ou superseded."))
+        entries = entries.filter(status=status)
+    if "author" in request.GET:
+        try:
+            author = uuid.UUID(request.GET["author"].rsplit("/", 1)[-1])
+        except ValueError:
+            raise FhirError(
+                400, "invalid", _("author : référence Practitioner attendue.")
+            ) from None
+        entries = entries.filter(author__public_id=author)
+    return entries
 
 
 def document_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
@@ -303,28 +329,13 @@ def document_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
     )
     count, offset = page_params(request)
     dmp = search_dmp(request, client)
-    entries = access.entries_for(client.user, dmp.patient).filter(kind=EntryKind.REPORT)
-    if "type" in request.GET:
-        entries = entries.filter(document_type=request.GET["type"].rpartition("|")[2])
-    if "category" in request.GET:
-        entries = entries.filter(
-            document_type__in=_category_types(request.GET["category"].rpartition("|")[2])
+    plain = _PLAIN_SEARCH.issuperset(request.GET)  # a DMP's page: its statement is kept
+    if not plain:
+        entries = _document_filters(
+            request, access.entries_for(client.user, dmp).filter(kind=EntryKind.REPORT)
         )
-    if "status" in request.GET:
-        status = _STATUS.get(request.GET["status"])
-        if status is None:
-            raise FhirError(400, "invalid", _("status : current ou superseded."))
-        entries = entries.filter(status=status)
-    if "author" in request.GET:
-        try:
-            author = uuid.UUID(request.GET["author"].rsplit("/", 1)[-1])
-        except ValueError:
-            raise FhirError(
-                400, "invalid", _("author : référence Practitioner attendue.")
-            ) from None
-        entries = entries.filter(author__public_id=author)
-    entries = _date_filter(entries, "act_date", request.GET.getlist("date"))
-    entries = _date_filter(entries, "deposited_at", request.GET.getlist("_lastUpdated"))
+        entries = _date_filter(entries, "act_date", request.GET.getlist("date"))
+        entries = _date_filter(entries, "deposited_at", request.GET.getlist("_lastUpdated"))
     sort = request.GET.get("_sort", "-date")
     if sort not in ("-date", "date"):
         raise FhirError(400, "not-supported", _("_sort : date ou -date."))
@@ -336,11 +347,27 @@ def document_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
         request=request,
         detail="FHIR DocumentReference",
     )
-    rows = list(
-        entries.select_related("patient", "author__user", "report", "replaces").order_by(*order)[
-            offset : offset + count + 1
-        ]
-    )
+
+    def one_page(entries: QuerySet[Entry], values: dict[str, Any]) -> QuerySet[Entry]:
+        # The DMP's patient is known (set on each row below); a report's text is not shown.
+        return (
+            entries.select_related("author__user", "report", "replaces")
+            .defer("report__body")
+            .order_by(*order)[offset : offset + count + 1]
+        )
+
+    if plain:
+        rows = access.entries_kept(
+            client.user,
+            dmp,
+            ("fhir DocumentReference", order, offset, count),
+            lambda entries, values: one_page(entries.filter(kind=EntryKind.REPORT), values),
+            {},
+        )
+    else:
+        rows = list(one_page(entries, {}))
+    for entry in rows:
+        entry.patient = dmp.patient
     shown = [resources.document_reference(entry, report_of(entry)) for entry in rows[:count]]
     return json_response(
         searchset(request, shown, count=count, offset=offset, more=len(rows) > count)
