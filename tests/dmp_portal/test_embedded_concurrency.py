@@ -84,6 +84,13 @@ def test_thirty_parallel_traced_reads_on_sqlite_all_succeed(
     assert _events(database) - before == PARALLEL
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        # Each read also upserted the doctor's last look at the DMP ("Mes patients"): 30
+        # writers on one row, one row left, at the newest of the 30 events.
+        looks = db.execute("SELECT at FROM records_lastlook").fetchall()
+        newest = db.execute(
+            "SELECT MAX(at) FROM records_accessevent WHERE action = 'timeline_view'"
+        ).fetchone()[0]
+        assert len(looks) == 1 and looks[0][0] == newest
     # The chain did not fork: verify_access_log walks it (manage() raises on a non-zero exit).
     env = clean_env(DMP_EMBEDDED="1", DJANGO_DEBUG="1", DMP_VAR_DIR=str(var))
     # Every event is in the trail: the check seals them all under one signed tree head, which
