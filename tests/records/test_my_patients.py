@@ -277,3 +277,23 @@ def test_a_full_page_costs_the_same_queries_for_3_and_30_patients(
     with django_assert_num_queries(5):
         body = client.get(HOME, params).content.decode()
     assert len(rows(body)) == 25 and 'rel="next" href="?' in body
+
+
+@pytest.mark.parametrize("sort", ["-acces", "acces"])
+def test_pages_by_last_access_list_each_dmp_once_in_order(
+    alice: Patient, doctor: Professional, monkeypatch: pytest.MonkeyPatch, sort: str
+) -> None:
+    # Pages of 2 over 6 DMPs, 3 of them looked at: pages that hold only looked-at rows, only
+    # never-looked-at rows, and both.
+    monkeypatch.setattr(patients_service, "PAGE_SIZE", 2)
+    others = [another_patient(doctor, f"NOM{serial}", "Prénom", serial) for serial in range(1, 6)]
+    client: Client = logged_in(doctor.user)
+    for looked in (others[3], alice, others[0]):  # NOM4, then DUPONT, then NOM1 (newest)
+        client.get(reverse("records:patient_home", args=[looked.public_id]))
+    pages = [rows(home(doctor.user, tri=sort, page=number)) for number in (1, 2, 3, 4)]
+    looked_newest_first = ["NOM1 Prénom", "DUPONT Alice Marie", "NOM4 Prénom"]
+    never = ["NOM2 Prénom", "NOM3 Prénom", "NOM5 Prénom"]
+    expected = (
+        looked_newest_first + never if sort == "-acces" else never + looked_newest_first[::-1]
+    )
+    assert pages == [expected[0:2], expected[2:4], expected[4:6], []]
