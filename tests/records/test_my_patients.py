@@ -247,3 +247,53 @@ def test_the_list_follows_authorisations_the_medecin_traitant_and_the_purge(
     # The former médecin traitant, who opened the DMP, holds it by that authorisation.
     assert rows(home(doctor.user)) == ["DUPONT Alice Marie"]
     assert Listed.objects.filter(patient=alice).count() == 2
+
+
+@pytest.mark.parametrize("params", [{}, {"tri": "-acces"}])
+def test_a_full_page_costs_the_same_queries_for_3_and_30_patients(
+    alice: Patient,
+    doctor: Professional,
+    django_assert_num_queries: Any,
+    params: dict[str, str],
+) -> None:
+    # 1 session, 2 user, 3 second factor, 4 the page's rows (keys walked from Listed or
+    # LastLook, scoped, annotated), 5 what is new on them (one grouped query). The same five
+    # for a page of 3 rows and for a full page of 25 (of 30), each with news and a last access.
+    client: Client = logged_in(doctor.user)
+    others = [another_patient(doctor, f"NOM{serial:02d}", "Prénom", serial) for serial in (1, 2)]
+    for patient in [alice, *others]:
+        report(doctor, patient)
+    client.get(reverse("records:patient_home", args=[others[0].public_id]))
+    client.get(HOME, params)  # warm: session, content types
+    with django_assert_num_queries(5):
+        body = client.get(HOME, params).content.decode()
+    assert len(rows(body)) == 3 and 'rel="next"' not in body
+
+    for serial in range(3, 30):
+        another = another_patient(doctor, f"NOM{serial:02d}", "Prénom", serial)
+        lab(doctor, another)
+        if serial % 3 == 0:
+            client.get(reverse("records:patient_home", args=[another.public_id]))
+    with django_assert_num_queries(5):
+        body = client.get(HOME, params).content.decode()
+    assert len(rows(body)) == 25 and 'rel="next" href="?' in body
+
+
+@pytest.mark.parametrize("sort", ["-acces", "acces"])
+def test_pages_by_last_access_list_each_dmp_once_in_order(
+    alice: Patient, doctor: Professional, monkeypatch: pytest.MonkeyPatch, sort: str
+) -> None:
+    # Pages of 2 over 6 DMPs, 3 of them looked at: pages that hold only looked-at rows, only
+    # never-looked-at rows, and both.
+    monkeypatch.setattr(patients_service, "PAGE_SIZE", 2)
+    others = [another_patient(doctor, f"NOM{serial}", "Prénom", serial) for serial in range(1, 6)]
+    client: Client = logged_in(doctor.user)
+    for looked in (others[3], alice, others[0]):  # NOM4, then DUPONT, then NOM1 (newest)
+        client.get(reverse("records:patient_home", args=[looked.public_id]))
+    pages = [rows(home(doctor.user, tri=sort, page=number)) for number in (1, 2, 3, 4)]
+    looked_newest_first = ["NOM1 Prénom", "DUPONT Alice Marie", "NOM4 Prénom"]
+    never = ["NOM2 Prénom", "NOM3 Prénom", "NOM5 Prénom"]
+    expected = (
+        looked_newest_first + never if sort == "-acces" else never + looked_newest_first[::-1]
+    )
+    assert pages == [expected[0:2], expected[2:4], expected[4:6], []]
