@@ -730,6 +730,22 @@ def entries_for(
     return entries
 
 
+def kept(
+    user: User,
+    shape: tuple[Hashable, ...],
+    build: Callable[[prepared.Values], QuerySet[Any]],
+    values: prepared.Values,
+) -> list[Any]:
+    """``build(values)``, a queryset made of this module's functions for ``user`` (rows or
+    ``values()`` dicts), evaluated through a kept statement (``records.prepared``): ``shape``
+    names what ``build`` fixes (an order, a slice, a count of ids), ``values`` its ids and
+    dates."""
+    asker = _asker(user)
+    if asker is None:  # no clinical access: this module's querysets are empty
+        return list(build(values))
+    return prepared.fetch((shape, *asker), build, values)
+
+
 def entries_kept(
     user: User,
     dmp: DmpAccess,
@@ -737,21 +753,16 @@ def entries_kept(
     refine: Callable[[QuerySet[Entry], prepared.Values], QuerySet[Entry]],
     values: prepared.Values,
 ) -> list[Entry]:
-    """``refine(entries_for(user, dmp), values)``, evaluated through a kept statement
-    (``records.prepared``): a page of the timeline, whose order, slice and fixed filters
-    ``shape`` names, and whose dates are ``values``."""
-    asker = _asker(user)
-    if asker is None:
-        return []
+    """``refine(entries_for(user, dmp), values)``, evaluated through a kept statement: a page
+    of the timeline, whose order, slice and fixed filters ``shape`` names, and whose dates
+    are ``values``."""
     held = (dmp.mode, _scope_decided(user, dmp), tuple(sorted(dmp.denied_types)))
 
     def build(values: prepared.Values) -> QuerySet[Entry]:
         patient = Patient(pk=values["patient"])  # only its id is read (a kept statement's mark)
         return refine(entries_for(user, dataclasses.replace(dmp, patient=patient)), values)
 
-    return prepared.fetch(
-        ("entries", shape, held, *asker), build, {**values, "patient": dmp.patient.pk}
-    )
+    return kept(user, ("entries", shape, held), build, {**values, "patient": dmp.patient.pk})
 
 
 def entry_for(

@@ -83,12 +83,15 @@ class _Statement:
     compiler: SQLCompiler  # compiled once: its select, klass_info and annotations are set
     sql: str
     params: tuple[Any, ...]
+    iterable_class: type[Any]  # model instances, or values() dicts
+    fields: tuple[str, ...] | None
     slots: tuple[tuple[int, str], ...]  # (position in params, "now", "today", "now - 30 days,
     # 0:00:00" or a value's name)
 
 
 class _Compiled:
-    """Stands for a Query in a QuerySet: hands Django's iterable the kept compiler."""
+    """Stands for a Query in a QuerySet: hands Django's iterable the kept compiler (and the
+    kept query's names of columns, which ``values()`` reads)."""
 
     def __init__(self, compiler: SQLCompiler) -> None:
         self.compiler = compiler
@@ -96,11 +99,14 @@ class _Compiled:
     def get_compiler(self, using: str | None = None, **kwargs: Any) -> SQLCompiler:
         return self.compiler
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.compiler.query, name)
+
 
 def _marks(values: Values) -> Values:
     """A mark for each value, of its type."""
     marks: Values = {}
-    for rank, (name, value) in enumerate(sorted(values.items()), start=1):
+    for rank, (name, value) in enumerate(values.items(), start=1):  # in the caller's order
         if isinstance(value, uuid.UUID):
             marks[name] = uuid.UUID(f"{_MARK_UUID}{rank:02d}")
         elif isinstance(value, datetime.datetime):
@@ -188,7 +194,11 @@ def _prepare(
     placed = {name for _, name in slots}
     if _MARK_YEAR in sql or str(_MARK_INT)[:-2] in sql or not placed >= set(values):
         return None  # a mark written into the SQL itself, or a value that went nowhere
-    return _Statement(queryset.model, compiler, sql, params, tuple(slots))
+    named = getattr(queryset, "_fields", None)  # values(): the names asked for
+    fields = tuple(named) if named else None
+    return _Statement(
+        queryset.model, compiler, sql, params, queryset._iterable_class, fields, tuple(slots)
+    )
 
 
 def fetch(
@@ -230,7 +240,10 @@ def fetch(
     compiler.connection = connections[using]  # this thread's connection
     compiler.as_sql = lambda *args, **kwargs: kept  # type: ignore[method-assign]
     query: Any = _Compiled(compiler)
-    return list(QuerySet(model=statement.model, query=query, using=using))
+    rows: QuerySet[Any] = QuerySet(model=statement.model, query=query, using=using)
+    rows._iterable_class = statement.iterable_class
+    setattr(rows, "_fields", statement.fields)  # noqa: B010 - Django's own, not typed
+    return list(rows)
 
 
 def forget() -> None:

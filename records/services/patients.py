@@ -81,7 +81,16 @@ def my_patients_page(user: User, *, query: str = "", sort: str = "", page: int =
     sort = sort if sort in SORTS else DEFAULT_SORT
     offset = (page - 1) * PAGE_SIZE
     # One row more than a page tells whether a next page exists, without a COUNT over them all.
-    fetched = list(_page_rows(user, query, sort, offset, PAGE_SIZE + 1))
+    if query:
+        fetched = list(_page_rows(user, query, sort, offset, PAGE_SIZE + 1))
+    else:  # the list as it opens: its statement is kept (records.prepared), values put back
+        limit = PAGE_SIZE + 1
+        fetched = access.kept(
+            user,
+            ("mes patients", sort, offset, limit),
+            lambda values: _page_rows(user, "", sort, offset, limit),
+            {},
+        )
     shown = fetched[:PAGE_SIZE]
     news = new_since_last_access(user, shown)
     rows = [
@@ -180,20 +189,24 @@ def new_since_last_access(user: User, patients: list[Patient]) -> dict[int, dict
     in the funnel's scope count."""
     if not patients:
         return {}
-    last_access = Subquery(
-        LastLook.objects.filter(patient=OuterRef("patient_id"), user=user).values("at")[:1]
-    )
-    counts = (
-        access.entries_for(user, among=[patient.pk for patient in patients])
-        .annotate(_since=last_access)
-        .filter(Q(_since__isnull=True) | Q(deposited_at__gt=F("_since")))
-        .exclude(author__user=user)  # their own deposits are not news to them
-        .values("patient_id", "kind")
-        .annotate(count=Count("pk"))
-        .order_by()
-    )
+    ids = {f"dmp{rank}": patient.pk for rank, patient in enumerate(patients)}
+
+    def counts(ids: dict[str, Any]) -> Any:
+        last_access = Subquery(
+            LastLook.objects.filter(patient=OuterRef("patient_id"), user=user).values("at")[:1]
+        )
+        return (
+            access.entries_for(user, among=list(ids.values()))
+            .annotate(_since=last_access)
+            .filter(Q(_since__isnull=True) | Q(deposited_at__gt=F("_since")))
+            .exclude(author__user=user)  # their own deposits are not news to them
+            .values("patient_id", "kind")
+            .annotate(count=Count("pk"))
+            .order_by()
+        )
+
     news: dict[int, dict[str, int]] = defaultdict(dict)
-    for row in counts:
+    for row in access.kept(user, ("nouveautés", len(ids)), counts, ids):
         news[row["patient_id"]][row["kind"]] = row["count"]
     return dict(news)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import Count
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 def kept(kind: str) -> list[Any]:
     """The statements kept for ``kind`` (None where one could not be kept)."""
-    return [statement for key, statement in prepared._kept.items() if kind in key]
+    return [statement for key, statement in prepared._kept.items() if repr(kind) in repr(key)]
 
 
 def test_a_kept_statement_decides_afresh_a_grant_a_revocation_and_a_block(
@@ -246,3 +247,30 @@ def test_a_timeline_page_with_dates_and_a_type_through_its_kept_statement(
     assert titles(5) == ["le 10"]
     assert titles(15) == []
     assert [statement is not None for statement in kept("entries")] == [True]
+
+
+def test_a_values_query_through_its_kept_statement_gives_the_same_dicts(
+    alice: Patient, doctor: Professional
+) -> None:
+    entry_deposit(
+        actor=doctor.user,
+        patient=alice,
+        kind="report",
+        document_type="11488-4",
+        title="un",
+        act_date=datetime.date(2026, 1, 15),
+    )
+
+    def counts(values: prepared.Values) -> Any:
+        return (
+            access.entries_for(doctor.user, among=[values["dmp"]])
+            .values("patient_id", "kind")
+            .order_by()
+            .annotate(count=Count("pk"))
+        )
+
+    fresh = list(counts({"dmp": alice.pk}))
+    assert fresh == [{"patient_id": alice.pk, "kind": "report", "count": 1}]
+    for _ in range(2):
+        assert access.kept(doctor.user, ("test", "counts"), counts, {"dmp": alice.pk}) == fresh
+    assert [statement is not None for statement in kept("counts")] == [True]
