@@ -15,9 +15,15 @@ from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from identity.models import Patient, Professional, User
+from identity.models import Patient, Professional, User, VerificationStatus
 from records import access, prepared
-from records.models import AccessMode, AuthorisationReason, EmergencyAccess, Entry
+from records.models import (
+    AccessMode,
+    AuthorisationReason,
+    EmergencyAccess,
+    Entry,
+    ProfessionDocumentRule,
+)
 from records.services.care import care_authorise, care_block, care_revoke, emergency_declare
 from records.services.entries import entry_deposit
 from tests.cast import make_patient, make_professional
@@ -274,3 +280,26 @@ def test_a_values_query_through_its_kept_statement_gives_the_same_dicts(
     for _ in range(2):
         assert access.kept(doctor.user, ("test", "counts"), counts, {"dmp": alice.pk}) == fresh
     assert [statement is not None for statement in kept("counts")] == [True]
+
+
+def test_a_professional_whose_profession_or_verification_changes_gets_the_new_rules(
+    alice: Patient, authorised_doctor: Professional
+) -> None:
+    refused = set(
+        ProfessionDocumentRule.objects.filter(profession="pharmacien").values_list(
+            "document_type", flat=True
+        )
+    )
+    assert "68599-0" in refused  # the reference matrix: no psychiatry for a pharmacist
+    user = authorised_doctor.user
+    assert access.dmp_for(user, alice.public_id).denied_types == frozenset()  # a doctor
+    authorised_doctor.profession = "pharmacien"
+    authorised_doctor.specialty = ""
+    authorised_doctor.save()
+    user = User.objects.select_related("professional").get(pk=user.pk)  # the next request
+    assert access.dmp_for(user, alice.public_id).denied_types == refused
+    authorised_doctor.verification_status = VerificationStatus.REJECTED
+    authorised_doctor.save()
+    user = User.objects.select_related("professional").get(pk=user.pk)
+    with pytest.raises(Http404):
+        access.dmp_for(user, alice.public_id)
