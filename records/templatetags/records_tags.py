@@ -16,7 +16,7 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import dateformat
 from django.utils.formats import get_format
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import localtime
+from django.utils.timezone import get_current_timezone, localtime
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 
@@ -231,9 +231,10 @@ def history_rows(visit: Any) -> SafeString:
         return labels[key]
 
     sealing = download = ""  # translated only when a row shows them
+    zone = get_current_timezone()  # once a visit, not once an event (up to a thousand)
     lines = []
     for event in visit.events:
-        at = localtime(event.at)
+        at = localtime(event.at, zone)
         minute = at.replace(second=0, microsecond=0) if per_minute else at
         if minute not in shown_at:
             shown_at[minute] = escape(dateformat.format(at, short_format))
