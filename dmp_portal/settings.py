@@ -153,7 +153,8 @@ else:
 # --- Authentication -----------------------------------------------------------------------
 AUTH_USER_MODEL = "identity.User"
 AUTHENTICATION_BACKENDS = [
-    "allauth.account.auth_backends.AuthenticationBackend",
+    # allauth's, loading the professional profile with the user (identity/backends.py).
+    "identity.backends.AuthenticationBackend",
     # Guardian's backend answers object permissions; clinical access never goes through
     # user.has_perm (see records/access.py), this only lets guardian's shortcuts work.
     "guardian.backends.ObjectPermissionBackend",

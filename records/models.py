@@ -209,8 +209,10 @@ class Entry(models.Model):
         imaging study gets when its files carry no description, stored in French at import
         ("Examen d'imagerie CT", see ``imaging.services.imports``), is built again from its
         modality."""
+        if self.kind != EntryKind.IMAGING_STUDY:  # first: most entries, no regex
+            return self.title
         found = _DEFAULT_IMAGING_TITLE.match(self.title)
-        if self.kind != EntryKind.IMAGING_STUDY or found is None:
+        if found is None:
             return self.title
         if not found["modality"]:
             return str(_("Examen d'imagerie"))

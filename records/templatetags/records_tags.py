@@ -11,13 +11,14 @@ from html import escape
 from typing import Any
 
 from django import template
-from django.urls import reverse
+from django.template.loader import get_template
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import dateformat
 from django.utils.formats import get_format
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import localtime
+from django.utils.timezone import get_current_timezone, localtime
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from records import allergens, labs, reference, visits
 
@@ -90,22 +91,62 @@ def entry_badges(entry: Any, hidden: bool = False) -> SafeString:
     return mark_safe(_badges(entry, hidden))  # noqa: S308 - escaped by _badges
 
 
+# The badges a row may show, in their order; labels translated only for the badges shown.
+_BADGES = (
+    ("badge badge-masked", gettext_noop("Masqué aux professionnels")),
+    ("badge badge-warning", gettext_noop("Invisible pour le patient")),
+    ("badge", gettext_noop("Remplacé")),
+    ("badge badge-danger", gettext_noop("Résultat anormal")),
+)
+
+
 def _badges(entry: Any, hidden: bool) -> str:
-    # Labels translated only for the badges shown: most rows show none.
+    shown = (entry.masked, hidden, entry.status == "replaced", entry.abnormal)
+    if not any(shown):  # most rows
+        return ""
     return "".join(
         f'<span class="{css}">{escape(_(label))}</span>'
-        for css, label, shown in (
-            ("badge badge-masked", gettext_noop("Masqué aux professionnels"), entry.masked),
-            ("badge badge-warning", gettext_noop("Invisible pour le patient"), hidden),
-            ("badge", gettext_noop("Remplacé"), entry.status == "replaced"),
-            ("badge badge-danger", gettext_noop("Résultat anormal"), entry.abnormal),
-        )
-        if shown
+        for (css, label), show in zip(_BADGES, shown, strict=True)
+        if show
     )
 
 
 # A UUID no entry has: its page's URL is reversed once per page, then each row's id put in.
 _URL_SLOT = "00000000-0000-0000-0000-00000000d0c5"
+
+# The patient header's links (records/_records_nav.html) by language, URL configuration and
+# set of links: the same for every DMP but its id, put in afterwards. Rendering them (twelve
+# reversed URLs, as many labels translated) cost about a fifth of the timeline's template.
+_NAV_LINKS = ("lab", "report", "allergy", "problem", "treatment", "vaccination", "measure")
+_NAV_KEPT = 256  # far more than the sets of links a process sees; cleared when reached
+_navs_seen: dict[tuple[Any, ...], str] = {}
+
+
+@register.simple_tag(takes_context=True)
+def records_nav(context: template.Context) -> SafeString:
+    """The navigation of the patient header (``records/_patient_header.html``), for the
+    context's ``patient``, ``professional``, ``nav_deposit`` and ``nav_mode``: the same markup
+    the template draws, rendered once per language and set of links."""
+    deposit = context.get("nav_deposit") or {}
+    professional = bool(context.get("professional"))
+    links = tuple(bool(deposit.get(name)) for name in _NAV_LINKS) if professional else ()
+    mode = context.get("nav_mode")
+    key = (get_language(), get_script_prefix(), get_urlconf(), professional, links, mode)
+    html = _navs_seen.get(key)
+    if html is None:
+        html = get_template("records/_records_nav.html").render(
+            {
+                "patient_id": _URL_SLOT,
+                "professional": professional,
+                "nav_deposit": dict(zip(_NAV_LINKS, links, strict=False)),
+                "nav_mode": mode,
+            }
+        )
+        if len(_navs_seen) >= _NAV_KEPT:
+            _navs_seen.clear()
+        _navs_seen[key] = html
+    # A UUID's text has nothing to escape.
+    return mark_safe(html.replace(_URL_SLOT, str(context["patient"].public_id)))  # noqa: S308
 
 
 @register.simple_tag
@@ -113,10 +154,14 @@ def timeline_rows(rows: Any, window_start: Any = None) -> SafeString:
     """The timeline's rows (``records.views.documents.TimelineRow``), drawn in Python: the
     same markup the loop in ``records/entry_list.html`` drew, at a tenth of its cost (a
     template loop resolved about 25 variables per row and reversed one URL per row). Every
-    text is escaped (``html.escape``, as Django's ``escape``); fixed labels once a page."""
+    text is escaped (``html.escape``, as Django's ``escape``); fixed labels once a page, and
+    what rows share (a document type's label, an author, a date) drawn once a page too."""
     entry_url = reverse("records:entry_detail", kwargs={"entry_id": _URL_SLOT})
     study_url = reverse("imaging:study_detail", kwargs={"entry_id": _URL_SLOT})
     still_shown = added = declared = ""  # translated only when a row shows them
+    type_labels: dict[str, str] = {}  # document type -> its label, escaped
+    authors: dict[Any, str] = {}  # author's id -> their name, escaped
+    dates: dict[Any, str] = {}
     lines = []
     for row in rows:
         entry = row.entry
@@ -135,12 +180,22 @@ def timeline_rows(rows: Any, window_start: Any = None) -> SafeString:
                 declared = declared or escape(_("déclaré par le patient"))
                 who = f'<span class="badge">{declared}</span>'
         else:
-            who = escape((entry.author.display_name if entry.author else "") or "—")
+            who = authors.get(entry.author_id, "")
+            if not who:
+                who = escape((entry.author.display_name if entry.author else "") or "—")
+                authors[entry.author_id] = who
+        type_label = type_labels.get(entry.document_type)
+        if type_label is None:
+            type_label = type_labels[entry.document_type] = escape(entry.document_type_label)
+        day = dates.get(entry.act_date)
+        if day is None:
+            day = dates[entry.act_date] = (
+                entry.act_date.strftime("%d/%m/%Y") if entry.act_date else ""
+            )
         replaced = ' class="row-replaced"' if entry.status == "replaced" else ""
         lines.append(
-            f'<tr{replaced}>\n<td class="nowrap">'
-            f"{entry.act_date.strftime('%d/%m/%Y') if entry.act_date else ''}</td>\n<td>\n"
-            f'<span class="doc-type">{escape(entry.document_type_label)}</span>\n'
+            f'<tr{replaced}>\n<td class="nowrap">{day}</td>\n<td>\n'
+            f'<span class="doc-type">{type_label}</span>\n'
             f'<a class="doc-title" href="{escape(url.replace(_URL_SLOT, str(entry.public_id)))}">'
             f"{escape(entry.display_title)}</a>\n{badges}\n</td>\n<td>{who}</td>\n</tr>\n"
         )
@@ -176,9 +231,10 @@ def history_rows(visit: Any) -> SafeString:
         return labels[key]
 
     sealing = download = ""  # translated only when a row shows them
+    zone = get_current_timezone()  # once a visit, not once an event (up to a thousand)
     lines = []
     for event in visit.events:
-        at = localtime(event.at)
+        at = localtime(event.at, zone)
         minute = at.replace(second=0, microsecond=0) if per_minute else at
         if minute not in shown_at:
             shown_at[minute] = escape(dateformat.format(at, short_format))

@@ -336,7 +336,7 @@ def activation_account(request: HttpRequest) -> HttpResponse:
         else:
             request.session.pop(_ACTIVATION_SESSION_KEY, None)
             _record_email(request, user)
-            login(request, user, backend="allauth.account.auth_backends.AuthenticationBackend")
+            login(request, user, backend="identity.backends.AuthenticationBackend")
             messages.success(
                 request,
                 _(

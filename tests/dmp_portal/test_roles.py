@@ -6,7 +6,9 @@ import html
 import time
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from identity.models import Patient, Professional, User
@@ -87,6 +89,32 @@ def test_idle_session_expires(client: Client, alice: Patient) -> None:
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
     assert "_auth_user_id" not in client.session
+
+
+def test_the_activity_stamp_is_written_at_most_once_a_minute(
+    client: Client, alice: Patient
+) -> None:
+    """A page read within the minute leaves the session unwritten (no UPDATE on every page);
+    after a minute the stamp moves, so the idle timeout counts from the last minute's page."""
+    client.force_login(alice.user)
+    url = reverse("records:my_dmp")
+    assert client.get(url).status_code == 200  # the first page writes the stamps
+    stamped = client.session["dmp_last_seen"]
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    session_writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "django_session" in q["sql"] and not q["sql"].lstrip().startswith("SELECT")
+    ]
+    assert session_writes == []
+    assert client.session["dmp_last_seen"] == stamped
+    session = client.session
+    session["dmp_last_seen"] = int(time.time()) - 90
+    session.save()
+    before = int(time.time())
+    assert client.get(url).status_code == 200
+    assert client.session["dmp_last_seen"] >= before
 
 
 def test_the_login_page_says_the_session_expired(client: Client, alice: Patient) -> None:

@@ -158,7 +158,8 @@ def test_the_study_page_learns_of_each_thumbnail_as_it_arrives(
     assert [s["state"] for s in before["series"]] == ["pending", "pending"]
     assert all(s["thumbnail"] is None for s in before["series"])
     run_worker()
-    with django_assert_num_queries(5):  # session, user and profile, study; all series in one
+    # session, user with its profile (one join), study; all series in one
+    with django_assert_num_queries(4):
         after = client.get(url).json()
     assert after["pending"] is False
     for series in after["series"]:

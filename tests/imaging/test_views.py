@@ -432,15 +432,15 @@ def big_study(doctor: Professional, alice: Patient, tmp_path: Path) -> ImagingSt
 
 
 # Study list (professional), 8 queries whatever the number of studies and instances:
-# session, user, professional profile, DMP in scope (patient_for); the access event (one
-# INSERT); the reports offered by the upload form; studies with entry, author and report;
-# series with their instance counts (one prefetch); and, the list being a look at the DMP,
-# the upsert of when the professional last looked (records.looks.LastLook).
-LIST_QUERIES = 9
-# Viewer, 8 queries whatever the number of instances: session, user, professional profile,
-# series in scope, DMP as the funnel sees it (access mode); the access event (one INSERT);
-# the instance list (ids and frames only); the current instance.
-VIEWER_QUERIES = 8
+# session, user with the professional profile (one join), DMP in scope (patient_for); the
+# access event (one INSERT); the reports offered by the upload form; studies with entry,
+# author and report; series with their instance counts (one prefetch); and, the list being a
+# look at the DMP, the upsert of when the professional last looked (records.looks.LastLook).
+LIST_QUERIES = 8
+# Viewer, 7 queries whatever the number of instances: session, user with the professional
+# profile (one join), series in scope, DMP as the funnel sees it (access mode); the access
+# event (one INSERT); the instance list (ids and frames only); the current instance.
+VIEWER_QUERIES = 7
 
 
 def test_query_counts_are_constant(

@@ -157,12 +157,13 @@ def test_constant_queries_whatever_the_number_of_dmps(
 ) -> None:
     client: Client = logged_in(doctor.user)
     client.get(HOME)  # warm: session, content types
-    with django_assert_num_queries(5):
+    # session, user with the professional, the page's rows, what is new on them
+    with django_assert_num_queries(4):
         assert client.get(HOME).status_code == 200
     for serial in range(1, 6):
         another = another_patient(doctor, f"NOM{serial}", "Prénom", serial)
         report(doctor, another)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         body = client.get(HOME).content.decode()
     assert len(rows(body)) == 6
 
@@ -185,18 +186,18 @@ def test_a_sorted_page_costs_the_same_for_one_dmp_and_many(
     monkeypatch: pytest.MonkeyPatch,
     params: dict[str, str],
 ) -> None:
-    # 1 session, 2 user, 3 second factor, 4 the page's rows (their keys walked from the
-    # Listed index by name, or from LastLook's by date), 5 what is new on them. Pages of 3,
-    # 1 DMP then 7.
+    # 1 session, 2 user with the professional (identity/backends.py), 3 the page's rows
+    # (their keys walked from the Listed index by name, or from LastLook's by date), 4 what is
+    # new on them. Pages of 3, 1 DMP then 7.
     monkeypatch.setattr(patients_service, "PAGE_SIZE", 3)
     client: Client = logged_in(doctor.user)
     client.get(HOME, params)  # warm: session, content types
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         assert rows(client.get(HOME, params).content.decode()) == ["DUPONT Alice Marie"]
     others = [another_patient(doctor, f"DUNOM{serial}", "Prénom", serial) for serial in range(1, 7)]
     for looked in (others[5], others[1]):  # DUNOM6, then DUNOM2: looked at, newest last
         client.get(reverse("records:patient_home", args=[looked.public_id]))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         body = client.get(HOME, params).content.decode()
     if params.get("tri") == "-nom":
         assert rows(body) == ["DUPONT Alice Marie", "DUNOM6 Prénom", "DUNOM5 Prénom"]

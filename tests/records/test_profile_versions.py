@@ -258,11 +258,11 @@ def test_the_correction_pages_have_pinned_query_counts(
         )
     client = logged_in(doctor.user)
     client.get(_detail(last))  # warm the session
-    # session, user, professional, entry + measure + how the DMP is held, event (1)
-    with django_assert_num_queries(5):
+    # session, user with the professional, entry + measure + how the DMP is held, event (1)
+    with django_assert_num_queries(4):
         assert client.get(_detail(last)).status_code == 200
     # the same, and the event of the form's read
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         assert client.get(_new_version(last)).status_code == 200
 
 

@@ -77,9 +77,10 @@ def test_timeline_pro(
 ) -> None:
     _entries(doctor, alice, size)
     url = reverse("records:timeline_pro", args=[alice.public_id])
-    # session, user, professional, DMP in scope (patient_for), event (1), entries page (51 rows)
+    # session, user with the professional (one join: identity/backends.py), DMP in scope
+    # (patient_for), event (1), entries page (51 rows)
     statements = _pinned(
-        logged_in(doctor.user), url, 4 + EVENT_PRO + LOOK_PRO + 1, django_assert_num_queries
+        logged_in(doctor.user), url, 3 + EVENT_PRO + LOOK_PRO + 1, django_assert_num_queries
     )
     assert len(statements) <= 10
 
@@ -113,10 +114,10 @@ def test_lab_report_detail(
     ]
     entry = lab(doctor, alice, rows)
     url = reverse("records:entry_detail", args=[entry.public_id])
-    # session, user, professional, entry + lab report + how the DMP is held (one statement:
-    # the funnel's entry_for), event (1), observations
-    statements = _pinned(logged_in(doctor.user), url, 4 + EVENT_PRO + 1, django_assert_num_queries)
-    assert len(statements) == 6
+    # session, user with the professional, entry + lab report + how the DMP is held (one
+    # statement: the funnel's entry_for), event (1), observations
+    statements = _pinned(logged_in(doctor.user), url, 3 + EVENT_PRO + 1, django_assert_num_queries)
+    assert len(statements) == 5
     # The patient: session, user, entry + lab report, event (1), who can see it (relations
     # with their grant, emergencies, the matrix column), observations.
     statements = _pinned(patient_client, url, 3 + EVENT_PATIENT + 3 + 1, django_assert_num_queries)
@@ -131,15 +132,16 @@ def test_report_detail_with_versions_and_pdf(
     first = report(doctor, alice, pdf=pdf_bytes(), body="v1")
     current = report(doctor, alice, replaces=first, keep_pdf=True, body="v2")
     client = logged_in(doctor.user)
-    # session, user, professional, entry + report + how the DMP is held, event (1),
+    # session, user with the professional, entry + report + how the DMP is held, event (1),
     # versions in scope
     for entry in (first, current):
         url = reverse("records:entry_detail", args=[entry.public_id])
-        statements = _pinned(client, url, 4 + EVENT_PRO + 1, django_assert_num_queries)
-        assert len(statements) == 6
-    # The PDF: session, user, professional, entry + report + how the DMP is held, event (1)
+        statements = _pinned(client, url, 3 + EVENT_PRO + 1, django_assert_num_queries)
+        assert len(statements) == 5
+    # The PDF: session, user with the professional, entry + report + how the DMP is held,
+    # event (1)
     url = reverse("records:report_pdf", args=[current.public_id])
-    assert len(_pinned(client, url, 4 + EVENT_PRO, django_assert_num_queries)) == 5
+    assert len(_pinned(client, url, 3 + EVENT_PRO, django_assert_num_queries)) == 4
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -156,12 +158,13 @@ def test_allergy_detail_and_card(
         )
     client = logged_in(doctor.user)
     url = reverse("records:entry_detail", args=[last.public_id])
-    # session, user, professional, entry + allergy + how the DMP is held, event (1); no
+    # session, user with the professional, entry + allergy + how the DMP is held, event (1); no
     # version query
-    assert len(_pinned(client, url, 4 + EVENT_PRO, django_assert_num_queries)) == 5
-    # The card: session, user, professional, DMP in scope, event (1), allergies (one join)
+    assert len(_pinned(client, url, 3 + EVENT_PRO, django_assert_num_queries)) == 4
+    # The card: session, user with the professional, DMP in scope, event (1), allergies (one
+    # join)
     url = reverse("records:allergy_card_pro", args=[alice.public_id])
-    assert len(_pinned(client, url, 4 + EVENT_PRO + LOOK_PRO + 1, django_assert_num_queries)) == 7
+    assert len(_pinned(client, url, 3 + EVENT_PRO + LOOK_PRO + 1, django_assert_num_queries)) == 6
     # The patient's card: session, user, own DMP, event (1), allergies
     url = reverse("records:allergy_card_patient")
     assert len(_pinned(patient_client, url, 3 + EVENT_PATIENT + 1, django_assert_num_queries)) == 5
@@ -181,11 +184,12 @@ def test_trend(
         if unit == "mmol/mol":
             value = str(40 + index % 20)
         lab(doctor, alice, [ObservationInput("4548-4", value, unit)], day=days_ago(size - index))
-    # session, user, professional, DMP in scope, event (1), observations with their reports
+    # session, user with the professional, DMP in scope, event (1), observations with their
+    # reports
     url = reverse("records:trend_pro", args=[alice.public_id, "4548-4"])
     statements = _pinned(
-        logged_in(doctor.user), url, 4 + EVENT_PRO + LOOK_PRO + 1, django_assert_num_queries
+        logged_in(doctor.user), url, 3 + EVENT_PRO + LOOK_PRO + 1, django_assert_num_queries
     )
-    assert len(statements) == 7
+    assert len(statements) == 6
     url = reverse("records:trend_patient", args=["4548-4"])
     assert len(_pinned(patient_client, url, 3 + EVENT_PATIENT + 1, django_assert_num_queries)) == 5

@@ -235,8 +235,8 @@ def test_the_structure_page_in_english_at_a_constant_query_count(
     client.force_login(doctor.user)
     client.cookies["django_language"] = "en"
     client.get("/pro/structure/")  # warm the session
-    # 1 session, 2 user, 3 professional profile (verified?); nothing else: the choices are in
-    # the session.
-    with django_assert_num_queries(3):
+    # 1 session, 2 user with the professional profile (verified?, one join); nothing else:
+    # the choices are in the session.
+    with django_assert_num_queries(2):
         page = client.get("/pro/structure/")
     assert "No structure to choose" in html.unescape(page.content.decode())
