@@ -257,16 +257,17 @@ def test_a_full_page_costs_the_same_queries_for_3_and_30_patients(
     django_assert_num_queries: Any,
     params: dict[str, str],
 ) -> None:
-    # 1 session, 2 user, 3 second factor, 4 the page's rows (keys walked from Listed or
-    # LastLook, scoped, annotated), 5 what is new on them (one grouped query). The same five
-    # for a page of 3 rows and for a full page of 25 (of 30), each with news and a last access.
+    # 1 session, 2 user with the professional (identity/backends.py), 3 the page's rows (keys
+    # walked from Listed or LastLook, scoped, annotated), 4 what is new on them (one grouped
+    # query). The same four for a page of 3 rows and for a full page of 25 (of 30), each with
+    # news and a last access.
     client: Client = logged_in(doctor.user)
     others = [another_patient(doctor, f"NOM{serial:02d}", "Prénom", serial) for serial in (1, 2)]
     for patient in [alice, *others]:
         report(doctor, patient)
     client.get(reverse("records:patient_home", args=[others[0].public_id]))
     client.get(HOME, params)  # warm: session, content types
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         body = client.get(HOME, params).content.decode()
     assert len(rows(body)) == 3 and 'rel="next"' not in body
 
@@ -275,7 +276,7 @@ def test_a_full_page_costs_the_same_queries_for_3_and_30_patients(
         lab(doctor, another)
         if serial % 3 == 0:
             client.get(reverse("records:patient_home", args=[another.public_id]))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         body = client.get(HOME, params).content.decode()
     assert len(rows(body)) == 25 and 'rel="next" href="?' in body
 
