@@ -494,6 +494,7 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
     "PKCE_REQUIRED": True,
     "SCOPES_BACKEND_CLASS": "records.api_auth.SmartScopes",
+    "OAUTH2_VALIDATOR_CLASS": "records.api_auth.TokenValidator",
     "REQUEST_APPROVAL_PROMPT": "force",
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     # RFC 9700 (OAuth 2.0 Security BCP), every gate enforced: no implicit or password grant,

@@ -16,6 +16,7 @@ written in that order (create, read, update, delete, search).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 from oauth2_provider.oauth2_backends import get_oauthlib_core
+from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
 
 from identity.models import User
@@ -122,6 +124,20 @@ class ApiClient:
             if context == self.context and name in (resource, "*") and interaction in perms:
                 return True
         return False
+
+
+class TokenValidator(OAuth2Validator):  # type: ignore[misc]  # the toolkit has no hints
+    """django-oauth-toolkit's validator, a bearer token loaded with its user's professional
+    profile in the same query (the funnel and the trail read it on every API request: one
+    query less each; the session backend does the same for pages, identity/backends.py)."""
+
+    def _load_access_token(self, token: str) -> AccessToken | None:
+        checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()  # as the toolkit's
+        return (
+            AccessToken.objects.select_related("application", "user__professional")
+            .filter(token_checksum=checksum)
+            .first()
+        )
 
 
 def _rate_limit(token_id: int) -> None:

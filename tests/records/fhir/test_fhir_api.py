@@ -137,11 +137,12 @@ def test_document_search_query_count_is_constant(
         report(doctor, alice, title=f"CR {n}", pdf=pdf_bytes() if n % 2 else None)
     api = Api(token_for(doctor.user))
     api.get("DocumentReference", patient=str(alice.public_id))  # the first access's notice
-    # The token (with its user and application), the user's professional row, the DMP
-    # through the funnel, the trail's event (one INSERT), the page of entries with their
-    # author, report and replaced version; the search being a look at the DMP (its list of
-    # documents), the upsert of when the professional last looked (records.looks.LastLook).
-    with django_assert_num_queries(6):
+    # The token (with its user, their professional row and the application:
+    # records.api_auth.TokenValidator), the DMP through the funnel, the trail's event (one
+    # INSERT), the page of entries with their author, report and replaced version; the
+    # search being a look at the DMP (its list of documents), the upsert of when the
+    # professional last looked (records.looks.LastLook).
+    with django_assert_num_queries(5):
         response = api.get("DocumentReference", patient=str(alice.public_id))
     assert len(response.json()["entry"]) == rows
 
