@@ -198,7 +198,7 @@ def _timeline(
     if data.get("auteur") or data.get("q"):  # words typed: not a statement to keep
         fetched = list(one_page(access.entries_for(request.user, dmp), dates))
     else:
-        shape = ("timeline", data.get("type") or "", tuple(sorted(dates)), order, offset)
+        shape = ("timeline", data.get("type") or "", tuple(sorted(dates)), order, offset, PAGE_SIZE)
         fetched = access.entries_kept(request.user, dmp, shape, one_page, dates)
     rows = [
         TimelineRow(entry, professional and entry.hidden_from_patient_now())
