@@ -13,8 +13,10 @@ Usage (from the repository root; PostgreSQL on 127.0.0.1:5432, user postgres; De
    one query, 13 rows, one small template, through the whole middleware stack).
 3. Logs in through the real pages (password, then TOTP): dr.martin and Alice. Checks that every
    page answers 200 with its content (wrk counts a redirect to the login page as a success).
-4. ``--rounds`` rounds; in each, for each number of connections, each page in turn for
-   ``--duration`` seconds with wrk (``--latency``, 10 s timeout). Medians over rounds.
+4. A warm-up of 2 s per page at 10 connections, not counted (statements prepared, templates
+   loaded in every worker). Then ``--rounds`` rounds; in each, for each number of
+   connections, each page in turn for ``--duration`` seconds with wrk (``--latency``, 10 s
+   timeout). Medians over rounds.
 
 Prints the issue's table (req/s, p50, p99, errors) and the targets with PASS/FAIL: timeline ÷
 Fortunes ≥ 0.20 at 10 connections, the timeline's p99 ÷ p50 ≤ 1.6 at 10 connections, no error
@@ -228,6 +230,11 @@ def main() -> int:  # noqa: C901 - a script: set-up, run, report
             if page.name.startswith("timeline"):
                 rows = response.text.count('class="doc-title"')
                 print(f"    timeline rows on the page: {rows}")
+        # Warm-up, not counted: every worker prepares its statements (after a few runs on its
+        # connection), loads its templates and translations, as a server in service has.
+        for page in pages:
+            drain(url)
+            wrk(f"{url}{page.path}", cookies[page.who], 10, 2)
         samples: dict[tuple[str, int], list[Result]] = {}
         for number in range(args.rounds):
             print(f"==> round {number + 1}/{args.rounds}", flush=True)

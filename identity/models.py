@@ -226,8 +226,15 @@ class Professional(models.Model):
 
     @property
     def display_name(self) -> str:
-        name = self.user.get_full_name() or self.user.email
-        return f"Dr {name}" if self.profession == Profession.MEDECIN else name
+        user = self.user
+        return self.name_from(user.first_name, user.last_name, user.email, self.profession)
+
+    @staticmethod
+    def name_from(first_name: str, last_name: str, email: str, profession: str) -> str:
+        """The display name from its four columns (a page that reads them with its own rows,
+        as the timeline does, draws the same name without loading the profile and its user)."""
+        name = f"{first_name} {last_name}".strip() or email
+        return f"Dr {name}" if profession == Profession.MEDECIN else name
 
     @property
     def is_verified(self) -> bool:

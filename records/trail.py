@@ -44,6 +44,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, Subquery
 from django.db.models.functions import Coalesce
+from django.db.models.sql import InsertQuery
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -165,7 +166,10 @@ def record_access(
         event.save(force_insert=True)
         return event
     # A professional looked at the DMP: "Mes patients" keeps when, in the same transaction
-    # (one upsert, on these events only; no savepoint: the two commit or fail together).
+    # (one upsert, on these events only; the two commit or fail together).
+    if connection.vendor == "postgresql":
+        _save_looked(event, actor, patient)  # one statement: atomic by itself
+        return event
     with transaction.atomic(savepoint=False):
         event.save(force_insert=True)
         _last_look(actor, patient, event.at)
@@ -179,30 +183,63 @@ def record_access(
 # row first takes a transaction-level advisory lock on it, without waiting.
 _LAST_LOOK_SQL = """
 INSERT INTO {t} (user_id, patient_id, at)
-SELECT %(user)s, %(patient)s, %(at)s WHERE pg_try_advisory_xact_lock(%(key)s)
+SELECT %s, %s, %s WHERE pg_try_advisory_xact_lock(%s)
 ON CONFLICT (user_id, patient_id) DO UPDATE SET at = GREATEST({t}.at, EXCLUDED.at)
 """
 
 
+# PostgreSQL: the event's INSERT (as Django's compiler writes it for ``event.save()``) and the
+# upsert above as one statement. A data-modifying WITH runs to completion whatever the outer
+# SELECT reads, and one statement is one transaction: the read costs one round trip to the
+# database instead of four (BEGIN, the two INSERTs, COMMIT) on every traced page.
+_SAVE_LOOKED_SQL = """
+WITH event AS ({insert}), look AS ({last_look})
+SELECT id FROM event
+"""
+
+
+def _look_key(actor: User, patient: Patient) -> int:
+    """The advisory lock's key for the row of ``actor`` on ``patient``'s DMP."""
+    name = f"records.lastlook:{actor.pk}:{patient.pk}".encode()
+    return int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
+
+
+def _last_look_sql() -> str:
+    return _LAST_LOOK_SQL.format(t=connection.ops.quote_name(LastLook._meta.db_table))
+
+
+def _save_looked(event: AccessEvent, actor: User, patient: Patient) -> None:
+    """PostgreSQL: save ``event`` and its last look in one statement (``_SAVE_LOOKED_SQL``)."""
+    meta = AccessEvent._meta
+    query = InsertQuery(AccessEvent)
+    query.insert_values([f for f in meta.concrete_fields if f is not meta.pk], [event])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [meta.pk]
+    [(insert, params)] = compiler.as_sql()
+    look: list[Any] = [actor.pk, patient.pk, event.at, _look_key(actor, patient)]
+    sql = _SAVE_LOOKED_SQL.format(insert=insert, last_look=_last_look_sql())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *look])
+        (event.pk,) = cursor.fetchone()
+    event._state.adding = False
+    event._state.db = connection.alias
+
+
+# Elsewhere (SQLite): one writer at a time, no lock to take; the newest time wins as above,
+# whichever of two readers commits first.
+_LAST_LOOK_ELSEWHERE_SQL = """
+INSERT INTO {t} (user_id, patient_id, at) VALUES (%s, %s, %s)
+ON CONFLICT (user_id, patient_id) DO UPDATE SET at = MAX({t}.at, excluded.at)
+"""
+
+
 def _last_look(actor: User, patient: Patient, at: dt.datetime) -> None:
-    """One statement: when ``actor`` last looked at ``patient``'s DMP ("Mes patients")."""
-    if connection.vendor == "postgresql":
-        name = f"records.lastlook:{actor.pk}:{patient.pk}".encode()
-        key = int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
-        with connection.cursor() as cursor:
-            table = connection.ops.quote_name(LastLook._meta.db_table)
-            cursor.execute(
-                _LAST_LOOK_SQL.format(t=table),
-                {"user": actor.pk, "patient": patient.pk, "at": at, "key": key},
-            )
-        return
-    # SQLite writes one transaction at a time anyway: a plain upsert.
-    LastLook.objects.bulk_create(
-        [LastLook(user=actor, patient=patient, at=at)],
-        update_conflicts=True,
-        unique_fields=["user", "patient"],
-        update_fields=["at"],
-    )
+    """Elsewhere than PostgreSQL (``_save_looked``): when ``actor`` last looked at ``patient``'s
+    DMP ("Mes patients"), in the event's transaction."""
+    table = connection.ops.quote_name(LastLook._meta.db_table)
+    stored = LastLook._meta.get_field("at").get_db_prep_value(at, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_LAST_LOOK_ELSEWHERE_SQL.format(t=table), [actor.pk, patient.pk, stored])
 
 
 def details_erase(*, patient: Patient, account: User | None = None) -> int:

@@ -160,8 +160,9 @@ def read_traced(
 
     The first read by a professional the patient authorised tells the patient.
     """
-    with transaction.atomic(savepoint=False):
-        event = trail.record_access(
+
+    def trace() -> AccessEvent:
+        return trail.record_access(
             actor=actor,
             patient=dmp.patient,
             action=action,
@@ -170,6 +171,12 @@ def read_traced(
             detail=detail,
             request=request,
         )
+
+    if not dmp.first_access_pending and not dmp.notify_every_access:
+        trace()  # the event is all there is to write: no transaction of its own to open
+        return
+    with transaction.atomic(savepoint=False):
+        event = trace()
         # The funnel tells whether a first-access notice is pending: no UPDATE on every read.
         first = 0
         if dmp.first_access_pending:

@@ -160,7 +160,7 @@ def timeline_rows(rows: Any, window_start: Any = None) -> SafeString:
     study_url = reverse("imaging:study_detail", kwargs={"entry_id": _URL_SLOT})
     still_shown = added = declared = ""  # translated only when a row shows them
     type_labels: dict[str, str] = {}  # document type -> its label, escaped
-    authors: dict[Any, str] = {}  # author's id -> their name, escaped
+    authors: dict[str, str] = {}  # author's name -> escaped
     dates: dict[Any, str] = {}
     lines = []
     for row in rows:
@@ -180,10 +180,9 @@ def timeline_rows(rows: Any, window_start: Any = None) -> SafeString:
                 declared = declared or escape(_("déclaré par le patient"))
                 who = f'<span class="badge">{declared}</span>'
         else:
-            who = authors.get(entry.author_id, "")
+            who = authors.get(row.author_name, "")
             if not who:
-                who = escape((entry.author.display_name if entry.author else "") or "—")
-                authors[entry.author_id] = who
+                who = authors[row.author_name] = escape(row.author_name or "—")
         type_label = type_labels.get(entry.document_type)
         if type_label is None:
             type_label = type_labels[entry.document_type] = escape(entry.document_type_label)

@@ -6,6 +6,7 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from identity.models import Patient, Professional
@@ -17,6 +18,11 @@ from records.services.content import (
     lab_report_deposit,
     report_deposit,
 )
+
+# The statements a professional's look at a DMP adds to its traced read, for "Mes patients"
+# (records.looks.LastLook): on PostgreSQL the upsert is part of the event's own statement
+# (records.trail._save_looked), elsewhere a statement of its own.
+LAST_LOOK = 0 if connection.vendor == "postgresql" else 1
 
 
 def at(day: datetime.date, hour: int = 8) -> datetime.datetime:

@@ -19,7 +19,7 @@ from identity.models import Patient, Professional
 from records import trail
 from records.models import AccessAction, AccessEvent, LastLook
 from tests.records.conftest import logged_in
-from tests.records.helpers import report
+from tests.records.helpers import LAST_LOOK, report
 
 pytestmark = pytest.mark.django_db
 
@@ -57,15 +57,23 @@ def test_the_upsert_is_one_statement_on_looking_events_only(
     alice: Patient, authorised_doctor: Professional
 ) -> None:
     user = authorised_doctor.user
-    for action, statements in (
-        (AccessAction.DMP_VIEW, 2),  # the event, the upsert
-        (AccessAction.TIMELINE_VIEW, 2),
-        (AccessAction.ENTRY_VIEW, 1),  # other reads: the event alone
-        (AccessAction.HISTORY_VIEW, 1),
+    for action, statements, looked in (
+        # The event and the upsert (one statement on PostgreSQL: records.trail._save_looked)
+        (AccessAction.DMP_VIEW, 1 + LAST_LOOK, True),
+        (AccessAction.TIMELINE_VIEW, 1 + LAST_LOOK, True),
+        (AccessAction.ENTRY_VIEW, 1, False),  # other reads: the event alone
+        (AccessAction.HISTORY_VIEW, 1, False),
     ):
+        before = LastLook.objects.filter(user=user).values_list("at", flat=True).first()
         with CaptureQueriesContext(connection) as queries:
-            trail.record_access(actor=user, patient=alice, action=action)
+            event = trail.record_access(actor=user, patient=alice, action=action)
         assert len(queries) == statements, (action, [q["sql"] for q in queries])
+        # The event is written whole, under the id it was given back.
+        stored = AccessEvent.objects.get(pk=event.pk)
+        assert (stored.public_id, stored.action, stored.at) == (event.public_id, action, event.at)
+        assert stored.actor_rpps == authorised_doctor.rpps and stored.patient_id == alice.pk
+        after = LastLook.objects.get(user=user, patient=alice).at
+        assert after == (event.at if looked else before)
     assert LastLook.objects.filter(user=user).count() == 1
 
 

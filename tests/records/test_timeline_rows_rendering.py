@@ -107,7 +107,8 @@ def _rows() -> list[TimelineRow]:
             declared_by_patient=index % 11 in (0, 3),
             author=[martin, hostile, None, nameless, martin][(index // 2) % 5],
         )
-        rows.append(TimelineRow(entry, index % 4 == 2))
+        author = entry.author.display_name if entry.author else ""
+        rows.append(TimelineRow(entry, index % 4 == 2, author))
     return rows
 
 
