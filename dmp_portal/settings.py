@@ -242,7 +242,7 @@ SOCIALACCOUNT_PROVIDERS = {
 }
 
 # --- Sessions and cookies -----------------------------------------------------------------
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "identity.sessions"  # the database store, its read kept compiled
 SESSION_COOKIE_AGE = 12 * 3600  # absolute lifetime; idle limits are in SessionTimeoutMiddleware
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -407,7 +407,7 @@ elif not re.fullmatch(r"[0-9a-f]{64}", DMP_TRAIL_SIGNING_KEY):
 # database's host cannot write (append-only, or shipped elsewhere).
 DMP_TRAIL_CHECKPOINT_DIR = env_str("DMP_TRAIL_CHECKPOINT_DIR", str(VAR_DIR / "trail-checkpoints"))
 
-# The access funnel keeps its one-statement fetches compiled (records/prepared.py); with this
+# The access funnel keeps its one-statement fetches compiled (identity/prepared.py); with this
 # on, each fetch also builds its queryset afresh and requires the same SQL (the test suite).
 DMP_FUNNEL_CHECK = env_bool("DMP_FUNNEL_CHECK", False)
 

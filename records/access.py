@@ -65,9 +65,9 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from guardian.shortcuts import assign_perm, remove_perm
 
+from identity import prepared
 from identity.errors import EMERGENCY_READ_ONLY, TYPE_NOT_ALLOWED, AccessDenied
 from identity.models import DmpStatus, Patient, PatientUserObjectPermission, Professional, User
-from records import prepared
 from records.content import Allergy, Observation
 from records.looks import first_names_key, name_key
 from records.models import (
@@ -97,7 +97,7 @@ VIEW_DMP = "identity.view_patient"
 VIEW_ENTRY = "records.view_entry"
 
 # hidden_from_patient compares the deposit with now() minus this delay: a kept statement puts
-# the difference back at each call (records.prepared).
+# the difference back at each call (identity.prepared).
 prepared.delay(INVISIBLE_RELEASE_AFTER)
 
 
@@ -501,7 +501,7 @@ def _access_of(user: User, patient: Patient) -> DmpAccess:
 
 def _asker(user: User | AnonymousUser) -> tuple[Any, ...] | None:
     """Everything the funnel's one-statement fetches read of ``user``: the key of their kept
-    statements (``records.prepared``). None for anyone without clinical access."""
+    statements (``identity.prepared``). None for anyone without clinical access."""
     if not user.is_authenticated or not user.is_active:
         return None
     if user.is_patient:
@@ -737,7 +737,7 @@ def kept(
     values: prepared.Values,
 ) -> list[Any]:
     """``build(values)``, a queryset made of this module's functions for ``user`` (rows or
-    ``values()`` dicts), evaluated through a kept statement (``records.prepared``): ``shape``
+    ``values()`` dicts), evaluated through a kept statement (``identity.prepared``): ``shape``
     names what ``build`` fixes (an order, a slice, a count of ids), ``values`` its ids and
     dates."""
     asker = _asker(user)

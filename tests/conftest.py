@@ -16,8 +16,8 @@ from django.core.cache import cache
 from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
+from identity import prepared
 from identity.models import Patient, Professional, Role, User
-from records import prepared
 from tests.cast import ALICE_NIR, TOTP_SECRET, make_patient, make_professional, make_user
 
 # Properties are checked for what they state, not for how fast one example runs: a loaded

@@ -83,7 +83,7 @@ def my_patients_page(user: User, *, query: str = "", sort: str = "", page: int =
     # One row more than a page tells whether a next page exists, without a COUNT over them all.
     if query:
         fetched = list(_page_rows(user, query, sort, offset, PAGE_SIZE + 1))
-    else:  # the list as it opens: its statement is kept (records.prepared), values put back
+    else:  # the list as it opens: its statement is kept (identity.prepared), values put back
         limit = PAGE_SIZE + 1
         fetched = access.kept(
             user,

@@ -74,3 +74,18 @@ def test_a_professional_page_costs_two_queries_before_the_view(
     # session, user with the professional; the search page without a query asks nothing more
     with django_assert_num_queries(2):
         assert client.get(url).status_code == 200
+
+
+def test_the_kept_statement_gives_each_user_their_own(doctor: Professional, alice: Patient) -> None:
+    """The user's statement is kept compiled (identity.prepared) after its first run: each
+    call still finds the user asked for, and nobody for an id that is no user's."""
+    backend = AuthenticationBackend()
+    for _ in range(2):
+        found = backend.get_user(doctor.user.pk)
+        assert found is not None and found.professional.rpps == doctor.rpps
+        found = backend.get_user(alice.user_id)
+        assert found is not None and found.email == alice.user.email
+        assert getattr(found, "professional", None) is None
+        assert backend.get_user(str(alice.user_id)) == alice.user  # as a session may hold it
+    for wrong in (None, "", "abc", 10**9):
+        assert backend.get_user(wrong) is None

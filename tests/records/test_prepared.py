@@ -1,4 +1,4 @@
-"""The funnel's kept statements (records/prepared.py): compiled once per asker, they decide
+"""The funnel's kept statements (identity/prepared.py): compiled once per asker, they decide
 afresh at every call — a right granted, withdrawn or expired counts at the next request."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from identity import prepared
 from identity.models import Patient, Professional, User, VerificationStatus
-from records import access, prepared
+from records import access
 from records.models import (
     AccessMode,
     AuthorisationReason,

@@ -1,21 +1,23 @@
-"""The access funnel's statements, built and compiled once, run with each call's values.
+"""Statements built and compiled once, run with each call's values: the access funnel's, and
+the two every signed-in request runs before it (its session, its user).
 
 Django builds and compiles a queryset in Python on every call. For the funnel's one-statement
 decisions (``dmp_for``, ``entry_for``: eight subqueries, some thirty parameters) that was
-5–7 ms of a professional's page, for half a millisecond of SQL. Yet such a statement's text
-depends only on who asks (their kind, their ids, their profession), never on the data: so it
-is built once per worker and asker with *marks* in place of what changes between two calls
-(the current time and day, the public id looked up), compiled, and kept; each call puts its
-own values in the marked places and runs the statement through Django's own iterable (the
-same model instances, annotations and ``select_related`` rows as the queryset gives).
+5–7 ms of a professional's page, for half a millisecond of SQL; for the session and the user,
+two thirds of their cost. Yet such a statement's text depends only on who asks (their kind,
+their ids, their profession), never on the data: so it is built once per worker and asker
+with *marks* in place of what changes between two calls (the current time and day, the id or
+key looked up), compiled, and kept; each call puts its own values in the marked places and
+runs the statement through Django's own iterable (the same model instances, annotations and
+``select_related`` rows as the queryset gives).
 
 The rules themselves stay in ``records.access``, written as querysets; they read the time
 from ``now()`` / ``today()`` here so that a statement can be prepared. A statement with a
 mark this module cannot place (a value derived from the time, say ``now - 30 days``) is not
 kept: that asker's queryset is built on every call, as before. With ``DMP_FUNNEL_CHECK`` (on
 in the test suite) each call also builds the queryset afresh and requires the same SQL and
-parameters as the kept statement with its values put in: every test that reaches the funnel
-checks the kept statements against the rules as written.
+parameters as the kept statement with its values put in: every test that reaches a kept
+statement checks it against the queryset as written.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ MARK_NOW = datetime.datetime(1111, 11, 11, 11, 11, 11, 111111, tzinfo=datetime.U
 _MARK_YEAR = "1111-"
 _MARK_INT = -1_111_111_100  # minus the value's rank: ids are positive
 _MARK_UUID = "11111111-1111-4111-8111-1111111111"  # then the value's rank, two digits
+_MARK_TEXT = "\x1fkept-statement-mark-"  # then the value's rank (no text key starts so)
 
 _clock: ContextVar[datetime.datetime | None] = ContextVar("records_prepared_clock", default=None)
 
@@ -50,7 +53,7 @@ _kept: dict[tuple[Hashable, ...], _Statement | None] = {}
 _kept_lock = threading.Lock()
 KEPT_AT_MOST = 256
 
-Values = dict[str, Any]  # UUIDs, ints, dates
+Values = dict[str, Any]  # UUIDs, ints, dates, texts
 
 # Fixed delays the rules subtract from now() (the release of an entry invisible to the
 # patient, 30 days after its deposit): ``now - delay`` is put back as now is.
@@ -115,6 +118,8 @@ def _marks(values: Values) -> Values:
             marks[name] = datetime.date(1111, 1, rank)
         elif isinstance(value, int) and not isinstance(value, bool):
             marks[name] = _MARK_INT - rank
+        elif isinstance(value, str):
+            marks[name] = f"{_MARK_TEXT}{rank:02d}"
         else:
             raise TypeError(f"{name}: {type(value).__name__} cannot be marked")
     return marks
@@ -170,7 +175,7 @@ def _not_kept(value: Any) -> bool:
     if isinstance(value, int):
         return _MARK_INT - 100 <= value <= _MARK_INT + 100
     marked_hex = uuid.UUID(f"{_MARK_UUID}00").hex[:-2]
-    return isinstance(value, str) and marked_hex in value
+    return isinstance(value, str) and (marked_hex in value or _MARK_TEXT in value)
 
 
 def _prepare(
@@ -192,7 +197,12 @@ def _prepare(
         elif _not_kept(param):
             return None
     placed = {name for _, name in slots}
-    if _MARK_YEAR in sql or str(_MARK_INT)[:-2] in sql or not placed >= set(values):
+    if (
+        _MARK_YEAR in sql
+        or str(_MARK_INT)[:-2] in sql
+        or _MARK_TEXT in sql
+        or not placed >= set(values)
+    ):
         return None  # a mark written into the SQL itself, or a value that went nowhere
     named = getattr(queryset, "_fields", None)  # values(): the names asked for
     fields = tuple(named) if named else None
@@ -211,7 +221,7 @@ def fetch(
     """The rows of ``build(values)`` (a queryset of the funnel, built for one asker), through
     the statement kept under ``key``: what the query is for and who asks, everything
     ``build`` reads of them but ``values`` and the time. ``values``: UUIDs, ints, dates,
-    each used as a query parameter (a malformed id is the caller's 404 before this)."""
+    texts, each used as a query parameter (a malformed id is the caller's 404 before this)."""
     full_key = (using, *key)
     with _kept_lock:
         found = full_key in _kept
