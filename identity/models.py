@@ -231,10 +231,30 @@ class Professional(models.Model):
 
     @staticmethod
     def name_from(first_name: str, last_name: str, email: str, profession: str) -> str:
-        """The display name from its four columns (a page that reads them with its own rows,
-        as the timeline does, draws the same name without loading the profile and its user)."""
+        """The display name from its four columns."""
         name = f"{first_name} {last_name}".strip() or email
         return f"Dr {name}" if profession == Profession.MEDECIN else name
+
+    # A page of rows that each name a professional (an entry's author) reads the name's four
+    # columns with its rows: the same name, without two more model instances a row.
+    _NAME_COLUMNS = ("user__first_name", "user__last_name", "user__email", "profession")
+
+    @classmethod
+    def name_columns(cls, path: str) -> dict[str, models.F]:
+        """Annotations with the columns of the name of the professional at ``path``."""
+        return {
+            f"{path}_{c.rpartition('__')[2]}": models.F(f"{path}__{c}") for c in cls._NAME_COLUMNS
+        }
+
+    @classmethod
+    def name_of(cls, row: Any, path: str) -> str:
+        """The display name of the professional at ``path`` of ``row``, read with
+        ``name_columns(path)``; "" when there is none."""
+        if getattr(row, f"{path}_id", None) is None:
+            return ""
+        return cls.name_from(
+            *(getattr(row, f"{path}_{c.rpartition('__')[2]}") for c in cls._NAME_COLUMNS)
+        )
 
     @property
     def is_verified(self) -> bool:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.db.models import F
+
 from identity.models import Patient, Professional
 from records.models import AccessEvent, Entry, EntryStatus
 from records.reference import document_type
@@ -157,15 +159,32 @@ def security_labels(entry: Entry) -> list[dict[str, Any]]:
     return labels
 
 
+# What a page of DocumentReferences reads of each row's author and replaced version as columns
+# of the rows (a single resource has them loaded as model instances).
+PAGE_COLUMNS = {
+    "author_public_id": F("author__public_id"),
+    **Professional.name_columns("author"),
+    "replaces_public_id": F("replaces__public_id"),
+}
+
+
 def _author(entry: Entry) -> list[dict[str, Any]]:
-    if entry.author is None:
+    if hasattr(entry, "author_public_id"):  # a page's row (PAGE_COLUMNS)
+        if entry.author_id is None:
+            return []
+        public_id, name = entry.author_public_id, Professional.name_of(entry, "author")
+    elif entry.author is None:
         return []
-    return [
-        {
-            **ref("Practitioner", entry.author.public_id),
-            "display": entry.author.display_name,
-        }
-    ]
+    else:
+        public_id, name = entry.author.public_id, entry.author.display_name
+    return [{**ref("Practitioner", public_id), "display": name}]
+
+
+def _replaced(entry: Entry) -> Any:
+    """The public id of the version ``entry`` replaces, or None."""
+    if hasattr(entry, "replaces_public_id"):  # a page's row (PAGE_COLUMNS)
+        return entry.replaces_public_id
+    return entry.replaces.public_id if entry.replaces is not None else None
 
 
 def _meta(entry: Entry) -> dict[str, Any]:
@@ -206,10 +225,9 @@ def document_reference(entry: Entry, report: Any) -> dict[str, Any]:
     labels = security_labels(entry)
     if labels:
         resource["securityLabel"] = labels
-    if entry.replaces_id is not None and entry.replaces is not None:
-        resource["relatesTo"] = [
-            {"code": "replaces", "target": ref("DocumentReference", entry.replaces.public_id)}
-        ]
+    replaced = _replaced(entry)
+    if replaced is not None:
+        resource["relatesTo"] = [{"code": "replaces", "target": ref("DocumentReference", replaced)}]
     attachment: dict[str, Any] = {"url": f"Binary/{entry.public_id}", "title": entry.title}
     if report is not None and report.pdf:
         attachment.update(contentType="application/pdf", size=report.pdf_size or 0)

@@ -349,10 +349,13 @@ def document_search(request: HttpRequest, client: ApiClient) -> HttpResponse:
     )
 
     def one_page(entries: QuerySet[Entry], values: dict[str, Any]) -> QuerySet[Entry]:
-        # The DMP's patient is known (set on each row below); a report's text is not shown.
+        # The DMP's patient is known (set on each row below); a report's text is not shown;
+        # the author and the replaced version are read as columns of the rows
+        # (resources.PAGE_COLUMNS), not as model instances.
         return (
-            entries.select_related("author__user", "report", "replaces")
+            entries.select_related("report")
             .defer("report__body")
+            .annotate(**resources.PAGE_COLUMNS)
             .order_by(*order)[offset : offset + count + 1]
         )
 

@@ -232,6 +232,33 @@ def test_replace_supersedes_and_a_stale_replace_conflicts(
     assert Entry.objects.filter(patient=alice).count() == 2
 
 
+def test_a_search_page_draws_each_resource_as_its_read_does(
+    alice: Patient,
+    doctor: Professional,
+    authorised_doctor: Professional,
+    token_for: Callable[..., str],
+) -> None:
+    """A search page reads its rows' authors and replaced versions as columns of its one
+    statement, a read loads them as rows: the resources are the same, two authors and a
+    version chain included."""
+    api = Api(token_for(doctor.user))
+    first = api.post("DocumentReference", document(alice)).json()
+    replaces = [{"code": "replaces", "target": {"reference": f"DocumentReference/{first['id']}"}}]
+    assert api.post("DocumentReference", document(alice, relatesTo=replaces)).status_code == 201
+    other = Api(token_for(authorised_doctor.user)).post("DocumentReference", document(alice))
+    assert other.status_code == 201, other.content
+    page = api.get("DocumentReference", patient=str(alice.public_id)).json()
+    found = [entry["resource"] for entry in page["entry"]]
+    assert len(found) == 3
+    for resource in found:
+        assert resource == api.get(f"DocumentReference/{resource['id']}").json()
+    names = {resource["author"][0]["display"] for resource in found}
+    assert names == {doctor.display_name, authorised_doctor.display_name}
+    assert [r["relatesTo"][0]["target"]["reference"] for r in found if "relatesTo" in r] == [
+        f"DocumentReference/{first['id']}"
+    ]
+
+
 def _transaction(patient: Patient, documents: list[dict[str, Any]]) -> dict[str, Any]:
     entries: list[dict[str, Any]] = [
         {
