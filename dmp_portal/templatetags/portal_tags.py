@@ -30,3 +30,17 @@ def site_nav(context: template.Context) -> SafeString:
             _navs_seen.clear()
         _navs_seen[key] = html
     return mark_safe(html)  # noqa: S308 - rendered by the template engine, escaped there
+
+
+@register.simple_tag
+def language_options() -> SafeString:
+    """The language switcher's ``<option>`` list (``_language_options.html``), rendered once
+    per language (kept with the navigations)."""
+    key = ("languages", get_language())
+    html = _navs_seen.get(key)
+    if html is None:
+        html = get_template("_language_options.html").render({})
+        if len(_navs_seen) >= 64:
+            _navs_seen.clear()
+        _navs_seen[key] = html
+    return mark_safe(html)  # noqa: S308 - rendered by the template engine, escaped there

@@ -1,5 +1,6 @@
-"""The site navigation and the patient header's links are rendered once per language and set of
-links (``portal_tags.site_nav``, ``records_tags.records_nav``): every page drawn from the kept
+"""The site navigation, the patient header's links and the language switcher's choices are
+rendered once per language (and set of links: ``portal_tags.site_nav``,
+``records_tags.records_nav``, ``portal_tags.language_options``): every page drawn from the kept
 renderings is byte for byte the page the templates draw afresh, in French and in English,
 escaping included, whatever was kept before it (another language, role, DMP or set of links).
 When they were introduced, the pages were also compared with the former templates (commit
